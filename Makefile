@@ -1,0 +1,33 @@
+# `make demo`: set up and train the embedded default (tiny model, bundled data, MLflow in ./mlflow.db).
+# `make test`: set up and run the whole test suite (Rust and Python).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint rust-test clean
+
+$(STAMP): pyproject.toml Cargo.toml $(shell find rust/src -name '*.rs')
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(PY) -m tulu_lightning fit --config configs/demo/sft.yaml
+
+rust-test:
+	cargo test --quiet
+	cargo clippy --quiet -- -D warnings
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts
+
+test: setup rust-test lint
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) target mlflow.db mlruns outputs

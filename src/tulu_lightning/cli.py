@@ -1,0 +1,52 @@
+"""Command line: `python -m tulu_lightning <command> ...`.
+
+Each command lives in its own module exposing `configure_parser(parser)` and `run(args) -> int`; the module
+is imported only when its command runs, so `--help` answers without importing torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "fit": ("tulu_lightning.train", "train a model: SFT, DPO, reward model, RLVR, prompt tuning"),
+    "export": ("tulu_lightning.export", "export a training checkpoint to a Hugging Face model directory"),
+}
+
+
+class CLIError(Exception):
+    """A user error reported as one line on stderr with exit code 2 (no traceback)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tulu_lightning", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        command_parser.set_defaults(_module=module_name)
+        # Parser options are declared in a light `<module>_args` sibling when the module itself is heavy.
+        _options_module(module_name).configure_parser(command_parser)
+    return parser
+
+
+def _options_module(module_name: str):
+    try:
+        return importlib.import_module(module_name + "_args")
+    except ModuleNotFoundError as err:
+        if err.name != module_name + "_args":
+            raise
+        return importlib.import_module(module_name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from tulu_lightning.config import ConfigError
+
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except (CLIError, ConfigError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,196 @@
+"""Structured configs: dataclasses under OmegaConf, merged with a YAML file and `key=value` overrides.
+
+Validation happens here, before any model loads: an unknown key, a wrong type, a missing required value or a
+missing file fails at once with the key (and the YAML file) named.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A bad config value, named by its dotted key and the file it came from."""
+
+
+@dataclass
+class TrackingConfig:
+    uri: str = "sqlite:///mlflow.db"  # MLflow tracking URI; a server URL works too
+    experiment: str = "tulu_lightning"
+    run_name: str | None = None
+    enabled: bool = True
+    log_model: bool = True  # log the exported model directory as an artifact (its path is always logged)
+
+
+@dataclass
+class TinyModelConfig:
+    """A small Llama-shaped model built from scratch with a BPE tokenizer trained on the training data."""
+
+    vocab_size: int = 512
+    hidden_size: int = 128
+    intermediate_size: int = 384
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 4
+    num_key_value_heads: int = 4
+    max_position_embeddings: int = 512
+
+
+@dataclass
+class ModelConfig:
+    name_or_path: str | None = None  # hub name or local Hugging Face directory; None builds `tiny`
+    tokenizer: str | None = None  # defaults to name_or_path
+    tiny: TinyModelConfig | None = None
+    dtype: str = "float32"  # weights as loaded: float32 | bfloat16 (precision of compute is trainer.precision)
+    attn_implementation: str | None = None  # e.g. flash_attention_2 on GPU; None lets transformers choose
+    gradient_checkpointing: bool = False
+    chat_template: str | None = None  # None: the tokenizer's own, else the Tülu template
+    trust_remote_code: bool = False
+
+
+@dataclass
+class DataConfig:
+    train_files: list[str] = field(default_factory=list)  # local JSONL/Parquet paths
+    val_files: list[str] = field(default_factory=list)
+    hub_dataset: str | None = None  # e.g. allenai/tulu-3-sft-mixture (used when train_files is empty)
+    hub_split: str = "train"
+    val_fraction: float = 0.0  # carve a validation split from train when no val_files
+    max_train_samples: int | None = None
+    max_seq_length: int = 1024
+    num_workers: int = 0
+    shuffle_seed: int = 0
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
+    warmup_ratio: float = 0.0
+    warmup_steps: int | None = None  # overrides warmup_ratio when set
+    scheduler: str = "linear"  # linear | constant | cosine
+    max_grad_norm: float | None = 1.0
+
+
+@dataclass
+class TrainerConfig:
+    seed: int = 0
+    output_dir: str = "outputs/run"
+    max_epochs: int = 1
+    max_steps: int = -1  # optimizer steps; -1 runs max_epochs
+    micro_batch_size: int = 8  # examples (or packed rows) per device per forward
+    gradient_accumulation_steps: int = 1
+    precision: str = "32-true"  # e.g. bf16-mixed on GPU
+    accelerator: str = "auto"
+    devices: Any = 1  # int, list of ids, or "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"  # auto | ddp | fsdp2 (Lightning's ModelParallelStrategy)
+    activation_checkpointing: bool = False  # fsdp2: checkpoint every decoder layer
+    log_every_n_steps: int = 10
+    val_check_interval: Any = 1.0  # fraction of an epoch, or a number of optimizer steps
+    checkpoint_every_n_steps: int | None = None
+    resume_from: str | None = None  # a Lightning checkpoint path, or "last"
+    export: bool = True  # write a Hugging Face directory to <output_dir>/hf at the end
+    compile: bool = False
+
+
+def _is_dataclass_type(value: Any) -> bool:
+    return isinstance(value, type) and dataclasses.is_dataclass(value)
+
+
+def load_yaml(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: invalid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def merge_config(schema: type[T], data: dict, overrides: list[str] | None = None, source: str = "config") -> T:
+    """Merge `data` (from `source`) and dotlist `overrides` into the dataclass `schema`; return the instance."""
+    assert _is_dataclass_type(schema)
+    try:
+        cfg: DictConfig = OmegaConf.structured(schema)
+        cfg = OmegaConf.merge(cfg, OmegaConf.create(data))
+    except OmegaConfBaseException as err:
+        raise ConfigError(_describe(err, source)) from None
+    try:
+        if overrides:
+            bad = [item for item in overrides if "=" not in item]
+            if bad:
+                raise ConfigError(f"override {bad[0]!r} is not of the form key=value")
+            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+        missing = sorted(OmegaConf.missing_keys(cfg))
+        if missing:
+            raise ConfigError(f"{source}: required key {missing[0]!r} has no value")
+        return OmegaConf.to_object(cfg)  # type: ignore[return-value]
+    except OmegaConfBaseException as err:
+        raise ConfigError(_describe(err, "command-line override")) from None
+
+
+def _describe(err: OmegaConfBaseException, source: str) -> str:
+    key = getattr(err, "full_key", None)
+    message = str(err).splitlines()[0]
+    if "Key '" in message and "not in" in message:
+        return f"{source}: unknown key {key!r}" if key else f"{source}: {message}"
+    return f"{source}: bad value for {key!r}: {message}" if key else f"{source}: {message}"
+
+
+def to_yaml(cfg: Any) -> str:
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg))
+
+
+def flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted-key view of a config, for MLflow params."""
+    container = OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)
+    out: dict[str, Any] = {}
+
+    def walk(node: Any, key: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{key}.{k}" if key else str(k))
+        else:
+            out[key] = node
+
+    walk(container, prefix)
+    return out
+
+
+def require_files(paths: dict[str, list[str] | str | None]) -> None:
+    """Fail early when a configured local file is missing. `paths` maps dotted key -> path(s)."""
+    for key, value in paths.items():
+        for path in [value] if isinstance(value, str) else value or []:
+            if not Path(path).exists():
+                raise ConfigError(f"{key}: file not found: {path}")
+
+
+__all__ = [
+    "MISSING",
+    "ConfigError",
+    "DataConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "TinyModelConfig",
+    "TrackingConfig",
+    "TrainerConfig",
+    "flatten",
+    "load_yaml",
+    "merge_config",
+    "require_files",
+    "to_yaml",
+]
