@@ -5,6 +5,7 @@
 //! (`py.detach`) for the real work; no panic crosses the FFI boundary.
 
 pub mod packing;
+pub mod parallel;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
