@@ -50,9 +50,11 @@ class ModelConfig:
     name_or_path: str | None = None  # hub name or local Hugging Face directory; None builds `tiny`
     tokenizer: str | None = None  # defaults to name_or_path
     tiny: TinyModelConfig | None = None
-    dtype: str = "float32"  # weights as loaded: float32 | bfloat16 (precision of compute is trainer.precision)
+    dtype: str = (
+        "float32"  # weights as loaded: float32 | bfloat16 (precision of compute is trainer.precision)
+    )
     attn_implementation: str | None = None  # e.g. flash_attention_2 on GPU; None lets transformers choose
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: bool = False  # activation checkpointing of every decoder layer
     chat_template: str | None = None  # None: the tokenizer's own, else the Tülu template
     trust_remote_code: bool = False
 
@@ -95,7 +97,6 @@ class TrainerConfig:
     devices: Any = 1  # int, list of ids, or "auto"
     num_nodes: int = 1
     strategy: str = "auto"  # auto | ddp | fsdp2 (Lightning's ModelParallelStrategy)
-    activation_checkpointing: bool = False  # fsdp2: checkpoint every decoder layer
     log_every_n_steps: int = 10
     val_check_interval: Any = 1.0  # fraction of an epoch, or a number of optimizer steps
     checkpoint_every_n_steps: int | None = None
@@ -121,7 +122,9 @@ def load_yaml(path: str | os.PathLike) -> dict:
     return data
 
 
-def merge_config(schema: type[T], data: dict, overrides: list[str] | None = None, source: str = "config") -> T:
+def merge_config(
+    schema: type[T], data: dict, overrides: list[str] | None = None, source: str = "config"
+) -> T:
     """Merge `data` (from `source`) and dotlist `overrides` into the dataclass `schema`; return the instance."""
     assert _is_dataclass_type(schema)
     try:
@@ -183,8 +186,10 @@ __all__ = [
     "MISSING",
     "ConfigError",
     "DataConfig",
+    "GenerationEvalConfig",
     "ModelConfig",
     "OptimConfig",
+    "RunConfig",
     "TinyModelConfig",
     "TrackingConfig",
     "TrainerConfig",
@@ -194,3 +199,27 @@ __all__ = [
     "require_files",
     "to_yaml",
 ]
+
+
+@dataclass
+class GenerationEvalConfig:
+    """Held-out accuracy: greedy-decode the validation prompts and score them with a verifier."""
+
+    enabled: bool = False
+    verifier: str = "gsm8k"  # a name from tulu_lightning.rewards
+    max_new_tokens: int = 64
+    max_prompts: int = 200
+    batch_size: int = 64
+
+
+@dataclass
+class RunConfig:
+    """Sections every training objective has; each objective's config adds its own section."""
+
+    objective: str = MISSING
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    eval: GenerationEvalConfig = field(default_factory=GenerationEvalConfig)

@@ -29,7 +29,10 @@ def git_commit(cwd: str | Path | None = None) -> str | None:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=where, capture_output=True, text=True, timeout=5,
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=5,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
@@ -83,7 +86,9 @@ def mlflow_run(
         yield mlflow
 
 
-def lightning_logger(tracking: TrackingConfig, run_name: str | None = None, tags: dict[str, str] | None = None):
+def lightning_logger(
+    tracking: TrackingConfig, run_name: str | None = None, tags: dict[str, str] | None = None
+):
     """Lightning's MLFlowLogger for a fit, tagged with the git commit and package version."""
     if not tracking.enabled:
         return None

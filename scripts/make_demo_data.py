@@ -1,0 +1,135 @@
+"""Write the bundled demo data under data/demo/: synthetic arithmetic word problems as chats.
+
+    python scripts/make_demo_data.py
+
+Files (JSONL): sft_{train,val}.jsonl (`messages`, `ground_truth`), preference_{train,val}.jsonl (`chosen`,
+`rejected` message lists), rlvr_{train,val}.jsonl (`messages`, `ground_truth`, `dataset`). Validation problems
+never appear, with the same names, objects and numbers, in any training file. Deterministic (fixed seeds).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+NAMES = [
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Dan",
+    "Eva",
+    "Finn",
+    "Gia",
+    "Hugo",
+    "Ivy",
+    "Jack",
+    "Kim",
+    "Leo",
+    "Mia",
+    "Noah",
+]
+OBJECTS = ["apples", "books", "coins", "pens", "stickers", "marbles", "cards", "shells", "stamps", "cookies"]
+MAX_OPERAND = 30
+
+# (question, worked answer) templates; {op} is + or -, {c} the result.
+ADD_TEMPLATES = [
+    (
+        "{n} has {a} {o}. {n} buys {b} more {o}. How many {o} does {n} have now?",
+        "{n} has {a} + {b} = {c} {o}.",
+    ),
+    ("There are {a} {o} in a box and {b} {o} in a bag. How many {o} are there in total?", "{a} + {b} = {c}."),
+    ("{n} found {a} {o} on Monday and {b} {o} on Tuesday. How many {o} did {n} find?", "{a} + {b} = {c}."),
+]
+SUB_TEMPLATES = [
+    ("{n} has {a} {o} and gives {b} of them away. How many {o} are left?", "{a} - {b} = {c} {o} are left."),
+    ("A shelf holds {a} {o}. {n} takes {b} {o}. How many {o} stay on the shelf?", "{a} - {b} = {c}."),
+]
+
+
+def problem(rng: random.Random) -> dict:
+    name, obj = rng.choice(NAMES), rng.choice(OBJECTS)
+    a, b = rng.randint(0, MAX_OPERAND), rng.randint(0, MAX_OPERAND)
+    if rng.random() < 0.5:
+        question, worked = rng.choice(ADD_TEMPLATES)
+        result = a + b
+    else:
+        a, b = max(a, b), min(a, b)
+        question, worked = rng.choice(SUB_TEMPLATES)
+        result = a - b
+    wrong_result = wrong(result, rng)
+    fill = {"n": name, "o": obj, "a": a, "b": b, "c": result}
+    return {
+        "key": (question, name, obj, a, b),
+        "question": question.format(**fill),
+        "answer": worked.format(**fill) + f" The answer is {result}.",
+        "wrong_answer": worked.format(**{**fill, "c": wrong_result}) + f" The answer is {wrong_result}.",
+        "result": result,
+    }
+
+
+def wrong(result: int, rng: random.Random) -> int:
+    delta = rng.choice([-3, -2, -1, 1, 2, 3, 10])
+    return result + delta if result + delta >= 0 else result + abs(delta)
+
+
+def unique_problems(rng: random.Random, count: int, exclude: set) -> list[dict]:
+    out: list[dict] = []
+    while len(out) < count:
+        item = problem(rng)
+        if item["key"] not in exclude:
+            exclude.add(item["key"])
+            out.append(item)
+    return out
+
+
+def sft_row(p: dict) -> dict:
+    return {
+        "messages": [
+            {"role": "user", "content": p["question"]},
+            {"role": "assistant", "content": p["answer"]},
+        ],
+        "ground_truth": str(p["result"]),
+    }
+
+
+def preference_row(p: dict) -> dict:
+    user = {"role": "user", "content": p["question"]}
+    return {
+        "chosen": [user, {"role": "assistant", "content": p["answer"]}],
+        "rejected": [user, {"role": "assistant", "content": p["wrong_answer"]}],
+    }
+
+
+def rlvr_row(p: dict) -> dict:
+    return {
+        "messages": [{"role": "user", "content": p["question"]}],
+        "ground_truth": str(p["result"]),
+        "dataset": "gsm8k",
+    }
+
+
+def write(path: Path, rows: list[dict]) -> None:
+    with path.open("w") as f:
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+    print(f"wrote {len(rows):5d} rows to {path}")
+
+
+def main(out_dir: Path = Path("data/demo")) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seen: set = set()
+    val = unique_problems(random.Random(1), 200, seen)  # held out first, so no training file repeats them
+    write(out_dir / "sft_train.jsonl", [sft_row(p) for p in unique_problems(random.Random(0), 3000, seen)])
+    write(out_dir / "sft_val.jsonl", [sft_row(p) for p in val])
+    write(
+        out_dir / "preference_train.jsonl",
+        [preference_row(p) for p in unique_problems(random.Random(2), 2000, seen)],
+    )
+    write(out_dir / "preference_val.jsonl", [preference_row(p) for p in val])
+    write(out_dir / "rlvr_train.jsonl", [rlvr_row(p) for p in unique_problems(random.Random(3), 1500, seen)])
+    write(out_dir / "rlvr_val.jsonl", [rlvr_row(p) for p in val])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""Data shared by the objectives: reading rows, sharding them into optimizer steps, padding-free packing.
+
+A training batch is one optimizer step: a list of `gradient_accumulation_steps` micro-batches, so an
+objective can normalise its loss over the whole step (all micro-batches, all ranks) before any backward.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from tulu_lightning.chat import IGNORE_INDEX
+from tulu_lightning.config import ConfigError, DataConfig
+
+
+class DataError(ValueError):
+    """Bad training data, named by file and line (or row)."""
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for line_number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}:{line_number}: invalid JSON ({err.msg})") from None
+            if not isinstance(row, dict):
+                raise DataError(f"{path}:{line_number}: expected a JSON object, got {type(row).__name__}")
+            rows.append(row)
+    return rows
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    """Rows of a local JSONL (.jsonl/.json) or Parquet file."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"data file not found: {path}")
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path).to_pylist()
+    if path.suffix in (".jsonl", ".json"):
+        return read_jsonl(path)
+    raise DataError(f"{path}: unsupported data file type {path.suffix!r} (use .jsonl or .parquet)")
+
+
+def load_split(data: DataConfig, split: str) -> list[dict]:
+    """The `train` or `val` rows: local files, else a hub dataset through `datasets`."""
+    files = data.train_files if split == "train" else data.val_files
+    if files:
+        rows = [row for path in files for row in read_rows(path)]
+    elif split == "train" and data.hub_dataset:
+        import datasets
+
+        rows = datasets.load_dataset(data.hub_dataset, split=data.hub_split).to_list()
+    elif split == "train":
+        raise ConfigError("data: set data.train_files or data.hub_dataset")
+    else:
+        rows = []
+    if split == "train" and data.max_train_samples:
+        rows = rows[: data.max_train_samples]
+    return rows
+
+
+def split_validation(rows: list[dict], fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """Carve a held-out split from training rows (used when no validation files are given)."""
+    if fraction <= 0:
+        return rows, []
+    order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed)).tolist()
+    n_val = max(1, int(len(rows) * fraction))
+    return [rows[i] for i in order[n_val:]], [rows[i] for i in order[:n_val]]
+
+
+def require_fields(rows: Sequence[dict], fields: Sequence[str], source: str) -> None:
+    for index, row in enumerate(rows):
+        missing = [name for name in fields if name not in row]
+        if missing:
+            raise DataError(f"{source}: row {index} has no field {missing[0]!r} (fields: {sorted(row)})")
+
+
+class ListDataset(Dataset):
+    def __init__(self, items: Sequence):
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int):
+        return self.items[index]
+
+
+class StepSampler(Sampler[list[int]]):
+    """Yields, per optimizer step, the row indices of this rank's micro-batches (flattened).
+
+    Rows are shuffled per epoch with `seed + epoch`, padded by repetition to a multiple of the world size and
+    sharded round-robin, so every rank runs the same number of steps. `skip_steps` resumes mid-epoch.
+    """
+
+    def __init__(
+        self,
+        num_rows: int,
+        micro_batch_size: int,
+        accumulation: int,
+        rank: int = 0,
+        world_size: int = 1,
+        shuffle: bool = True,
+        seed: int = 0,
+    ):
+        if num_rows == 0:
+            raise DataError("no training rows left after tokenization and filtering")
+        self.num_rows, self.micro_batch_size, self.accumulation = num_rows, micro_batch_size, accumulation
+        self.rank, self.world_size, self.shuffle, self.seed = rank, world_size, shuffle, seed
+        self.epoch = 0
+        self.skip_steps = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _micro_batches(self) -> list[list[int]]:
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed + self.epoch)
+            order = torch.randperm(self.num_rows, generator=generator).tolist()
+        else:
+            order = list(range(self.num_rows))
+        padded = math.ceil(len(order) / self.world_size) * self.world_size
+        order = (order * math.ceil(padded / len(order)))[:padded]
+        shard = order[self.rank :: self.world_size]
+        return [shard[i : i + self.micro_batch_size] for i in range(0, len(shard), self.micro_batch_size)]
+
+    def steps(self) -> list[list[list[int]]]:
+        micro = self._micro_batches()
+        return [micro[i : i + self.accumulation] for i in range(0, len(micro), self.accumulation)]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for step in self.steps()[self.skip_steps :]:
+            yield [index for micro_batch in step for index in micro_batch]
+        self.skip_steps = 0
+
+    def __len__(self) -> int:
+        return len(self.steps()) - self.skip_steps
+
+
+def step_collate(micro_batch_size: int, collate: Callable[[list], dict]) -> Callable[[list], list[dict]]:
+    """Turn the flattened rows of one step back into a list of collated micro-batches."""
+
+    def collate_step(rows: list) -> list[dict]:
+        return [collate(rows[i : i + micro_batch_size]) for i in range(0, len(rows), micro_batch_size)]
+
+    return collate_step
+
+
+# --- padding-free packing ------------------------------------------------------------------------------
+
+
+def pack_rows(lengths: Sequence[int], capacity: int) -> list[list[int]]:
+    """Group example indices into rows of at most `capacity` tokens (first-fit decreasing, in Rust)."""
+    from tulu_lightning._native import pack_sequences
+
+    return pack_sequences(list(lengths), capacity)
+
+
+def collate_packed(rows: list[list[dict]], pad_token_id: int) -> dict:
+    """Collate rows of packed examples (each example: `input_ids`, `labels`) into one micro-batch.
+
+    Each example's labels are shifted within the example (`targets[t]` is the token after `t`), so no position
+    ever predicts the first token of the next example. `position_ids` restart at 0 for every example and the
+    padding, which lets the attention keep examples apart (block-diagonal mask on CPU, varlen kernels on GPU).
+    """
+    row_inputs, row_targets, row_positions = [], [], []
+    for examples in rows:
+        inputs, targets, positions = [], [], []
+        for example in examples:
+            ids = example["input_ids"]
+            inputs += ids
+            targets += [*example["labels"][1:], IGNORE_INDEX]
+            positions += range(len(ids))
+        row_inputs.append(inputs)
+        row_targets.append(targets)
+        row_positions.append(positions)
+    width = max(len(ids) for ids in row_inputs)
+    for inputs, targets, positions in zip(row_inputs, row_targets, row_positions):
+        pad = width - len(inputs)
+        inputs += [pad_token_id] * pad
+        targets += [IGNORE_INDEX] * pad
+        positions += range(pad)
+    return {
+        "input_ids": torch.tensor(row_inputs, dtype=torch.long),
+        "targets": torch.tensor(row_targets, dtype=torch.long),
+        "position_ids": torch.tensor(row_positions, dtype=torch.long),
+        "num_examples": sum(len(examples) for examples in rows),
+    }

@@ -1,0 +1,64 @@
+"""Export to a Hugging Face model directory (`save_pretrained` model + tokenizer), loadable by `transformers`
+and so by vLLM. Works for plain and FSDP2-sharded models (the full state dict is gathered first)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+
+def full_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The unsharded state dict on CPU (a collective under FSDP2: every rank must call it)."""
+    if any(isinstance(p, torch.distributed.tensor.DTensor) for p in model.parameters()):
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
+def save_hf(model, tokenizer, out_dir: str | Path, is_global_zero: bool = True) -> Path:
+    """Write `model` and `tokenizer` to `out_dir` in Hugging Face format."""
+    out_dir = Path(out_dir)
+    state = full_state_dict(model)
+    if getattr(model.config, "tie_word_embeddings", False):
+        state.pop(_output_embedding_key(model), None)  # gathered as its own tensor; it is the input embedding
+    if is_global_zero:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(out_dir, state_dict=state, safe_serialization=True)
+        tokenizer.save_pretrained(out_dir)
+        _fix_architecture_name(out_dir)
+    return out_dir
+
+
+def _output_embedding_key(model) -> str:
+    output = model.get_output_embeddings()
+    return next(name for name, module in model.named_modules() if module is output) + ".weight"
+
+
+def _fix_architecture_name(out_dir: Path) -> None:
+    # FSDP2 swaps the module's class for `FSDP<Name>`; vLLM picks its model class by `architectures`.
+    config_path = out_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    config["architectures"] = [name.removeprefix("FSDP") for name in config.get("architectures") or []]
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+
+
+def run(args) -> int:
+    from tulu_lightning.cli import CLIError
+    from tulu_lightning.train import build_objective, load_run_config
+
+    out_dir = Path(args.out)
+    if out_dir.exists():
+        raise CLIError(f"--out {out_dir} already exists; choose a new directory")
+    checkpoint_path = Path(args.checkpoint)
+    if not checkpoint_path.is_file():
+        raise CLIError(f"--checkpoint {checkpoint_path}: not a checkpoint file")
+    cfg = load_run_config(args.config, args.overrides)
+    module, _ = build_objective(cfg)
+    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+    module.load_state_dict(checkpoint["state_dict"])
+    save_hf(module.model, module.tokenizer, out_dir)
+    print(f"exported {checkpoint_path} to {out_dir}")
+    return 0

@@ -1,0 +1,97 @@
+"""Loading a model and tokenizer from a hub name or local directory, or building a tiny one from scratch.
+
+The tiny model is what tests and the demo use: a Llama-shaped network from `TinyModelConfig` and a byte-level
+BPE tokenizer trained in a second on the training texts (digits split one per token, so arithmetic is learnable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+from tulu_lightning.chat import TULU_SPECIAL_TOKENS, ensure_chat_template
+from tulu_lightning.config import ConfigError, ModelConfig, TinyModelConfig
+
+PAD, EOS, BOS = "<|pad|>", "<|endoftext|>", "<|bos|>"
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def train_tiny_tokenizer(texts: Iterable[str], vocab_size: int):
+    """A byte-level BPE `PreTrainedTokenizerFast` trained on `texts`, with pad/eos/bos and the chat markers."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[PAD, EOS, BOS, *TULU_SPECIAL_TOKENS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    wrapped = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token=PAD, eos_token=EOS, bos_token=BOS)
+    ensure_chat_template(wrapped)
+    return wrapped
+
+
+def build_tiny_model(tiny: TinyModelConfig, tokenizer, seed: int = 0):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=tiny.hidden_size,
+        intermediate_size=tiny.intermediate_size,
+        num_hidden_layers=tiny.num_hidden_layers,
+        num_attention_heads=tiny.num_attention_heads,
+        num_key_value_heads=tiny.num_key_value_heads,
+        max_position_embeddings=tiny.max_position_embeddings,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        tie_word_embeddings=True,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return LlamaForCausalLM(config)
+
+
+def load_tokenizer(model_cfg: ModelConfig, texts: Iterable[str] | None = None):
+    """The tokenizer of `model_cfg` (trained on `texts` for a tiny model), with a chat template and a pad token."""
+    source = model_cfg.tokenizer or model_cfg.name_or_path
+    if source is None:
+        if model_cfg.tiny is None:
+            raise ConfigError("model: set model.name_or_path or model.tiny")
+        if texts is None:
+            raise ConfigError("model.tiny needs training texts to train its tokenizer")
+        return train_tiny_tokenizer(texts, model_cfg.tiny.vocab_size)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=model_cfg.trust_remote_code)
+    ensure_chat_template(tokenizer, model_cfg.chat_template)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_causal_lm(model_cfg: ModelConfig, tokenizer, seed: int = 0):
+    if model_cfg.dtype not in _DTYPES:
+        raise ConfigError(f"model.dtype: expected one of {sorted(_DTYPES)}, got {model_cfg.dtype!r}")
+    if model_cfg.name_or_path is None:
+        model = build_tiny_model(model_cfg.tiny or TinyModelConfig(), tokenizer, seed)
+        model.to(_DTYPES[model_cfg.dtype])
+    else:
+        from transformers import AutoModelForCausalLM
+
+        kwargs = {"dtype": _DTYPES[model_cfg.dtype], "trust_remote_code": model_cfg.trust_remote_code}
+        if model_cfg.attn_implementation:
+            kwargs["attn_implementation"] = model_cfg.attn_implementation
+        model = AutoModelForCausalLM.from_pretrained(model_cfg.name_or_path, **kwargs)
+    if model_cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    model.config.use_cache = False
+    return model

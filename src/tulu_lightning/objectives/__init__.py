@@ -1,0 +1,7 @@
+"""Training objectives. Each module provides a config dataclass `CONFIG` (a `RunConfig`) and
+`build(cfg) -> (LightningModule, LightningDataModule)`, and optionally `validate(cfg)` (run at start-up)."""
+
+# objective name (the config's `objective:` key) -> (module, config class name)
+OBJECTIVES: dict[str, tuple[str, str]] = {
+    "sft": ("tulu_lightning.objectives.sft", "SFTConfig"),
+}

@@ -1,0 +1,224 @@
+"""What every objective shares: optimizer and schedule, one manual optimizer step per batch, FSDP2 sharding,
+step-level loss normalisation across micro-batches and ranks, and exact mid-epoch resume.
+
+An objective subclasses `PostTrainingModule` and writes its own `training_step`, which receives one optimizer
+step (a list of micro-batches) and calls `backward_scaled` per micro-batch and `step_optimizer` once.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from tulu_lightning.config import OptimConfig, TrainerConfig
+from tulu_lightning.data import ListDataset, StepSampler, step_collate
+
+
+def lr_lambda(schedule: str, warmup_steps: int, total_steps: int) -> Callable[[int], float]:
+    """Multiplier of the peak LR at optimizer step `s`: linear warmup, then linear/cosine decay to 0 or constant."""
+
+    def multiplier(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        if schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        if schedule == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * progress))
+        return 1.0 - progress
+
+    return multiplier
+
+
+def decoder_layers(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The transformer blocks of a Hugging Face model (the unit FSDP2 shards and checkpointing wraps)."""
+    return [module for module in model.modules() if type(module).__name__.endswith("DecoderLayer")]
+
+
+class PostTrainingModule(L.LightningModule):
+    """Base LightningModule: manual optimization over whole optimizer steps."""
+
+    def __init__(self, optim: OptimConfig, trainer_cfg: TrainerConfig):
+        super().__init__()
+        self.automatic_optimization = False
+        self.optim_cfg = optim
+        self.trainer_cfg = trainer_cfg
+        self.steps_in_epoch = 0  # optimizer steps done in the current epoch (for exact resume)
+        self.resume_position: dict[str, int] | None = None
+        self.last_validated_step = -1
+        self._step_started = 0.0
+
+    # --- what subclasses provide ---------------------------------------------------------------------
+
+    def trainable_modules(self) -> list[torch.nn.Module]:
+        """Modules whose parameters the optimizer updates and FSDP2 shards."""
+        return [self.model]
+
+    # --- sharding ----------------------------------------------------------------------------------------
+
+    def configure_model(self) -> None:
+        """Under ModelParallelStrategy: FSDP2 `fully_shard` per decoder layer, then on each whole model."""
+        mesh = getattr(self, "device_mesh", None) if self._trainer is not None else None
+        if mesh is None:
+            return
+        from torch.distributed.fsdp import fully_shard
+
+        dp_mesh = mesh["data_parallel"]
+        for module in self.sharded_modules():
+            if any(isinstance(p, torch.distributed.tensor.DTensor) for p in module.parameters()):
+                continue  # already sharded (configure_model runs again on resume)
+            for layer in decoder_layers(module):
+                fully_shard(layer, mesh=dp_mesh)
+            fully_shard(module, mesh=dp_mesh)
+
+    def sharded_modules(self) -> list[torch.nn.Module]:
+        return self.trainable_modules()
+
+    # --- optimizer -------------------------------------------------------------------------------------
+
+    def configure_optimizers(self):
+        params = [p for module in self.trainable_modules() for p in module.parameters() if p.requires_grad]
+        decay = [p for p in params if p.ndim >= 2]
+        no_decay = [p for p in params if p.ndim < 2]  # biases and norm scales are not decayed
+        cfg = self.optim_cfg
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=cfg.lr,
+            betas=tuple(cfg.betas),
+            eps=cfg.eps,
+        )
+        total = self.total_optimizer_steps()
+        warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_ratio * total)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg.scheduler, warmup, total))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def total_optimizer_steps(self) -> int:
+        """Length of the LR schedule: max_steps, else steps per epoch × epochs (independent of any resume)."""
+        if self.trainer.max_steps > 0:
+            return self.trainer.max_steps
+        return max(1, self.trainer.datamodule.steps_per_epoch() * self.trainer.max_epochs)
+
+    # --- one optimizer step ------------------------------------------------------------------------------
+
+    def global_sum(self, value: float | torch.Tensor) -> torch.Tensor:
+        """Sum of a per-rank number over all ranks (a float tensor on this device)."""
+        tensor = torch.as_tensor(value, dtype=torch.float64, device=self.device)
+        if self.trainer.world_size > 1:
+            tensor = self.trainer.strategy.reduce(tensor, reduce_op="sum")
+        return tensor
+
+    def backward_scaled(self, loss: torch.Tensor) -> None:
+        """Backward of a loss already normalised by the global step denominator.
+
+        DDP and FSDP2 average gradients over ranks, so the loss is scaled by the world size: the gradient is
+        then exactly that of (sum over all ranks' losses).
+        """
+        self.manual_backward(loss * self.trainer.world_size)
+
+    def step_optimizer(self) -> dict[str, float]:
+        """Clip, step, zero, advance the schedule; returns grad norm (before clipping) and the LR used."""
+        optimizer = self.optimizers()
+        scheduler = self.lr_schedulers()
+        params = [p for module in self.trainable_modules() for p in module.parameters() if p.requires_grad]
+        max_norm = self.optim_cfg.max_grad_norm or float("inf")
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+        if hasattr(grad_norm, "full_tensor"):
+            grad_norm = grad_norm.full_tensor()
+        lr = optimizer.param_groups[0]["lr"]
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        scheduler.step()
+        self.steps_in_epoch += 1
+        return {"grad_norm": float(grad_norm), "lr": lr}
+
+    def start_step_timer(self) -> None:
+        self._step_started = time.perf_counter()
+
+    def step_seconds(self) -> float:
+        return max(time.perf_counter() - self._step_started, 1e-9)
+
+    def log_metrics(self, metrics: dict[str, float | torch.Tensor], prefix: str = "train/") -> None:
+        values = {prefix + k: float(v) for k, v in metrics.items()}
+        self.log_dict(values, on_step=True, on_epoch=False, sync_dist=False, rank_zero_only=True)
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self.last_validated_step = self.global_step
+
+    # --- exact resume --------------------------------------------------------------------------------
+
+    def on_train_epoch_start(self) -> None:
+        if self.resume_position is None or self.resume_position["epoch"] != self.current_epoch:
+            self.steps_in_epoch = 0
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["data_position"] = {"epoch": self.current_epoch, "steps_in_epoch": self.steps_in_epoch}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.resume_position = checkpoint.get("data_position")
+        if self.resume_position:
+            self.steps_in_epoch = self.resume_position["steps_in_epoch"]
+
+
+class StepDataModule(L.LightningDataModule):
+    """Serves training rows as optimizer steps (lists of micro-batches) and validation rows as micro-batches.
+
+    Subclasses fill `self.train_items`, `self.val_items` in `setup` and implement `collate(rows) -> dict`.
+    """
+
+    def __init__(self, trainer_cfg: TrainerConfig, num_workers: int = 0, seed: int = 0):
+        super().__init__()
+        self.trainer_cfg = trainer_cfg
+        self.num_workers = num_workers
+        self.seed = seed
+        self.train_items: Sequence = []
+        self.val_items: Sequence = []
+
+    def collate(self, rows: list) -> dict:
+        raise NotImplementedError
+
+    def step_sampler(self) -> StepSampler:
+        cfg = self.trainer_cfg
+        return StepSampler(
+            len(self.train_items),
+            cfg.micro_batch_size,
+            cfg.gradient_accumulation_steps,
+            rank=self.trainer.global_rank if self.trainer else 0,
+            world_size=self.trainer.world_size if self.trainer else 1,
+            seed=self.seed,
+        )
+
+    def steps_per_epoch(self) -> int:
+        return len(self.step_sampler().steps())
+
+    def train_dataloader(self) -> DataLoader:
+        cfg = self.trainer_cfg
+        sampler = self.step_sampler()
+        position = getattr(self.trainer.lightning_module, "resume_position", None) if self.trainer else None
+        if position and position["epoch"] == self.trainer.current_epoch:
+            sampler.set_epoch(position["epoch"])
+            sampler.skip_steps = position["steps_in_epoch"]
+        return DataLoader(
+            ListDataset(self.train_items),
+            batch_sampler=sampler,
+            collate_fn=step_collate(cfg.micro_batch_size, self.collate),
+            num_workers=self.num_workers,
+        )
+
+    def val_dataloader(self) -> DataLoader | list:
+        """Every rank evaluates the whole (small) validation set, in lockstep, so sharded models never wait on
+        a rank with fewer batches and metrics need no cross-rank reduction."""
+        if not self.val_items:
+            return []
+        return DataLoader(
+            ListDataset(self.val_items),
+            batch_size=self.trainer_cfg.micro_batch_size,
+            collate_fn=self.collate,
+            num_workers=self.num_workers,
+        )

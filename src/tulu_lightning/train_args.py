@@ -1,0 +1,7 @@
+"""Options of `fit` (kept apart from `train.py` so `--help` does not import torch)."""
+
+
+def configure_parser(parser) -> None:
+    parser.add_argument("--config", required=True, help="YAML config (its `objective:` picks sft, dpo, ...)")
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. optim.lr=1e-5")

@@ -1,0 +1,70 @@
+"""Shared fixtures: a tiny model config on the bundled demo data, with MLflow in a per-test SQLite file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_DATA = REPO / "data" / "demo"
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def tiny_sft_config(tmp_path: Path, **sections) -> dict:
+    """A small, fast SFT config as a dict (sections deep-merged with `sections`)."""
+    cfg = {
+        "objective": "sft",
+        "model": {
+            "tiny": {
+                "vocab_size": 320,
+                "hidden_size": 48,
+                "intermediate_size": 96,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 4,
+                "num_key_value_heads": 2,
+            }
+        },
+        "data": {
+            "train_files": [str(DEMO_DATA / "sft_train.jsonl")],
+            "val_files": [str(DEMO_DATA / "sft_val.jsonl")],
+            "max_train_samples": 96,
+            "max_seq_length": 128,
+        },
+        "optim": {"lr": 1e-3, "warmup_steps": 2},
+        "trainer": {
+            "output_dir": str(tmp_path / "run"),
+            "max_steps": 6,
+            "micro_batch_size": 4,
+            "accelerator": "cpu",
+            "log_every_n_steps": 1,
+            "val_check_interval": 1.0,
+        },
+        "tracking": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "log_model": True},
+        "sft": {"reduction": "mean", "packing": True},
+    }
+    for section, values in sections.items():
+        if isinstance(values, dict):
+            cfg.setdefault(section, {}).update(values)
+        else:
+            cfg[section] = values
+    return cfg
+
+
+def write_config(tmp_path: Path, cfg: dict, name: str = "config.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture
+def sft_config(tmp_path):
+    """Factory: sft_config(**sections) -> path of a written tiny SFT config."""
+
+    def make(**sections) -> Path:
+        return write_config(tmp_path, tiny_sft_config(tmp_path, **sections))
+
+    return make
