@@ -1,10 +1,11 @@
 """Type stubs for the Rust extension `tulu_lightning._native`."""
 
+import os
+
 def version() -> str: ...
 def pack_sequences(lengths: list[int], capacity: int) -> list[list[int]]: ...
 
 # --- n-gram decontamination (rust/src/decontam; facade tulu_lightning.decontam) ---
-import os
 
 NORMALIZER_VERSION: int
 
@@ -38,7 +39,9 @@ class NgramIndex:
     def num_distinct_ngrams(self) -> int: ...
     def __len__(self) -> int: ...
     def instances(self) -> list[tuple[str, str, int, int]]: ...
-    def match_documents(self, documents: list[list[str]], min_coverage: float = 0.5) -> list[list[_PairMatch]]: ...
+    def match_documents(
+        self, documents: list[list[str]], min_coverage: float = 0.5
+    ) -> list[list[_PairMatch]]: ...
 
 class JsonlScanner:
     def __init__(
@@ -68,5 +71,9 @@ def read_json_records(
     path: str | os.PathLike[str], fields: list[str], id_field: str | None = "id", skip_malformed: bool = True
 ) -> tuple[list[tuple[int, str | None, list[str]]], list[_Skipped]]: ...
 def parse_json_records(
-    records: list[str], fields: list[str], id_field: str | None = "id", first_line: int = 0, source: str = "records"
+    records: list[str],
+    fields: list[str],
+    id_field: str | None = "id",
+    first_line: int = 0,
+    source: str = "records",
 ) -> list[tuple[int, str | None, list[str]]]: ...

@@ -63,7 +63,9 @@ class DecontamConfig:
     seed: int = 0
     instance_threshold: float = 0.5  # fraction of a benchmark instance's tokens covered by shared n-grams
     dataset_threshold: float = 0.02  # fraction of a benchmark's instances overlapping the dataset
-    train_fields: list[str] = field(default_factory=lambda: list(TULU3_TRAIN_FIELDS))  # when a file names none
+    train_fields: list[str] = field(
+        default_factory=lambda: list(TULU3_TRAIN_FIELDS)
+    )  # when a file names none
     skip_malformed: bool = True  # False: the first malformed JSON line is fatal
     write_clean: bool = True  # a copy of each training file without its contaminated rows
     index: str | None = None  # a saved index to use instead of reading the benchmarks
@@ -105,7 +107,8 @@ class FileScan:
         self.docs += docs
         self.bytes += nbytes
         self.contaminated += [
-            ContaminatedRow(line, row_id, [PairMatch(*m) for m in matches]) for line, row_id, matches in contaminated
+            ContaminatedRow(line, row_id, [PairMatch(*m) for m in matches])
+            for line, row_id, matches in contaminated
         ]
         self.malformed += malformed
 
@@ -150,10 +153,14 @@ def read_benchmark(spec: DataSpec, skip_malformed: bool = True) -> list[tuple[st
     return [(row_id if row_id is not None else str(line), segments) for line, row_id, segments in records]
 
 
-def build_index(benchmarks: list[DataSpec], n: int = 8, seed: int = 0, skip_malformed: bool = True) -> NgramIndex:
+def build_index(
+    benchmarks: list[DataSpec], n: int = 8, seed: int = 0, skip_malformed: bool = True
+) -> NgramIndex:
     instances = []
     for spec in benchmarks:
-        instances += [(spec.label, row_id, segments) for row_id, segments in read_benchmark(spec, skip_malformed)]
+        instances += [
+            (spec.label, row_id, segments) for row_id, segments in read_benchmark(spec, skip_malformed)
+        ]
     return NgramIndex.build(instances, n=n, seed=seed)
 
 
@@ -162,7 +169,9 @@ def load_index(path: str | os.PathLike, n: int | None = None, seed: int | None =
     index = NgramIndex.load(str(path))
     for name, want, got in (("n", n, index.n), ("seed", seed, index.seed)):
         if want is not None and want != got:
-            raise ValueError(f"{path}: index built with {name}={got}, but {name}={want} was asked for; rebuild it")
+            raise ValueError(
+                f"{path}: index built with {name}={got}, but {name}={want} was asked for; rebuild it"
+            )
     return index
 
 

@@ -40,7 +40,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-on-malformed", action="store_true", help="a malformed JSON line is fatal")
     parser.add_argument("--no-clean", action="store_true", help="do not write cleaned copies")
     parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="key=value", help="config overrides (before --benchmarks/--train)"
+    )
 
 
 def parse_spec(text: str, name: str | None = None) -> DataSpec:
@@ -82,7 +84,9 @@ def _validate(cfg: DecontamConfig) -> None:
                 raise ConfigError(f"{key}[{i}]: file not found: {spec.path}")
     for i, spec in enumerate(cfg.benchmarks):
         if not spec.fields:
-            raise ConfigError(f"benchmarks[{i}]: no fields for {spec.path} (write it as {spec.path}:question)")
+            raise ConfigError(
+                f"benchmarks[{i}]: no fields for {spec.path} (write it as {spec.path}:question)"
+            )
     if not 1 <= cfg.n <= 64:
         raise ConfigError(f"n: must be between 1 and 64, got {cfg.n}")
     for key in ("instance_threshold", "dataset_threshold"):
@@ -123,7 +127,9 @@ def decontaminate(cfg: DecontamConfig) -> dict[str, Any]:
         if cfg.index:
             index = decontam.load_index(cfg.index, n=cfg.n, seed=cfg.seed)
         else:
-            index = decontam.build_index(cfg.benchmarks, n=cfg.n, seed=cfg.seed, skip_malformed=cfg.skip_malformed)
+            index = decontam.build_index(
+                cfg.benchmarks, n=cfg.n, seed=cfg.seed, skip_malformed=cfg.skip_malformed
+            )
             index.save(str(out / "index.bin"))
         index_seconds = time.perf_counter() - start
         scans: dict[str, FileScan] = {}
@@ -166,7 +172,9 @@ def _scan_with_progress(index, spec: DataSpec, cfg: DecontamConfig, clean: str |
     return scan
 
 
-def build_report(cfg: DecontamConfig, index, scans: dict[str, FileScan], index_seconds: float) -> dict[str, Any]:
+def build_report(
+    cfg: DecontamConfig, index, scans: dict[str, FileScan], index_seconds: float
+) -> dict[str, Any]:
     from tulu_lightning import decontam
 
     counts: dict[str, int] = {}
@@ -204,9 +212,13 @@ def format_table(report: dict[str, Any]) -> str:
     for r in report["results"]:
         verdict = "CONTAMINATED" if r["contaminated"] else "clean"
         counts = f"{r['overlapping_instances']}/{r['instances']}"
-        lines.append(f"{r['dataset']:<24} {r['benchmark']:<20} {r['overlap_pct']:>8.2f}% {counts:>13}  {verdict}")
+        lines.append(
+            f"{r['dataset']:<24} {r['benchmark']:<20} {r['overlap_pct']:>8.2f}% {counts:>13}  {verdict}"
+        )
     threshold = 100 * report["dataset_threshold"]
-    lines.append(f"(n={report['n']}; contaminated when more than {threshold:g}% of a benchmark's instances overlap)")
+    lines.append(
+        f"(n={report['n']}; contaminated when more than {threshold:g}% of a benchmark's instances overlap)"
+    )
     return "\n".join(lines)
 
 
@@ -222,7 +234,13 @@ def write_outputs(out: Path, report: dict[str, Any], index, scans: dict[str, Fil
                     | {k: v for k, v in asdict(m).items() if k != "instance"}
                     for m in row.matches
                 ]
-                record = {"dataset": dataset, "path": scan.path, "line": row.line, "id": row.id, "matches": matches}
+                record = {
+                    "dataset": dataset,
+                    "path": scan.path,
+                    "line": row.line,
+                    "id": row.id,
+                    "matches": matches,
+                }
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
