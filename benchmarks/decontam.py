@@ -69,7 +69,8 @@ def edited_copy(rng: random.Random, question: str) -> str:
     """Case, punctuation and spacing edits only (no paraphrase): the normalizer removes them."""
     text = question.upper() if rng.random() < 0.3 else question
     text = text.replace(" ", rng.choice([" ", "  ", ", ", " - "]), rng.randint(0, 5))
-    return f"{rng.choice(['Q:', 'Question:', 'Hi! Can you help?'])} {text} {rng.choice(['Thanks!', '', '(math)'])}"
+    before = rng.choice(["Q:", "Question:", "Hi! Can you help?"])
+    return f"{before} {text} {rng.choice(['Thanks!', '', '(math)'])}"
 
 
 def make_corpus(path: Path, target_bytes: int, questions: list[str], seed: int) -> dict[str, list[int]]:
@@ -137,7 +138,8 @@ def py_ngrams(tokens: list[str]) -> list[tuple[str, ...]]:
 
 
 def python_baseline(bench: Path, corpus: Path, max_bytes: int) -> dict:
-    questions = [json.loads(line)["question"] for line in open(bench)]
+    with open(bench) as f:
+        questions = [json.loads(line)["question"] for line in f]
     table: dict[tuple[str, ...], set[int]] = {}
     lengths = []
     for i, q in enumerate(questions):
@@ -229,20 +231,18 @@ def main() -> None:
         "peak_rss_mb": {
             f"{small_run['bytes'] / 1e6:.0f}MB": small_run["peak_rss_mb"],
             f"{full['bytes'] / 1e6:.0f}MB": full["peak_rss_mb"],
-        },  # fmt: skip
+        },
         "planted": len(planted),
         "recall": recalled / max(len(planted), 1),
         "false_positive_pairs": false_pos,
     }
     (DATA_DIR / "results.json").write_text(json.dumps(results, indent=2))
     print(f"corpus: {results['corpus_mb']:.0f} MB of chat JSONL, 3000 benchmark questions, n={N}, user turns")
-    print(
-        f"pure Python : {py['mb_per_s']:8.2f} MB/s (timed on the first {py['bytes'] / 1e6:.0f} MB, extrapolated)"
-    )
+    timed_mb = py["bytes"] / 1e6
+    print(f"pure Python : {py['mb_per_s']:8.2f} MB/s (timed on the first {timed_mb:.0f} MB, extrapolated)")
     print(f"ours 1 thread: {one['mb_per_s']:8.1f} MB/s   {results['speedup_1_thread']:6.0f}x Python")
-    print(
-        f"ours {cores} threads: {full['mb_per_s']:7.1f} MB/s   {results[f'speedup_{cores}_threads']:6.0f}x Python"
-    )
+    speedup = results[f"speedup_{cores}_threads"]
+    print(f"ours {cores} threads: {full['mb_per_s']:7.1f} MB/s   {speedup:6.0f}x Python")
     for size, rss in results["peak_rss_mb"].items():
         print(f"peak RSS scanning {size}: {rss:.0f} MB")
     print(f"planted copies recovered: {recalled}/{len(planted)}; false-positive pairs: {false_pos}")
