@@ -53,12 +53,18 @@ def word_pool(rng: random.Random, vocab: list[str], k: int) -> list[str]:
 
 
 def make_benchmark(path: Path, rng: random.Random, vocab: list[str], count: int) -> list[str]:
-    pool = word_pool(rng, vocab, 400_000)
-    questions = []
+    pool = word_pool(rng, vocab, 100 * count)
+    questions, cursor = [], 0
     with open(path, "w") as f:
         for i in range(count):
-            # At least 24 words of body: a template phrase (<= 13 words) alone never covers half a question.
-            body = " ".join(sentence(rng, pool, 8, 18) for _ in range(rng.randint(3, 5)))
+            # Consecutive slices of the pool, so that no two questions share an n-gram by construction; at
+            # least 24 words of body, so that a template phrase (<= 13 words) never covers half a question.
+            sentences = []
+            for _ in range(rng.randint(3, 5)):
+                length = rng.randint(8, 18)
+                sentences.append(" ".join(pool[cursor : cursor + length]).capitalize() + rng.choice(".?!,"))
+                cursor += length
+            body = " ".join(sentences)
             question = f"{rng.choice(TEMPLATES)} {body}" if i % 3 == 0 else body
             questions.append(question)
             f.write(json.dumps({"id": f"q{i}", "question": question}) + "\n")
