@@ -4,6 +4,7 @@
 //! thin binding below. Bindings copy their inputs out of Python objects first, then release the GIL
 //! (`py.detach`) for the real work; no panic crosses the FFI boundary.
 
+pub mod decontam;
 pub mod packing;
 pub mod parallel;
 
@@ -30,5 +31,6 @@ fn pack_sequences(py: Python<'_>, lengths: Vec<usize>, capacity: usize) -> PyRes
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(pack_sequences, m)?)?;
+    decontam::python::register(m)?;
     Ok(())
 }
