@@ -23,10 +23,18 @@ def math_pairs(rng: random.Random) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     for _ in range(60):
         n = rng.randint(-500, 5000)
-        pairs += [(str(n), a) for a in (str(n), f"{n}.0", f"{n}.00", str(n + 1), str(-n - 1), f"\\frac{{{2 * n}}}{{2}}")]
+        pairs += [
+            (str(n), a)
+            for a in (str(n), f"{n}.0", f"{n}.00", str(n + 1), str(-n - 1), f"\\frac{{{2 * n}}}{{2}}")
+        ]
         if n >= 1000:
             pairs.append((str(n), f"{n:,}"))
-        pairs += [(str(n), f"{n}^\\circ"), (str(n), f"\\${n}"), (str(n), f"x = {n}"), (str(n), f"{n} \\text{{ cm}}")]
+        pairs += [
+            (str(n), f"{n}^\\circ"),
+            (str(n), f"\\${n}"),
+            (str(n), f"x = {n}"),
+            (str(n), f"{n} \\text{{ cm}}"),
+        ]
     for _ in range(60):
         p, q = rng.randint(1, 40), rng.randint(2, 40)
         f = Fraction(p, q)
@@ -50,18 +58,37 @@ def math_pairs(rng: random.Random) -> list[tuple[str, str]]:
     for _ in range(40):
         a, b = rng.randint(2, 9), rng.choice([2, 3, 5, 6, 7, 10, 11])
         gold = f"{a}\\sqrt{{{b}}}"
-        answers = [gold, f"\\sqrt{{{a * a * b}}}", f"{a}\\sqrt{b}", f"{a}\\sqrt{{{b + 1}}}", f"{a + 1}\\sqrt{{{b}}}"]
+        answers = [
+            gold,
+            f"\\sqrt{{{a * a * b}}}",
+            f"{a}\\sqrt{b}",
+            f"{a}\\sqrt{{{b + 1}}}",
+            f"{a + 1}\\sqrt{{{b}}}",
+        ]
         answers += [f"\\frac{{{2 * a}\\sqrt{{{b}}}}}{{2}}", f"{a * a * b}", f"{a}*\\sqrt{{{b}}}"]
         pairs += [(gold, x) for x in answers]
     for _ in range(30):
         k, m = rng.randint(1, 9), rng.randint(2, 12)
         gold = f"\\frac{{{k}\\pi}}{{{m}}}"
-        answers = [gold, f"\\frac{{{k}}}{{{m}}}\\pi", f"{k}\\pi/{m}", f"\\frac{{{k + 1}\\pi}}{{{m}}}", f"\\frac{{{k}}}{{{m}}}"]
+        answers = [
+            gold,
+            f"\\frac{{{k}}}{{{m}}}\\pi",
+            f"{k}\\pi/{m}",
+            f"\\frac{{{k + 1}\\pi}}{{{m}}}",
+            f"\\frac{{{k}}}{{{m}}}",
+        ]
         pairs += [(gold, x) for x in answers]
     for _ in range(40):
         a, b = rng.randint(-9, 9), rng.randint(-9, 9)
         gold = f"({a},{b})"
-        answers = [f"({a}, {b})", f"\\left({a},{b}\\right)", f"({b},{a})", f"[{a},{b}]", f"({a},{b + 1})", f"{a},{b}"]
+        answers = [
+            f"({a}, {b})",
+            f"\\left({a},{b}\\right)",
+            f"({b},{a})",
+            f"[{a},{b}]",
+            f"({a},{b + 1})",
+            f"{a},{b}",
+        ]
         pairs += [(gold, x) for x in answers]
         lo, hi = sorted((a, b + 20))
         gold = f"[{lo},{hi})"
@@ -73,7 +100,12 @@ def math_pairs(rng: random.Random) -> list[tuple[str, str]]:
     for _ in range(30):
         xs = sorted(rng.sample(range(-20, 20), 3))
         gold = ", ".join(map(str, xs))
-        answers = [gold, ", ".join(map(str, reversed(xs))), ", ".join(map(str, xs[:2])), ", ".join(map(str, xs + [99]))]
+        answers = [
+            gold,
+            ", ".join(map(str, reversed(xs))),
+            ", ".join(map(str, xs[:2])),
+            ", ".join(map(str, [*xs, 99])),
+        ]
         answers += ["\\{" + ",".join(map(str, xs)) + "\\}", ", ".join(str(x + 1) for x in xs)]
         pairs += [(gold, x) for x in answers]
     for _ in range(30):
@@ -87,7 +119,11 @@ def math_pairs(rng: random.Random) -> list[tuple[str, str]]:
     for _ in range(20):
         a, b, c, d = (rng.randint(-5, 9) for _ in range(4))
         gold = f"\\begin{{pmatrix}} {a} & {b} \\\\ {c} & {d} \\end{{pmatrix}}"
-        answers = [gold, f"\\begin{{pmatrix}}{a}&{b}\\\\{c}&{d}\\end{{pmatrix}}", f"\\begin{{pmatrix}} {b} & {a} \\\\ {c} & {d} \\end{{pmatrix}}"]
+        answers = [
+            gold,
+            f"\\begin{{pmatrix}}{a}&{b}\\\\{c}&{d}\\end{{pmatrix}}",
+            f"\\begin{{pmatrix}} {b} & {a} \\\\ {c} & {d} \\end{{pmatrix}}",
+        ]
         pairs += [(gold, x) for x in answers]
         gold = f"\\begin{{pmatrix}} {a} \\\\ {b} \\end{{pmatrix}}"
         pairs += [(gold, x) for x in (gold, f"\\begin{{pmatrix}} {a} \\\\ {b + 1} \\end{{pmatrix}}")]
@@ -126,7 +162,22 @@ def math_corpus(rng: random.Random) -> list[dict]:
     return rows
 
 
-VOCAB = "apple river Banana quick brown fox jumps over lazy dog CITY NIGHT summer light".split()
+VOCAB = [
+    "apple",
+    "river",
+    "Banana",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dog",
+    "CITY",
+    "NIGHT",
+    "summer",
+    "light",
+]
 FOREIGN = {
     "fr": "Le chat dort sur le canapé et la pluie tombe doucement sur la ville ce soir.",
     "de": "Die Katze schläft auf dem Sofa und der Regen fällt heute Abend leise auf die Stadt.",
@@ -148,11 +199,17 @@ def random_text(rng: random.Random) -> str:
         elif kind < 0.55:
             pieces.append(rng.choice(["<<A Title>>", "<< >>", "[name]", "[address] and [date]", "******"]))
         elif kind < 0.62:
-            pieces.append(rng.choice(["***", "\n\n", "Section 1", "SECTION 2", "P.S. see you", "p.p.s. later"]))
+            pieces.append(
+                rng.choice(["***", "\n\n", "Section 1", "SECTION 2", "P.S. see you", "p.p.s. later"])
+            )
         elif kind < 0.72:
             pieces.append(FOREIGN[rng.choice(list(FOREIGN))])
         elif kind < 0.78:
-            pieces.append(rng.choice(["My answer is yes.", "My answer is maybe", "Is there anything else I can help with?"]))
+            pieces.append(
+                rng.choice(
+                    ["My answer is yes.", "My answer is maybe", "Is there anything else I can help with?"]
+                )
+            )
         else:
             pieces.append(" ".join(rng.choice(VOCAB).upper() for _ in range(rng.randint(1, 5))))
     text = rng.choice([" ", "\n", "\n\n"]).join(pieces)
@@ -171,28 +228,48 @@ def ifeval_kwargs(rng: random.Random, instruction_id: str) -> dict:
     rel = rng.choice(["less than", "at least"])
     return {
         "keywords:existence": lambda: {"keywords": rng.sample(VOCAB, 2)},
-        "keywords:frequency": lambda: {"keyword": rng.choice(VOCAB), "frequency": rng.randint(1, 3), "relation": rel},
+        "keywords:frequency": lambda: {
+            "keyword": rng.choice(VOCAB),
+            "frequency": rng.randint(1, 3),
+            "relation": rel,
+        },
         "keywords:forbidden_words": lambda: {"forbidden_words": rng.sample(VOCAB, 2)},
-        "keywords:letter_frequency": lambda: {"letter": rng.choice("aeiount"), "let_frequency": rng.randint(1, 12), "let_relation": rel},
+        "keywords:letter_frequency": lambda: {
+            "letter": rng.choice("aeiount"),
+            "let_frequency": rng.randint(1, 12),
+            "let_relation": rel,
+        },
         "language:response_language": lambda: {"language": rng.choice(list(FOREIGN))},
         "length_constraints:number_sentences": lambda: {"num_sentences": rng.randint(1, 6), "relation": rel},
         "length_constraints:number_paragraphs": lambda: {"num_paragraphs": rng.randint(1, 4)},
         "length_constraints:number_words": lambda: {"num_words": rng.randint(5, 60), "relation": rel},
         "length_constraints:nth_paragraph_first_word": lambda: {
-            "num_paragraphs": rng.randint(1, 3), "nth_paragraph": rng.randint(1, 3), "first_word": rng.choice(VOCAB).lower()
+            "num_paragraphs": rng.randint(1, 3),
+            "nth_paragraph": rng.randint(1, 3),
+            "first_word": rng.choice(VOCAB).lower(),
         },
         "detectable_content:number_placeholders": lambda: {"num_placeholders": rng.randint(1, 3)},
         "detectable_content:postscript": lambda: {"postscript_marker": rng.choice(["P.S.", "P.P.S"])},
         "detectable_format:number_bullet_lists": lambda: {"num_bullets": rng.randint(0, 3)},
         "detectable_format:constrained_response": dict,
         "detectable_format:number_highlighted_sections": lambda: {"num_highlights": rng.randint(1, 3)},
-        "detectable_format:multiple_sections": lambda: {"section_spliter": rng.choice(["Section", "SECTION"]), "num_sections": rng.randint(1, 2)},
+        "detectable_format:multiple_sections": lambda: {
+            "section_spliter": rng.choice(["Section", "SECTION"]),
+            "num_sections": rng.randint(1, 2),
+        },
         "detectable_format:json_format": dict,
         "detectable_format:title": dict,
         "combination:two_responses": dict,
-        "combination:repeat_prompt": lambda: {"prompt_to_repeat": rng.choice(["apple river", "The cat", "quick brown fox"])},
-        "startend:end_checker": lambda: {"end_phrase": rng.choice(["Is there anything else I can help with?", "light"])},
-        "change_case:capital_word_frequency": lambda: {"capital_frequency": rng.randint(1, 6), "capital_relation": rel},
+        "combination:repeat_prompt": lambda: {
+            "prompt_to_repeat": rng.choice(["apple river", "The cat", "quick brown fox"])
+        },
+        "startend:end_checker": lambda: {
+            "end_phrase": rng.choice(["Is there anything else I can help with?", "light"])
+        },
+        "change_case:capital_word_frequency": lambda: {
+            "capital_frequency": rng.randint(1, 6),
+            "capital_relation": rel,
+        },
         "change_case:english_capital": dict,
         "change_case:english_lowercase": dict,
         "punctuation:no_comma": dict,
@@ -225,7 +302,15 @@ def ifeval_corpus(rng: random.Random, per_id: int = 48) -> list[dict]:
             strict = check(response)
             loose_each = [check(v) for v in get_loose_transformations(response)]
             loose = None if None in loose_each else any(loose_each)
-            rows.append({"id": instruction_id, "kwargs": kwargs, "response": response, "strict": strict, "loose": loose})
+            rows.append(
+                {
+                    "id": instruction_id,
+                    "kwargs": kwargs,
+                    "response": response,
+                    "strict": strict,
+                    "loose": loose,
+                }
+            )
     return rows
 
 

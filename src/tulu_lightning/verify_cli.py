@@ -19,7 +19,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--response-field", default="response")
     parser.add_argument("--ground-truth-field", default="ground_truth")
     parser.add_argument("--verifier-field", default="dataset")
-    parser.add_argument("--prompt-field", help="field holding the prompt (answers copied from it don't count)")
+    parser.add_argument(
+        "--prompt-field", help="field holding the prompt (answers copied from it don't count)"
+    )
 
 
 def read_rows(path: Path) -> list[dict]:

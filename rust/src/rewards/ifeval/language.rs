@@ -9,7 +9,8 @@ pub fn detect(text: &str) -> Option<&'static str> {
     if !text.chars().any(char::is_alphabetic) {
         return None;
     }
-    let info = whatlang::detect(text)?;
+    // whatlang's trigrams are lower case; langdetect normalises case too.
+    let info = whatlang::detect(&text.to_lowercase())?;
     Some(iso_639_1(info.lang().code()))
 }
 
