@@ -14,7 +14,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "fit": ("tulu_lightning.train", "train a model: SFT, DPO, reward model, RLVR, prompt tuning"),
     "export": ("tulu_lightning.export", "export a training checkpoint to a Hugging Face model directory"),
-    "verify": ("tulu_lightning.verify_cli", "score a JSONL file of responses with a verifiable-reward verifier"),
+    "verify": ("tulu_lightning.verify_cli", "score a JSONL file of responses with a reward verifier"),
 }
 
 
