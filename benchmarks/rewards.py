@@ -101,7 +101,8 @@ def main() -> None:
     one = ours_in_child(1, args.repeat)
     many = ours_in_child(cores, args.repeat)
     print(
-        f"{'task':<16}{'reference/s':>14}{'ours 1 thread/s':>18}{'ratio':>9}{f'ours {cores} threads/s':>22}{'ratio':>9}"
+        f"{'task':<16}{'reference/s':>14}{'ours 1 thread/s':>18}{'ratio':>9}"
+        f"{f'ours {cores} threads/s':>22}{'ratio':>9}"
     )
     for task in ref:
         print(
