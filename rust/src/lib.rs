@@ -7,6 +7,7 @@
 pub mod decontam;
 pub mod packing;
 pub mod parallel;
+pub mod rewards;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -20,9 +21,15 @@ fn version() -> &'static str {
 /// First-fit-decreasing packing of examples of the given token `lengths` into rows of `capacity`
 /// tokens. Returns a list of rows, each a list of example indices in ascending order.
 #[pyfunction]
-fn pack_sequences(py: Python<'_>, lengths: Vec<usize>, capacity: usize) -> PyResult<Vec<Vec<usize>>> {
+fn pack_sequences(
+    py: Python<'_>,
+    lengths: Vec<usize>,
+    capacity: usize,
+) -> PyResult<Vec<Vec<usize>>> {
     if capacity == 0 {
-        return Err(PyValueError::new_err("pack_sequences: capacity must be positive"));
+        return Err(PyValueError::new_err(
+            "pack_sequences: capacity must be positive",
+        ));
     }
     Ok(py.detach(|| packing::first_fit_decreasing(&lengths, capacity)))
 }
@@ -32,5 +39,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(pack_sequences, m)?)?;
     decontam::python::register(m)?;
+    rewards::python::register(m)?;
     Ok(())
 }

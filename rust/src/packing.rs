@@ -36,7 +36,11 @@ mod tests {
     fn check_valid(lengths: &[usize], capacity: usize, bins: &[Vec<usize>]) {
         let mut seen: Vec<usize> = bins.iter().flatten().copied().collect();
         seen.sort_unstable();
-        assert_eq!(seen, (0..lengths.len()).collect::<Vec<_>>(), "every example placed exactly once");
+        assert_eq!(
+            seen,
+            (0..lengths.len()).collect::<Vec<_>>(),
+            "every example placed exactly once"
+        );
         for bin in bins {
             let total: usize = bin.iter().map(|&i| lengths[i]).sum();
             assert!(total <= capacity || bin.len() == 1, "bin {bin:?} overflows");
@@ -69,13 +73,19 @@ mod tests {
         let mut state = 12345u64;
         let lengths: Vec<usize> = (0..500)
             .map(|_| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 1 + (state >> 33) as usize % 64
             })
             .collect();
         let bins = first_fit_decreasing(&lengths, 128);
         check_valid(&lengths, 128, &bins);
         let total: usize = lengths.iter().sum();
-        assert!(bins.len() <= total / 128 + 2 + total / 1280, "packing too loose: {} bins", bins.len());
+        assert!(
+            bins.len() <= total / 128 + 2 + total / 1280,
+            "packing too loose: {} bins",
+            bins.len()
+        );
     }
 }

@@ -33,7 +33,10 @@ pub fn pool() -> Arc<rayon::ThreadPool> {
         Some(entry) if entry.pid == pid => Arc::clone(&entry.pool),
         _ => {
             let pool = Arc::new(build_pool(num_threads()));
-            *guard = Some(PoolForProcess { pid, pool: Arc::clone(&pool) });
+            *guard = Some(PoolForProcess {
+                pid,
+                pool: Arc::clone(&pool),
+            });
             pool
         }
     }

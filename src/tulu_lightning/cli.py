@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fit": ("tulu_lightning.train", "train a model: SFT, DPO, reward model, RLVR, prompt tuning"),
     "export": ("tulu_lightning.export", "export a training checkpoint to a Hugging Face model directory"),
     "decontaminate": ("tulu_lightning.decontam_cli", "n-gram decontamination of training data vs benchmarks"),
+    "verify": ("tulu_lightning.verify_cli", "score a JSONL file of responses with a reward verifier"),
 }
 
 

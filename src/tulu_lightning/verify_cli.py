@@ -1,0 +1,81 @@
+"""`python -m tulu_lightning verify`: score a JSONL file of responses with a verifier."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+from tulu_lightning.cli import CLIError
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", required=True, type=Path, help="JSONL file, one response per line")
+    parser.add_argument("--verifier", help="verifier for every line (default: each line's --verifier-field)")
+    parser.add_argument("--output", type=Path, help="per-line verdicts (default: <input>.verdicts.jsonl)")
+    parser.add_argument("--mode", default="strict", choices=["strict", "loose", "flex"])
+    parser.add_argument("--partial", action="store_true", help="IFEval: score the fraction of constraints")
+    parser.add_argument("--response-field", default="response")
+    parser.add_argument("--ground-truth-field", default="ground_truth")
+    parser.add_argument("--verifier-field", default="dataset")
+    parser.add_argument(
+        "--prompt-field", help="field holding the prompt (answers copied from it don't count)"
+    )
+
+
+def read_rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise CLIError(f"no such file: {path}")
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise CLIError(f"{path}:{number}: not JSON ({err.msg})") from None
+    return rows
+
+
+def field(row: dict, name: str, line: int) -> str:
+    if name not in row:
+        raise CLIError(f"line {line}: missing field {name!r}")
+    value = row[name]
+    # IFEval ground truths may be stored as JSON objects rather than JSON strings.
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tulu_lightning.rewards import VerifierError, verify_batch
+
+    rows = read_rows(args.input)
+    if not rows:
+        raise CLIError(f"{args.input} has no rows")
+    numbered = list(enumerate(rows, 1))
+    if args.verifier:
+        verifiers = [args.verifier]
+    else:
+        verifiers = [field(row, args.verifier_field, i) for i, row in numbered]
+    responses = [field(row, args.response_field, i) for i, row in numbered]
+    truths = [field(row, args.ground_truth_field, i) for i, row in numbered]
+    prompts = [row.get(args.prompt_field) for row in rows] if args.prompt_field else None
+    try:
+        verdicts = verify_batch(verifiers, responses, truths, prompts, mode=args.mode, partial=args.partial)
+    except VerifierError as err:
+        raise CLIError(f"line {err.row + 1}: {err}") from None
+
+    output = args.output or args.input.with_suffix(".verdicts.jsonl")
+    with output.open("w", encoding="utf-8") as f:
+        for verdict in verdicts:
+            record = {"score": verdict.score, "status": verdict.status, "extracted": verdict.extracted}
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    counts = Counter(v.status for v in verdicts)
+    mean = sum(v.score for v in verdicts) / len(verdicts)
+    print(f"rows: {len(verdicts)}  accuracy: {counts['correct'] / len(verdicts):.4f}  mean score: {mean:.4f}")
+    for status in ("correct", "wrong", "unparseable", "timeout"):
+        print(f"  {status:<12}{counts[status]:>8}")
+    print(f"verdicts: {output}")
+    return 0
