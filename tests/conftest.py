@@ -68,3 +68,27 @@ def sft_config(tmp_path):
         return write_config(tmp_path, tiny_sft_config(tmp_path, **sections))
 
     return make
+
+
+@pytest.fixture(scope="session")
+def demo_sft(tmp_path_factory):
+    """The demo SFT recipe (configs/demo/sft.yaml), shortened to `DEMO_SFT_EPOCHS` epochs, trained once per test
+    session. Returns its FitResult (`hf_dir` is a Hugging Face directory the DPO/RM/RLVR tests start from)."""
+    from tulu_lightning.train import fit, load_run_config
+
+    tmp = tmp_path_factory.mktemp("demo_sft")
+    cfg = load_run_config(
+        str(REPO / "configs" / "demo" / "sft.yaml"),
+        [
+            f"trainer.max_epochs={DEMO_SFT_EPOCHS}",
+            f"trainer.output_dir={tmp / 'sft'}",
+            f"tracking.uri=sqlite:///{tmp / 'mlflow.db'}",
+            "tracking.log_model=false",
+            f"data.train_files=[{DEMO_DATA / 'sft_train.jsonl'}]",
+            f"data.val_files=[{DEMO_DATA / 'sft_val.jsonl'}]",
+        ],
+    )
+    return fit(cfg)
+
+
+DEMO_SFT_EPOCHS = 12
