@@ -118,3 +118,15 @@ def test_unknown_key_in_yaml_names_file_and_key(tmp_path, capsys):
 def test_missing_config_file(capsys):
     assert main(["fit", "--config", "nope.yaml"]) == 2
     assert "config file not found: nope.yaml" in capsys.readouterr().err
+
+
+def test_examples_without_trained_tokens_are_dropped_and_counted(tmp_path):
+    # At 40 tokens most demo chats are cut before their assistant answer starts; a few keep some of it.
+    cfg = tiny_sft_config(tmp_path, data={"max_seq_length": 40, "val_files": []}, trainer={"max_steps": 1})
+    result = fit(load_run_config(str(write_config(tmp_path, cfg))))
+    data = result.module.trainer.datamodule
+    assert data.dropped_examples > 0
+    kept = sum(len(row) for row in data.train_items)
+    assert kept + data.dropped_examples == 96
+    run = MlflowClient(tracking_uri=cfg["tracking"]["uri"]).get_run(result.run_id)
+    assert run.data.metrics["data/dropped_examples"] == data.dropped_examples

@@ -96,6 +96,15 @@ class SFTModule(PostTrainingModule):
         self.tokenizer = tokenizer
         self._val_nll = self._val_tokens = 0.0
 
+    def on_train_start(self) -> None:
+        data = self.trainer.datamodule
+        if self.logger is not None and self.trainer.is_global_zero:
+            counts = {
+                "data/train_rows": len(data.train_items),
+                "data/dropped_examples": data.dropped_examples,
+            }
+            self.logger.log_metrics(counts, step=0)
+
     def nll_sum(self, batch: dict) -> torch.Tensor:
         logits = self.model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits
         return sum_token_nll(logits, batch["targets"])
