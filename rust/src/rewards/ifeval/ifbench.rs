@@ -1330,10 +1330,16 @@ fn is_verb(token: &str) -> bool {
         token.strip_suffix("es"),
         token.strip_suffix('s'),
     ];
-    stems
-        .iter()
-        .flatten()
-        .any(|stem| VERBS.contains(stem) || VERBS.contains(&format!("{stem}e").as_str()))
+    stems.iter().flatten().any(|stem| {
+        // running -> run, stopped -> stop, making -> make
+        let undoubled = match stem.as_bytes() {
+            [.., a, b] if a == b => &stem[..stem.len() - 1],
+            _ => stem,
+        };
+        [*stem, undoubled, &format!("{stem}e")]
+            .iter()
+            .any(|s| VERBS.contains(s))
+    })
 }
 
 #[cfg(test)]
@@ -1433,5 +1439,85 @@ mod tests {
             json!({"prompt_to_repeat": "one two three four", "n_start": 1, "n_end": 3}),
             "Two three"
         ));
+    }
+
+    #[test]
+    fn nltk_equivalents_on_hand_written_cases() {
+        use serde_json::json;
+        // Treebank tokens: punctuation and clitics are tokens of their own.
+        assert_eq!(
+            treebank_tokens("I don't know, (really)."),
+            ["I", "do", "n't", "know", ",", "(", "really", ")", "."]
+        );
+        assert!(check(
+            "format:title_case",
+            json!({}),
+            "The Quick Brown Fox."
+        ));
+        assert!(!check(
+            "format:title_case",
+            json!({}),
+            "The quick Brown Fox."
+        ));
+        assert!(check(
+            "words:words_position",
+            json!({"keyword": "cat"}),
+            "A cat sat by the cat."
+        ));
+        assert!(!check(
+            "words:words_position",
+            json!({"keyword": "cat"}),
+            "A cat sat by the dog."
+        ));
+        assert!(check(
+            "words:keywords_specific_position",
+            json!({"keyword": "dog", "n": 2, "m": 3}),
+            "One sentence here. The big dog barked."
+        ));
+        assert!(!check(
+            "words:keywords_specific_position",
+            json!({"keyword": "dog", "n": 1, "m": 3}),
+            "One sentence here. The big dog barked."
+        ));
+        // 3 of the 5 words are stop words: 60%.
+        assert!(check(
+            "ratio:stop_words",
+            json!({"percentage": 60}),
+            "The cat and the dog"
+        ));
+        assert!(!check(
+            "ratio:stop_words",
+            json!({"percentage": 59}),
+            "The cat and the dog"
+        ));
+        assert!(check(
+            "words:start_verb",
+            json!({}),
+            "Running fast, she won."
+        ));
+    }
+
+    #[test]
+    fn ifbench_rows_go_through_the_ifeval_registry() {
+        use crate::rewards::{Mode, Options, Status};
+        let gt = r#"{"instruction_id_list": ["count:numbers", "punctuation:no_comma"], "kwargs": [{"N": 2}, {}]}"#;
+        let strict = Options {
+            mode: Mode::Strict,
+            ..Options::default()
+        };
+        let verdict = super::super::verify("I have 2 cats and 3 dogs", gt, None, &strict).unwrap();
+        assert_eq!(verdict.status, Status::Correct);
+        let verdict =
+            super::super::verify("Sure:\nI have 2 cats and 3 dogs", gt, None, &strict).unwrap();
+        assert_eq!(verdict.status, Status::Correct); // "Sure" has no number
+        let gt = r#"{"instruction_id_list": ["format:no_whitespace"], "kwargs": [{}]}"#;
+        let verdict = super::super::verify("Answer:\nnospaces", gt, None, &strict).unwrap();
+        assert_eq!(verdict.status, Status::Wrong);
+        let loose = Options {
+            mode: Mode::Loose,
+            ..Options::default()
+        };
+        let verdict = super::super::verify("Answer:\nnospaces", gt, None, &loose).unwrap();
+        assert_eq!(verdict.status, Status::Correct);
     }
 }
