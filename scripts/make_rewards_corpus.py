@@ -702,20 +702,42 @@ def loose_wrap(rng: random.Random, text: str) -> str:
     return f"**{text}**"
 
 
+# Inputs where a port most easily drifts from the reference: Unicode case and digits, \r\n and \x1c
+# separators, emoji sequences, nested or unbalanced brackets and quotes, CSV quoting, abbreviations.
+ADVERSARIAL = [
+    "",
+    "   \n  ",
+    "Ünïcödé Straße İstanbul ﬁne ２０２４ and ٣ digits.",
+    "Line one.\r\nLine two?\r\n  Line three!",
+    "word\x1cword\u3000word\tword",
+    "Family 👨‍👩‍👧 here. Flag 🇫🇷 there. Heart ❤️",
+    "((([[{{x}}]]))) and ([)] and (((((",
+    '"\'"\'deep\'"\'"" and "unclosed \'quote',
+    'ID,Country,City,Year,Count\n1,"Paris, France",X,2000,3\n"2""",a,b,c,d',
+    "Dr. Smith met Mr. J. R. R. Tolkien at 3.14 p.m. in the U.S.A. He left... Did he?! Yes!!",
+    "日本 の 言葉 は 美しい です 。 ２ words",
+    "* bullet\n- dash\n  * sub\n***\n<i>thesis</i> rest",
+    "My Answer: x My Conclusion: y Future Outlook: z",
+    "1769-02-29,1821-12-31 , 1800-00-00",
+]
+
+
 def ifbench_corpus(rng: random.Random, per_id: int = 24) -> list[dict]:
     from if_verifiable.common import get_loose_transformations
     from if_verifiable.ifbench.instructions_registry import INSTRUCTION_DICT
 
     rows = []
     for instruction_id, checker_class in sorted(INSTRUCTION_DICT.items()):
-        for _ in range(per_id):
+        for case in range(per_id + 6):
             kwargs, response = ifbench_good(rng, instruction_id)
             roll = rng.random()
-            if roll < 0.35:
+            if case >= per_id:
+                response = rng.choice(ADVERSARIAL)
+            elif roll < 0.35:
                 response = perturb(rng, response)
             elif roll < 0.45:
                 response = random_text(rng)
-            if rng.random() < 0.2:
+            if case < per_id and rng.random() < 0.2:
                 response = loose_wrap(rng, response)
             checker = checker_class(instruction_id)
             checker.build_description(**kwargs)
