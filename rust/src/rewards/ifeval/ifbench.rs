@@ -1332,8 +1332,9 @@ fn is_verb(token: &str) -> bool {
     ];
     stems.iter().flatten().any(|stem| {
         // running -> run, stopped -> stop, making -> make
-        let undoubled = match stem.as_bytes() {
-            [.., a, b] if a == b => &stem[..stem.len() - 1],
+        let mut chars = stem.chars().rev();
+        let undoubled = match (chars.next(), chars.next()) {
+            (Some(a), Some(b)) if a == b => &stem[..stem.len() - a.len_utf8()],
             _ => stem,
         };
         [*stem, undoubled, &format!("{stem}e")]
