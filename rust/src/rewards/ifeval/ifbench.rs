@@ -12,6 +12,11 @@
 //! `emoji.is_emoji` is a table of the emoji package's single code points ([`super::emoji_table`]), and
 //! `syllapy.count` uses syllapy's own word list (`syllapy_words.csv`) and fallback rule. A reference check
 //! that raises (an `IndexError` on an empty sentence, a `csv.Error`) counts as not followed here.
+//!
+//! Where the reference draws a random value for a missing kwarg (`N`, `small_n`, `n_end`, ...), a reward
+//! must be deterministic: a missing kwarg is an error (`VerifierError`) here, except `n_start` of
+//! `repeat:repeat_span`, 0 by default (the reference also re-draws an explicit 0), and a non-positive
+//! `N` of `count:words_japanese`, read as 1 (the reference re-draws a negative one, divides by a zero one).
 
 use super::checks::{count_words, int_arg, py_space, py_strip, str_arg};
 use super::emoji_table::EMOJI_CHARS;
