@@ -745,9 +745,11 @@ def ifbench_corpus(rng: random.Random, per_id: int = 24) -> list[dict]:
             def check(text: str, checker=checker) -> bool | None:
                 try:
                     return bool(text.strip() and checker.check_following(text))
+                except (IndexError, KeyError):  # the reference crashes: not followed
+                    return False
                 except LookupError:  # NLTK data (punkt, stopwords, tagger) is not installed
                     return None
-                except Exception:  # the reference crashes (IndexError, csv.Error): not followed
+                except Exception:  # the reference crashes (csv.Error, ValueError): not followed
                     return False
 
             strict = check(response)
