@@ -10,6 +10,7 @@ the 8 loose variants. Checks whose reference needs NLTK data files that cannot b
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import random
@@ -305,15 +306,19 @@ def ifeval_corpus(rng: random.Random, per_id: int = 48) -> list[dict]:
             strict = check(response)
             loose_each = [check(v) for v in get_loose_transformations(response)]
             loose = None if None in loose_each else any(loose_each)
-            rows.append(
-                {
-                    "id": instruction_id,
-                    "kwargs": kwargs,
-                    "response": response,
-                    "strict": strict,
-                    "loose": loose,
-                }
-            )
+            row = {
+                "id": instruction_id,
+                "kwargs": kwargs,
+                "response": response,
+                "strict": strict,
+                "loose": loose,
+            }
+            if strict is None or loose is None:
+                with nltk_data_stand_ins():
+                    row["strict_proxy"] = check(response)
+                    proxy_each = [check(v) for v in get_loose_transformations(response)]
+                    row["loose_proxy"] = None if None in proxy_each else any(proxy_each)
+            rows.append(row)
     return rows
 
 
@@ -639,7 +644,9 @@ def ifbench_good(rng: random.Random, iid: str) -> tuple[dict, str]:
         r.shuffle(parts)
         return {f"keyword{i + 1}": k for i, k in enumerate(kws)}, " ".join(parts)
     if iid == "words:keywords_specific_position":
-        return {"keyword": "cat", "n": r.randint(1, 3), "m": r.randint(1, 5)}, paragraph(r, 3)
+        text, n, m = paragraph(r, 3), r.randint(1, 3), r.randint(1, 5)
+        tokens = re.split(r"(?<=[.?!]) ", text)[n - 1].split() if r.random() < 0.7 else []
+        return {"keyword": tokens[m - 1].strip(".?!") if len(tokens) >= m else "cat", "n": n, "m": m}, text
     if iid == "words:words_position":
         return {"keyword": "cat"}, "The cat " + " ".join(words(r, 3)) + " cat ."
     if iid == "repeat:repeat_change":
@@ -722,6 +729,44 @@ ADVERSARIAL = [
 ]
 
 
+NLTK_STOPWORDS = (  # noqa: SIM905
+    "i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself yourselves he him "
+    "his himself she she's her hers herself it it's its itself they them their theirs themselves what which who "
+    "whom this that that'll these those am is are was were be been being have has had having do does did doing a "
+    "an the and but if or because as until while of at by for with about against between into through during "
+    "before after above below to from up down in out on off over under again further then once here there when "
+    "where why how all any both each few more most other some such no nor not only own same so than too very s t "
+    "can will just don don't should should've now d ll m o re ve y ain aren aren't couldn couldn't didn didn't "
+    "doesn doesn't hadn hadn't hasn hasn't haven haven't isn isn't ma mightn mightn't mustn mustn't needn needn't "
+    "shan shan't shouldn shouldn't wasn wasn't weren weren't won won't wouldn wouldn't"
+).split()
+
+
+@contextlib.contextmanager
+def nltk_data_stand_ins():
+    """Run IFBench's reference checks with stand-ins for the NLTK data files that cannot be installed here:
+    NLTK's English stop-word list as a literal, and `word_tokenize` as NLTK's own Treebank tokenizer over
+    an untrained Punkt sentence split (no abbreviation list). Labels made this way are "proxy" labels."""
+    import nltk
+    from if_verifiable.ifbench import instructions_util
+    from nltk.tokenize import NLTKWordTokenizer, PunktSentenceTokenizer
+
+    def word_tokenize(text: str) -> list[str]:
+        words = NLTKWordTokenizer()
+        return [token for sent in PunktSentenceTokenizer().tokenize(text) for token in words.tokenize(sent)]
+
+    def count_stopwords(text: str) -> int:
+        tokens = nltk.tokenize.RegexpTokenizer(r"\w+").tokenize(text)
+        return len([t for t in tokens if t.lower() in NLTK_STOPWORDS])
+
+    saved = nltk.word_tokenize, instructions_util.count_stopwords
+    nltk.word_tokenize, instructions_util.count_stopwords = word_tokenize, count_stopwords
+    try:
+        yield
+    finally:
+        nltk.word_tokenize, instructions_util.count_stopwords = saved
+
+
 def ifbench_corpus(rng: random.Random, per_id: int = 24) -> list[dict]:
     from if_verifiable.common import get_loose_transformations
     from if_verifiable.ifbench.instructions_registry import INSTRUCTION_DICT
@@ -755,15 +800,19 @@ def ifbench_corpus(rng: random.Random, per_id: int = 24) -> list[dict]:
             strict = check(response)
             loose_each = [check(v) for v in get_loose_transformations(response)]
             loose = None if None in loose_each else any(loose_each)
-            rows.append(
-                {
-                    "id": instruction_id,
-                    "kwargs": kwargs,
-                    "response": response,
-                    "strict": strict,
-                    "loose": loose,
-                }
-            )
+            row = {
+                "id": instruction_id,
+                "kwargs": kwargs,
+                "response": response,
+                "strict": strict,
+                "loose": loose,
+            }
+            if strict is None or loose is None:
+                with nltk_data_stand_ins():
+                    row["strict_proxy"] = check(response)
+                    proxy_each = [check(v) for v in get_loose_transformations(response)]
+                    row["loose_proxy"] = None if None in proxy_each else any(proxy_each)
+            rows.append(row)
     return rows
 
 

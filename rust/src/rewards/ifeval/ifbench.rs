@@ -690,18 +690,28 @@ pub fn split_into_sentences(text: &str) -> Vec<String> {
     sentences
 }
 
-/// An approximation of `nltk.word_tokenize` (Treebank): words with leading / trailing punctuation split
-/// off as tokens of their own, `n't` and `'s`-style clitics split from their word.
+/// An approximation of `nltk.word_tokenize` (Treebank over Punkt sentences): words with leading / trailing
+/// punctuation split off as tokens of their own, `n't` and `'s`-style clitics split from their word, an
+/// initial (`J.`) kept whole inside the text.
 pub fn treebank_tokens(text: &str) -> Vec<String> {
     let mut tokens = Vec::new();
-    for raw in py_split(text) {
+    let raws: Vec<&str> = py_split(text).collect();
+    for (i, raw) in raws.iter().copied().enumerate() {
+        // Punkt reads a single letter with a period inside a text as an initial, not a sentence end.
+        let mut chars = raw.chars();
+        if let (Some(c), Some('.'), None) = (chars.next(), chars.next(), chars.next()) {
+            if c.is_alphabetic() && i + 1 < raws.len() {
+                tokens.push(raw.to_string());
+                continue;
+            }
+        }
         let start = raw.len() - raw.trim_start_matches(|c: char| !c.is_alphanumeric()).len();
         let end = raw.trim_end_matches(|c: char| !c.is_alphanumeric()).len();
         if start >= end {
-            tokens.extend(raw.chars().map(String::from));
+            push_punctuation(&mut tokens, raw);
             continue;
         }
-        tokens.extend(raw[..start].chars().map(String::from));
+        push_punctuation(&mut tokens, &raw[..start]);
         let core = &raw[start..end];
         let lower = core.to_lowercase();
         if lower.ends_with("n't") && core.len() > 3 && lower.len() == core.len() {
@@ -713,9 +723,21 @@ pub fn treebank_tokens(text: &str) -> Vec<String> {
         } else {
             tokens.push(core.to_string());
         }
-        tokens.extend(raw[end..].chars().map(String::from));
+        push_punctuation(&mut tokens, &raw[end..]);
     }
     tokens
+}
+
+/// Punctuation as tokens, one per character but for a run of periods (an ellipsis is one token).
+fn push_punctuation(tokens: &mut Vec<String>, punctuation: &str) {
+    let mut in_dots = false;
+    for c in punctuation.chars() {
+        match tokens.last_mut() {
+            Some(last) if in_dots && c == '.' => last.push(c),
+            _ => tokens.push(c.to_string()),
+        }
+        in_dots = c == '.';
+    }
 }
 
 // ---------------------------------------------------------------- checks with a loop of their own
