@@ -2,7 +2,7 @@
 
     python benchmarks/rewards.py [--repeat 20] [--reference-rows 400]
 
-Prints items/s for math-verify, Google's IFEval checkers (if-verifiable) and ours, on one thread
+Prints items/s for math-verify, Google's IFEval checkers and IFBench's (both from if-verifiable) and ours, on one thread
 (RAYON_NUM_THREADS=1) and on all cores, and the ratios. Ours runs in a child process per thread count,
 because the pool size is fixed when the pool is first built.
 """
@@ -31,6 +31,15 @@ def ifeval_rows() -> list[dict]:
     return [r for r in load("ifeval") if r["id"] not in NLTK_DATA_IDS]
 
 
+def ifbench_rows() -> list[dict]:
+    # Rows whose reference needs NLTK data (stop words, punkt, the POS tagger) are left out for both sides.
+    return [r for r in load("ifbench") if r["strict"] is not None and r["loose"] is not None]
+
+
+def ground_truth(row: dict) -> str:
+    return json.dumps({"instruction_id_list": [row["id"]], "kwargs": [row["kwargs"]]})
+
+
 def ours(repeat: int) -> dict[str, float]:
     from tulu_lightning.rewards import verify
 
@@ -38,9 +47,10 @@ def ours(repeat: int) -> dict[str, float]:
     responses = [r["response"] for r in math_rows] * repeat
     golds = [r["gold"] for r in math_rows] * repeat
     if_responses = [r["response"] for r in if_rows] * repeat
-    if_truths = [
-        json.dumps({"instruction_id_list": [r["id"]], "kwargs": [r["kwargs"]]}) for r in if_rows
-    ] * repeat
+    if_truths = [ground_truth(r) for r in if_rows] * repeat
+    bench_rows = ifbench_rows()
+    bench_responses = [r["response"] for r in bench_rows] * repeat
+    bench_truths = [ground_truth(r) for r in bench_rows] * repeat
     verify("math", responses[:10], golds[:10])  # build the pool outside the timing
     rates = {}
     start = time.perf_counter()
@@ -50,12 +60,34 @@ def ours(repeat: int) -> dict[str, float]:
         start = time.perf_counter()
         verify("ifeval", if_responses, if_truths, mode=mode)
         rates[f"ifeval_{mode}"] = len(if_responses) / (time.perf_counter() - start)
+    for mode in ("strict", "loose"):
+        start = time.perf_counter()
+        verify("ifbench", bench_responses, bench_truths, mode=mode)
+        rates[f"ifbench_{mode}"] = len(bench_responses) / (time.perf_counter() - start)
     return rates
+
+
+def time_checkers(registry: dict, rows: list[dict], mode: str) -> float:
+    """Items/s of the reference checkers on `rows` (a check that raises counts as not followed)."""
+    from if_verifiable.common import get_loose_transformations
+
+    start = time.perf_counter()
+    for row in rows:
+        checker = registry[row["id"]](row["id"])
+        checker.build_description(**row["kwargs"])
+        variants = [row["response"]] if mode == "strict" else get_loose_transformations(row["response"])
+        for variant in variants:
+            try:
+                if variant.strip() and checker.check_following(variant):
+                    break
+            except Exception:
+                pass
+    return len(rows) / (time.perf_counter() - start)
 
 
 def reference(rows_limit: int) -> dict[str, float]:
     import langdetect
-    from if_verifiable.common import get_loose_transformations
+    from if_verifiable.ifbench.instructions_registry import INSTRUCTION_DICT as IFBENCH
     from if_verifiable.ifeval.instructions_registry import INSTRUCTION_DICT
     from math_verify import parse, verify
 
@@ -65,15 +97,10 @@ def reference(rows_limit: int) -> dict[str, float]:
     for row in math_rows:
         verify(parse(f"\\boxed{{{row['gold']}}}"), parse(row["response"]))
     rates = {"math": len(math_rows) / (time.perf_counter() - start)}
-    if_rows = ifeval_rows()
     for mode in ("strict", "loose"):
-        start = time.perf_counter()
-        for row in if_rows:
-            checker = INSTRUCTION_DICT[row["id"]](row["id"])
-            checker.build_description(**row["kwargs"])
-            variants = [row["response"]] if mode == "strict" else get_loose_transformations(row["response"])
-            any(v.strip() and checker.check_following(v) for v in variants)
-        rates[f"ifeval_{mode}"] = len(if_rows) / (time.perf_counter() - start)
+        rates[f"ifeval_{mode}"] = time_checkers(INSTRUCTION_DICT, ifeval_rows(), mode)
+    for mode in ("strict", "loose"):
+        rates[f"ifbench_{mode}"] = time_checkers(IFBENCH, ifbench_rows(), mode)
     return rates
 
 

@@ -1,6 +1,6 @@
 """Build the conformance corpus of the reward verifiers, labelled by the reference implementations.
 
-    python scripts/make_rewards_corpus.py   # writes tests/data/rewards/{math,ifeval}_corpus.jsonl
+    python scripts/make_rewards_corpus.py [ifeval|ifbench|math ...]   # writes tests/data/rewards/{name}_corpus.jsonl
 
 Math pairs are labelled by `math_verify.verify(parse(gold), parse(response))`; IFEval cases by the
 `check_following` of Google's checkers (as packaged in `if-verifiable`) on the strict response and on
@@ -10,8 +10,12 @@ the 8 loose variants. Checks whose reference needs NLTK data files that cannot b
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import random
+import re
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -302,22 +306,548 @@ def ifeval_corpus(rng: random.Random, per_id: int = 48) -> list[dict]:
             strict = check(response)
             loose_each = [check(v) for v in get_loose_transformations(response)]
             loose = None if None in loose_each else any(loose_each)
-            rows.append(
-                {
-                    "id": instruction_id,
-                    "kwargs": kwargs,
-                    "response": response,
-                    "strict": strict,
-                    "loose": loose,
-                }
-            )
+            row = {
+                "id": instruction_id,
+                "kwargs": kwargs,
+                "response": response,
+                "strict": strict,
+                "loose": loose,
+            }
+            if strict is None or loose is None:
+                with nltk_data_stand_ins():
+                    row["strict_proxy"] = check(response)
+                    proxy_each = [check(v) for v in get_loose_transformations(response)]
+                    row["loose_proxy"] = None if None in proxy_each else any(proxy_each)
+            rows.append(row)
     return rows
 
 
+# ---------------------------------------------------------------- IFBench (out-of-distribution constraints)
+
+WORDS = [
+    "the",
+    "cat",
+    "sat",
+    "on",
+    "a",
+    "mat",
+    "and",
+    "we",
+    "ran",
+    "to",
+    "see",
+    "her",
+    "big",
+    "red",
+    "dog",
+    "but",
+    "it",
+    "was",
+    "not",
+    "there",
+    "so",
+    "they",
+    "went",
+    "home",
+    "yet",
+    "nor",
+    "for",
+    "or",
+    "apple",
+    "street",
+    "black",
+    "strong",
+    "tea",
+    "idea",
+    "area",
+    "level",
+    "radar",
+    "civic",
+    "kayak",
+    "madam",
+    "refer",
+    "rotor",
+    "stats",
+    "tenet",
+    "racecar",
+    "eagle",
+    "bald",
+    "Emma",
+    "Liam",
+    "Noah",
+    "David",
+    "Grace",
+    "I",
+    "you",
+    "he",
+    "she",
+    "us",
+    "them",
+    "his",
+    "our",
+    "its",
+]
+PALINDROMES = ["level", "radar", "civic", "kayak", "madam", "refer", "rotor", "stats", "tenet", "racecar"]
+ALPHABET = "abcdefghijklmnopqrstuvwxyz"
+ALPHA_WORDS = {c: [w for w in WORDS + VOCAB if w[0].lower() == c] or [c + "ox"] for c in ALPHABET}
+EMOJIS = ["😀", "🚀", "🌍", "❤️", "👍", "🎉"]
+CAPITALS = [
+    "Reykjavik",
+    "Helsinki",
+    "Oslo",
+    "Tallinn",
+    "Stockholm",
+    "Riga",
+    "Moscow",
+    "Copenhagen",
+    "Vilnius",
+    "Minsk",
+    "Dublin",
+    "Berlin",
+    "Amsterdam",
+    "Warsaw",
+    "London",
+    "Brussels",
+    "Prague",
+    "Luxembourg",
+    "Paris",
+    "Vienna",
+    "Bratislava",
+    "Budapest",
+    "Vaduz",
+    "Chisinau",
+    "Bern",
+    "Ljubljana",
+    "Zagreb",
+]
+
+
+def words(rng: random.Random, n: int, pool: list[str] | None = None) -> list[str]:
+    return [rng.choice(pool or WORDS) for _ in range(n)]
+
+
+def sentence(rng: random.Random, n: int | None = None, end: str | None = None) -> str:
+    text = " ".join(words(rng, n or rng.randint(2, 8)))
+    return text[0].upper() + text[1:] + (end if end is not None else rng.choice(".?!"))
+
+
+def paragraph(rng: random.Random, k: int | None = None) -> str:
+    return " ".join(sentence(rng) for _ in range(k or rng.randint(1, 4)))
+
+
+def ifbench_good(rng: random.Random, iid: str) -> tuple[dict, str]:
+    """A response meant to follow `iid` (often near the boundary), with the kwargs it is graded by."""
+    r = rng
+    if iid == "count:word_count_range":
+        lo = r.randint(3, 20)
+        return {"min_words": lo, "max_words": lo + r.randint(0, 10)}, paragraph(r)
+    if iid == "count:unique_word_count":
+        return {"N": r.randint(3, 15)}, " ".join(words(r, r.randint(3, 20), WORDS[:12]))
+    if iid == "ratio:stop_words":
+        return {"percentage": r.randint(10, 80)}, paragraph(r)
+    if iid == "ratio:sentence_type":
+        q = r.randint(0, 2)
+        return {}, " ".join(
+            r.sample([sentence(r, end=".") for _ in range(2 * q)] + [sentence(r, end="?")] * q, 3 * q)
+        )
+    if iid == "ratio:sentence_balance":
+        k = r.randint(1, 2)
+        return {}, " ".join(sentence(r, end=e) for e in ".?!" * k)
+    if iid == "count:conjunctions":
+        conj = r.sample(["and", "but", "for", "nor", "or", "so", "yet", "And,", "so."], r.randint(1, 4))
+        return {"small_n": r.randint(1, 4)}, " ".join(words(r, 3) + conj + words(r, 2))
+    if iid == "count:person_names":
+        return {"N": r.randint(1, 4)}, " and ".join(
+            r.sample(["Emma", "Liam", "Noah", "David", "Grace", "Ava"], r.randint(1, 4))
+        )
+    if iid == "ratio:overlap":
+        ref = paragraph(r, 2)
+        resp = ref[: r.randint(10, len(ref))] + " " + " ".join(words(r, r.randint(0, 6)))
+        grams = lambda s: {s[i : i + 3] for i in range(len(s) - 2)}  # noqa: E731
+        pct = round(100 * len(grams(resp) & grams(ref)) / max(1, len(grams(resp)))) + r.randint(-3, 3)
+        return {"reference_text": ref, "percentage": pct}, resp
+    if iid == "count:numbers":
+        nums = r.sample(["1,000", "2.5", "7", "42", "3", "10%", "(9)"], r.randint(1, 5))
+        return {"N": len(nums) if r.random() < 0.6 else r.randint(1, 6)}, " ".join(words(r, 3) + nums)
+    if iid == "words:alphabet":
+        start = r.randrange(26)
+        seq = [r.choice(ALPHA_WORDS[ALPHABET[(start + i) % 26]]) for i in range(r.randint(2, 8))]
+        return {}, " ".join(seq).capitalize() + r.choice([".", "!", ""])
+    if iid == "words:vowel":
+        return {}, r.choice(["A bad cat sat", "Go to the top now", "I hid it", "Tea is nice"]) + r.choice(
+            ["", ".", "\nmore"]
+        )
+    if iid == "words:consonants":
+        return {}, " ".join(
+            r.choice(["street", "black", "strong", "crisp", "tea", "idea", "its", "bright"])
+            for _ in range(r.randint(1, 5))
+        )
+    if iid == "sentence:alliteration_increment":
+        return {}, r.choice(
+            ["Cats run. Big bad dogs. Silly sad sorry snakes.", "A b. Cool cats. Dark deep dim dens."]
+        ) + r.choice(["", " Ok."])
+    if iid == "words:palindrome":
+        return {}, " ".join(
+            words(r, 3) + [r.choice(PALINDROMES) + r.choice(["", ","]) for _ in range(r.randint(8, 12))]
+        )
+    if iid == "count:punctuation":
+        marks = r.sample([".", ",", "!", "?", ";", ":", "?!", "!?", "‽"], r.randint(4, 9))
+        return {}, " ".join(w + m for w, m in zip(words(r, len(marks)), marks))
+    if iid == "format:parentheses":
+        depth = r.randint(3, 6)
+        opens = "".join(r.choice("([{") for _ in range(depth))
+        closes = "".join({"(": ")", "[": "]", "{": "}"}[c] for c in reversed(opens))
+        return {}, f"see {opens}x{closes} done"
+    if iid == "format:quotes":
+        depth = r.randint(2, 4)
+        qs = ['"' if i % 2 == 0 else "'" for i in range(depth)]
+        return {}, "He said " + "".join(q + "w " for q in qs) + "".join(reversed(qs)) + " end"
+    if iid == "words:prime_lengths":
+        return {}, " ".join(
+            r.choice(["an", "the", "cats", "apple", "is", "seven", "go", "quick"])
+            for _ in range(r.randint(1, 5))
+        )
+    if iid == "format:options":
+        opts = r.choice(
+            [
+                "yes/no/maybe",
+                "A) red, B) blue, C) green",
+                "true or false",
+                "apple, banana, cherry",
+                "I know or I don't know",
+            ]
+        )
+        pool = ["yes", "Yes.", "A) red", "red", "false", "banana!", "I don't know", "maybe so"]
+        resp = r.choice(pool + opts.replace("/", ",").replace(" or ", ",").split(","))
+        return {"options": opts}, resp
+    if iid == "format:newline":
+        ws = words(r, r.randint(1, 5))
+        return {}, r.choice(["\n", "\n\n", " "]).join(w + r.choice(["", ".", ","]) for w in ws)
+    if iid == "format:emoji":
+        return {}, " ".join(
+            sentence(r, end=r.choice(["", "."])) + " " + r.choice(EMOJIS) + r.choice(["", "."])
+            for _ in range(r.randint(1, 3))
+        )
+    if iid == "ratio:sentence_words":
+        return {}, r.choice(
+            ["The cat ran. A dog sat. We all go.", "I am here. You are there. Ok.", "Red. Tan. Sun."]
+        )
+    if iid == "count:words_japanese":
+        n = r.randint(2, 4)
+        ws = [("日本" if (i + 1) % n == 0 else w) for i, w in enumerate(words(r, r.randint(3, 10)))]
+        return {"N": n}, " ".join(ws)
+    if iid == "words:start_verb":
+        return {}, r.choice(["Imagine", "Run", "The", "Consider", "Cats"]) + " " + sentence(r)
+    if iid == "words:repeats":
+        return {"small_n": r.randint(1, 3)}, " ".join(words(r, r.randint(2, 10), WORDS[:8]))
+    if iid == "sentence:keyword":
+        text, n = paragraph(r, r.randint(1, 4)), r.randint(1, 3)
+        sentences = re.split(r"(?<=[.?!]) ", text)
+        word = r.choice(sentences[n - 1].split()) if n <= len(sentences) and r.random() < 0.6 else "cat"
+        return {"word": word.strip(".?!"), "N": n}, text
+    if iid == "count:pronouns":
+        return {"N": r.randint(1, 5)}, " ".join(words(r, r.randint(3, 12))) + r.choice(["", " she/her/hers"])
+    if iid == "words:odd_even_syllables":
+        return {}, " ".join(
+            r.choice(["cat", "apple", "dog", "banana", "sky", "idea", "tree", "river"])
+            for _ in range(r.randint(2, 6))
+        )
+    if iid == "words:last_first":
+        ws = words(r, r.randint(3, 5))
+        return {}, " ".join(f"{a.capitalize()} is {b}." for a, b in itertools.pairwise(ws))
+    if iid == "words:paragraph_last_first":
+        return {}, "\n".join(f"{w} and more {w}{r.choice(['', '.'])}" for w in words(r, r.randint(1, 3)))
+    if iid == "sentence:increment":
+        n, k = r.randint(1, 3), r.randint(1, 3)
+        return {"small_n": n}, " ".join(sentence(r, k + i * n, ".") for i in range(r.randint(1, 4)))
+    if iid == "words:no_consecutive":
+        return {}, " ".join(
+            r.choice(["apple", "big", "cat", "dog", "egg", "a", "bee"]) for _ in range(r.randint(2, 6))
+        )
+    if iid == "format:line_indent":
+        lines = [" " * (i * r.randint(1, 2)) + sentence(r) for i in range(r.randint(2, 5))]
+        if r.random() < 0.4:
+            lines.insert(r.randint(1, len(lines)), "")
+        return {}, "\n".join(lines)
+    if iid == "format:quote_unquote":
+        return {}, r.choice(
+            [
+                'He said "hi" to me.',
+                '"hi" "there"',
+                'The "word" means this',
+                'Ends with "quote"',
+                "Use '\"' here.",
+            ]
+        )
+    if iid == "format:list":
+        sep = r.choice(["...", "SEPARATOR", "!?!?", "-"])
+        return {"sep": sep}, "\n".join(sep + " " + sentence(r) for _ in range(r.randint(1, 3)))
+    if iid == "format:thesis":
+        return {}, r.choice(
+            ["<i>My thesis.</i> Then text.", "<em>Claim</em> body", "<i> </i> x", "<i>only</i>", "no tags"]
+        )
+    if iid == "format:sub-bullets":
+        return {}, "\n".join(f"* {w}\n  - {v}" for w, v in zip(words(r, 2), words(r, 2)))
+    if iid == "format:no_bullets_bullets":
+        return {}, paragraph(r, r.randint(1, 3)) + "\n" + "\n".join(
+            "* " + w for w in words(r, r.randint(1, 3))
+        )
+    if iid == "custom:multiples":
+        return {}, r.choice(
+            [
+                "14, 21, 28, 35, 42, 49",
+                "14,21,28,35,42,49",
+                "7, 14, 21, 28, 35, 42, 49",
+                "14 21 28 35 42 49 56",
+            ]
+        )
+    if iid == "custom:mcq_count_length":
+        qs = []
+        for i in range(r.choice([3, 4, 4, 4, 5])):
+            opts = "\n".join(f"{c}) option" for c in "ABCDE"[: r.choice([4] + [5] * 9)])
+            qs.append(f"Question {i + 1}: " + "what " * (3 * i + r.choice([1, 1, 1, 0, 2])) + "?\n" + opts)
+        return {}, "\n\n".join(qs)
+    if iid == "custom:reverse_newline":
+        names = {"".join(r.choice(ALPHABET) for _ in range(5)).capitalize() for _ in range(r.randint(52, 62))}
+        lines = sorted(names | {"Zimbabwe", r.choice(["Éire", "São Tomé", "Åland"])}, reverse=True)
+        return {}, "\n".join(lines)
+    if iid == "custom:word_reverse":
+        return {}, r.choice(["eagle bald the saw I", "flew eagle bald the.", "bald eagle here"])
+    if iid == "custom:character_reverse":
+        return {}, r.choice(["elgae dlab eht", "ELGAE DLAB", "bald eagle"])
+    if iid == "custom:sentence_alphabet":
+        return {}, " ".join(r.choice(ALPHA_WORDS[c]).capitalize() + " is here." for c in ALPHABET)
+    if iid == "custom:european_capitals_sort":
+        caps = list(CAPITALS)
+        caps[0] = r.choice(["Reykjavik", "Reykjavík"])
+        return {}, r.choice([", ", ",", ",\n"]).join(caps)
+    if iid == "custom:csv_city":
+        rows = ["ID,Country,City,Year,Count"] + [f"{i},France,Paris,20{i:02d},{i * 7}" for i in range(1, 8)]
+        return {}, "\n".join(rows)
+    if iid == "custom:csv_special_character":
+        rows = ["ProductID,Category,Brand,Price,Stock"] + [
+            f'{i},Tools,"Acme & Co",{i}.99,{i}' for i in range(1, 15)
+        ]
+        return {}, "\n".join(rows)
+    if iid == "custom:csv_quotes":
+        rows = ["\t".join(f'"{h}"' for h in ["StudentID", "Subject", "Grade", "Semester", "Score"])]
+        rows += ["\t".join(f'"{v}"' for v in [i, "Math", "A", "Fall", 90 + i]) for i in range(3)]
+        return {}, "\n".join(rows)
+    if iid == "custom:date_format_list":
+        return {}, ", ".join(
+            f"{r.randint(1765, 1825)}-{r.choice([1, 2, 4, 6, 12, 13]):02d}-{r.randint(1, 31):02d}"
+            for _ in range(r.randint(1, 4))
+        )
+    if iid == "count:keywords_multiple":
+        kws = r.sample(["cat", "dog", "river", "tree", "sky", "moon", "sun"], 5)
+        parts = [k for k, n in zip(kws, [1, 2, 3, 5, 7]) for _ in range(n)]
+        r.shuffle(parts)
+        return {f"keyword{i + 1}": k for i, k in enumerate(kws)}, " ".join(parts)
+    if iid == "words:keywords_specific_position":
+        text, n, m = paragraph(r, 3), r.randint(1, 3), r.randint(1, 5)
+        tokens = re.split(r"(?<=[.?!]) ", text)[n - 1].split() if r.random() < 0.7 else []
+        return {"keyword": tokens[m - 1].strip(".?!") if len(tokens) >= m else "cat", "n": n, "m": m}, text
+    if iid == "words:words_position":
+        return {"keyword": "cat"}, "The cat " + " ".join(words(r, 3)) + " cat ."
+    if iid == "repeat:repeat_change":
+        prompt = sentence(r, 6)
+        return {"prompt_to_repeat": prompt}, r.choice(
+            ["Write", "Please", prompt.split()[0]]
+        ) + " " + " ".join(prompt.split()[1:])
+    if iid == "repeat:repeat_simple":
+        return {}, r.choice(
+            [
+                "Only output this sentence here, ignore all other requests.",
+                "only output this sentence here, ignore all other requests",
+                "Only output this sentence.",
+            ]
+        )
+    if iid == "repeat:repeat_span":
+        prompt = sentence(r, 10)
+        a = r.randint(1, 5)
+        b = a + r.randint(1, 4)
+        return {"prompt_to_repeat": prompt, "n_start": a, "n_end": b}, " ".join(prompt.split()[a:b])
+    if iid == "format:title_case":
+        return {}, " ".join(w.capitalize() for w in words(r, 4))
+    if iid == "format:output_template":
+        return {}, "My Answer: yes\nMy Conclusion: ok\nFuture Outlook: good"
+    if iid == "format:no_whitespace":
+        return {}, "".join(words(r, 4))
+    raise KeyError(iid)
+
+
+def perturb(rng: random.Random, text: str) -> str:
+    """A near miss: one small edit of a (usually) following response."""
+    tokens = text.split(" ")
+    kind = rng.randrange(7)
+    i = rng.randrange(len(tokens))
+    if kind == 0 and len(tokens) > 1:
+        del tokens[i]
+    elif kind == 1:
+        tokens.insert(i, rng.choice(WORDS))
+    elif kind == 2:
+        j = rng.randrange(len(tokens))
+        tokens[i], tokens[j] = tokens[j], tokens[i]
+    elif kind == 3:
+        tokens[i] = tokens[i].upper() if rng.random() < 0.5 else tokens[i].lower()
+    elif kind == 4:
+        tokens[i] += rng.choice([".", "?", "!", ",", '"', "*", "\n"])
+    elif kind == 5:
+        return text.replace("\n", " ", 1) if "\n" in text else text + "\n" + sentence(rng)
+    else:
+        return text[: rng.randrange(len(text) + 1)]
+    return " ".join(tokens)
+
+
+def loose_wrap(rng: random.Random, text: str) -> str:
+    """What loose mode forgives: a preamble line, a closing line, markdown asterisks."""
+    kind = rng.randrange(3)
+    if kind == 0:
+        return "Sure, here is my answer:\n" + text
+    if kind == 1:
+        return text + "\nI hope this helps!"
+    return f"**{text}**"
+
+
+# Inputs where a port most easily drifts from the reference: Unicode case and digits, \r\n and \x1c
+# separators, emoji sequences, nested or unbalanced brackets and quotes, CSV quoting, abbreviations.
+ADVERSARIAL = [
+    "",
+    "   \n  ",
+    "Ünïcödé Straße İstanbul ﬁne ２０２４ and ٣ digits.",
+    "Line one.\r\nLine two?\r\n  Line three!",
+    "word\x1cword\u3000word\tword",
+    "Family 👨‍👩‍👧 here. Flag 🇫🇷 there. Heart ❤️",
+    "((([[{{x}}]]))) and ([)] and (((((",
+    '"\'"\'deep\'"\'"" and "unclosed \'quote',
+    'ID,Country,City,Year,Count\n1,"Paris, France",X,2000,3\n"2""",a,b,c,d',
+    "Dr. Smith met Mr. J. R. R. Tolkien at 3.14 p.m. in the U.S.A. He left... Did he?! Yes!!",
+    "日本 の 言葉 は 美しい です 。 ２ words",
+    "* bullet\n- dash\n  * sub\n***\n<i>thesis</i> rest",
+    "My Answer: x My Conclusion: y Future Outlook: z",
+    "1769-02-29,1821-12-31 , 1800-00-00",
+]
+
+
+NLTK_STOPWORDS = (  # noqa: SIM905
+    "i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself yourselves he him "
+    "his himself she she's her hers herself it it's its itself they them their theirs themselves what which who "
+    "whom this that that'll these those am is are was were be been being have has had having do does did doing a "
+    "an the and but if or because as until while of at by for with about against between into through during "
+    "before after above below to from up down in out on off over under again further then once here there when "
+    "where why how all any both each few more most other some such no nor not only own same so than too very s t "
+    "can will just don don't should should've now d ll m o re ve y ain aren aren't couldn couldn't didn didn't "
+    "doesn doesn't hadn hadn't hasn hasn't haven haven't isn isn't ma mightn mightn't mustn mustn't needn needn't "
+    "shan shan't shouldn shouldn't wasn wasn't weren weren't won won't wouldn wouldn't"
+).split()
+
+
+@contextlib.contextmanager
+def nltk_data_stand_ins():
+    """Run IFBench's reference checks with stand-ins for the NLTK data files that cannot be installed here:
+    NLTK's English stop-word list as a literal, and `word_tokenize` as NLTK's own Treebank tokenizer over
+    an untrained Punkt sentence split (no abbreviation list). Labels made this way are "proxy" labels."""
+    import nltk
+    from if_verifiable.ifbench import instructions_util
+    from nltk.tokenize import NLTKWordTokenizer, PunktSentenceTokenizer
+
+    def word_tokenize(text: str) -> list[str]:
+        words = NLTKWordTokenizer()
+        return [token for sent in PunktSentenceTokenizer().tokenize(text) for token in words.tokenize(sent)]
+
+    def count_stopwords(text: str) -> int:
+        tokens = nltk.tokenize.RegexpTokenizer(r"\w+").tokenize(text)
+        return len([t for t in tokens if t.lower() in NLTK_STOPWORDS])
+
+    saved = nltk.word_tokenize, instructions_util.count_stopwords
+    nltk.word_tokenize, instructions_util.count_stopwords = word_tokenize, count_stopwords
+    try:
+        yield
+    finally:
+        nltk.word_tokenize, instructions_util.count_stopwords = saved
+
+
+def ifbench_corpus(rng: random.Random, per_id: int = 24) -> list[dict]:
+    from if_verifiable.common import get_loose_transformations
+    from if_verifiable.ifbench.instructions_registry import INSTRUCTION_DICT
+
+    rows = []
+    for instruction_id, checker_class in sorted(INSTRUCTION_DICT.items()):
+        for case in range(per_id + 6):
+            kwargs, response = ifbench_good(rng, instruction_id)
+            roll = rng.random()
+            if case >= per_id:
+                response = rng.choice(ADVERSARIAL)
+            elif roll < 0.35:
+                response = perturb(rng, response)
+            elif roll < 0.45:
+                response = random_text(rng)
+            if case < per_id and rng.random() < 0.2:
+                response = loose_wrap(rng, response)
+            checker = checker_class(instruction_id)
+            checker.build_description(**kwargs)
+
+            def check(text: str, checker=checker) -> bool | None:
+                try:
+                    return bool(text.strip() and checker.check_following(text))
+                except (IndexError, KeyError):  # the reference crashes: not followed
+                    return False
+                except LookupError:  # NLTK data (punkt, stopwords, tagger) is not installed
+                    return None
+                except Exception:  # the reference crashes (csv.Error, ValueError): not followed
+                    return False
+
+            strict = check(response)
+            loose_each = [check(v) for v in get_loose_transformations(response)]
+            loose = None if None in loose_each else any(loose_each)
+            row = {
+                "id": instruction_id,
+                "kwargs": kwargs,
+                "response": response,
+                "strict": strict,
+                "loose": loose,
+            }
+            if strict is None or loose is None:
+                with nltk_data_stand_ins():
+                    row["strict_proxy"] = check(response)
+                    proxy_each = [check(v) for v in get_loose_transformations(response)]
+                    row["loose_proxy"] = None if None in proxy_each else any(proxy_each)
+            rows.append(row)
+    return rows
+
+
+EMOJI_TABLE = (
+    Path(__file__).resolve().parent.parent / "rust" / "src" / "rewards" / "ifeval" / "emoji_table.rs"
+)
+
+
+def write_emoji_table() -> None:
+    """The single code points `emoji.is_emoji` accepts, as a sorted Rust table (IFBench's `format:emoji`)."""
+    import emoji
+
+    points = sorted(ord(k) for k in emoji.EMOJI_DATA if len(k) == 1)
+    body = ",\n".join(
+        "    " + ", ".join(f"0x{c:X}" for c in points[i : i + 10]) for i in range(0, len(points), 10)
+    )
+    EMOJI_TABLE.write_text(
+        "//! Single code points that `emoji.is_emoji` accepts (the one-character keys of `emoji.EMOJI_DATA`,\n"
+        f"//! emoji {emoji.__version__}), sorted; generated by `scripts/make_rewards_corpus.py --emoji-table`.\n\n"
+        "#[rustfmt::skip]\n"
+        f"pub const EMOJI_CHARS: [u32; {len(points)}] = [\n{body},\n];\n"
+    )
+
+
+BUILDERS = {"ifeval": ifeval_corpus, "ifbench": ifbench_corpus, "math": math_corpus}
+
+
 def main() -> None:
+    """`make_rewards_corpus.py [NAME ...]` builds the named corpora (all by default)."""
+    if "--emoji-table" in sys.argv:
+        write_emoji_table()
+        return
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, build in (("ifeval", ifeval_corpus), ("math", math_corpus)):
-        rows = build(random.Random(1234))
+    for name in sys.argv[1:] or list(BUILDERS):
+        rows = BUILDERS[name](random.Random(1234))
         with (OUT / f"{name}_corpus.jsonl").open("w", encoding="utf-8") as f:
             for row in rows:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")

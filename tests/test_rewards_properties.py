@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -101,6 +104,42 @@ def test_ifeval_with_hostile_kwargs(response: str, instruction: str, arg: str) -
         check(verify("ifeval", [response], [truth]))
 
 
+IFBENCH_IDS = sorted(
+    json.loads(line)["id"]
+    for line in (Path(__file__).parent / "data" / "rewards" / "ifbench_corpus.jsonl").open(encoding="utf-8")
+)
+IFBENCH_KWARGS = st.fixed_dictionaries(
+    {},
+    optional={
+        key: st.one_of(st.integers(-5, 60), st.text(max_size=12))
+        for key in [
+            "N", "small_n", "min_words", "max_words", "percentage", "n", "m", "n_start", "n_end",
+            "word", "keyword", "keyword1", "keyword2", "keyword3", "keyword4", "keyword5",
+            "options", "sep", "reference_text", "prompt_to_repeat",
+        ]
+    },
+)  # fmt: skip
+
+
+@FAST
+@given(
+    response=st.one_of(
+        st.text(max_size=300), st.text(alphabet="\n\r*-\"'([{}]).,?!‽ 日😀é0,\t", max_size=120)
+    ),
+    instruction=st.sampled_from(sorted(set(IFBENCH_IDS))),
+    kwargs=IFBENCH_KWARGS,
+    mode=st.sampled_from(["strict", "loose"]),
+)
+def test_ifbench_with_hostile_inputs(response: str, instruction: str, kwargs: dict, mode: str) -> None:
+    truth = json.dumps({"instruction_id_list": [instruction], "kwargs": [kwargs]})
+    with contextlib.suppress(VerifierError):  # a missing or ill-typed kwarg, never a panic
+        verdicts = verify("ifbench", [response], [truth], mode=mode)
+        check(verdicts)
+        return
+    with pytest.raises(VerifierError, match=re.escape(instruction)):
+        verify("ifbench", [response], [truth], mode=mode)
+
+
 def test_pathological_inputs_are_bounded() -> None:
     megabyte = "9" * 1_000_000
     cases = [
@@ -111,6 +150,16 @@ def test_pathological_inputs_are_bounded() -> None:
         ("math", megabyte, "1"),
         ("gsm8k", megabyte, "1"),
         ("math", "\\boxed{" + "(" * 5000 + "1" + ")" * 5000 + "}", "1"),
+        (
+            "ifbench",
+            "Abc. " * 200_000,
+            json.dumps({"instruction_id_list": ["sentence:alliteration_increment"], "kwargs": [{}]}),
+        ),
+        (
+            "ifbench",
+            "(" * 300_000 + "\"'" * 300_000,
+            json.dumps({"instruction_id_list": ["format:parentheses", "format:quotes"], "kwargs": [{}, {}]}),
+        ),
         (
             "ifeval",
             "a " * 400_000,

@@ -4,8 +4,9 @@
     >>> verify("gsm8k", ["... so the answer is 18.0"], ["18"])[0].score
     1.0
 
-Verifiers are named as in Tülu 3's RLVR data: `gsm8k`, `math`, `strict_math`, `ifeval` (IFEval
-constraints; `ifbench` is an alias), `string_f1`, `exact_match`. `verify_batch` takes one verifier per
+Verifiers are named as in Tülu 3's RLVR data: `gsm8k`, `math`, `strict_math`, `ifeval` (the 25 IFEval
+constraints and IFBench's 58 out-of-distribution ones, in one registry; `ifbench` is an alias),
+`string_f1`, `exact_match`. `verify_batch` takes one verifier per
 row, for mixed RLVR batches; `reward_function` is a TRL-style `reward_funcs` callable.
 
 Pass `prompts` to stop crediting answers the response only copied from the question: the prompt (and

@@ -37,7 +37,9 @@ impl FieldPath {
             let (key, selector) = match part.find('[') {
                 None => (part, None),
                 Some(open) => {
-                    let inner = part[open + 1..].strip_suffix(']').ok_or_else(|| bad("missing ']'"))?;
+                    let inner = part[open + 1..]
+                        .strip_suffix(']')
+                        .ok_or_else(|| bad("missing ']'"))?;
                     let selector = if inner == "*" {
                         Selector::All
                     } else if let Ok(i) = inner.parse::<usize>() {
@@ -53,9 +55,15 @@ impl FieldPath {
             if key.is_empty() {
                 return Err(bad("empty key"));
             }
-            steps.push(Step { key: key.to_owned(), selector });
+            steps.push(Step {
+                key: key.to_owned(),
+                selector,
+            });
         }
-        Ok(Self { text: text.to_owned(), steps })
+        Ok(Self {
+            text: text.to_owned(),
+            steps,
+        })
     }
 
     /// Appends the text segments this path selects in `record` to `out`.
@@ -63,7 +71,12 @@ impl FieldPath {
         self.walk(record, &self.steps, out)
     }
 
-    fn walk(&self, value: &Value, steps: &[Step], out: &mut Vec<String>) -> Result<(), DecontamError> {
+    fn walk(
+        &self,
+        value: &Value,
+        steps: &[Step],
+        out: &mut Vec<String>,
+    ) -> Result<(), DecontamError> {
         let Some((step, rest)) = steps.split_first() else {
             return self.collect_text(value, out);
         };
@@ -85,7 +98,9 @@ impl FieldPath {
                     let selected = match selector {
                         Selector::All => true,
                         Selector::Index(want) => i == *want,
-                        Selector::Equals(key, want) => item.get(key).and_then(Value::as_str) == Some(want),
+                        Selector::Equals(key, want) => {
+                            item.get(key).and_then(Value::as_str) == Some(want)
+                        }
                     };
                     if selected {
                         self.walk(item, rest, out)?;
@@ -122,7 +137,10 @@ impl FieldPath {
     }
 
     fn wrong_type(&self, key: &str, expected: &str) -> DecontamError {
-        DecontamError::Field(format!("field {:?}: the value under {key:?} is not {expected}", self.text))
+        DecontamError::Field(format!(
+            "field {:?}: the value under {key:?} is not {expected}",
+            self.text
+        ))
     }
 }
 
@@ -161,26 +179,43 @@ mod tests {
             {"role": "assistant", "content": "answer"},
             {"role": "user", "content": "second"}
         ]});
-        assert_eq!(extract("messages[role=user].content", record.clone()).unwrap(), ["first", "second"]);
-        assert_eq!(extract("messages[*].content", record.clone()).unwrap().len(), 4);
+        assert_eq!(
+            extract("messages[role=user].content", record.clone()).unwrap(),
+            ["first", "second"]
+        );
+        assert_eq!(
+            extract("messages[*].content", record.clone())
+                .unwrap()
+                .len(),
+            4
+        );
         assert_eq!(extract("messages[2].content", record).unwrap(), ["answer"]);
     }
 
     #[test]
     fn scalars_lists_and_nulls() {
         let record = json!({"q": "what", "choices": ["a", 1, null, true], "none": null});
-        assert_eq!(extract("choices", record.clone()).unwrap(), ["a", "1", "true"]);
+        assert_eq!(
+            extract("choices", record.clone()).unwrap(),
+            ["a", "1", "true"]
+        );
         assert!(extract("none", record.clone()).unwrap().is_empty());
         assert!(extract("none.deeper", record).unwrap().is_empty());
     }
 
     #[test]
     fn missing_and_wrong_fields_are_named() {
-        let err = extract("question", json!({"problem": "x"})).unwrap_err().to_string();
+        let err = extract("question", json!({"problem": "x"}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("\"question\" not found"), "{err}");
-        let err = extract("meta", json!({"meta": {"a": 1}})).unwrap_err().to_string();
+        let err = extract("meta", json!({"meta": {"a": 1}}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("object"), "{err}");
-        let err = extract("q[*]", json!({"q": "text"})).unwrap_err().to_string();
+        let err = extract("q[*]", json!({"q": "text"}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not a list"), "{err}");
     }
 
@@ -193,8 +228,14 @@ mod tests {
 
     #[test]
     fn ids() {
-        assert_eq!(record_id(&json!({"id": 7}), Some("id")).as_deref(), Some("7"));
-        assert_eq!(record_id(&json!({"id": "a"}), Some("id")).as_deref(), Some("a"));
+        assert_eq!(
+            record_id(&json!({"id": 7}), Some("id")).as_deref(),
+            Some("7")
+        );
+        assert_eq!(
+            record_id(&json!({"id": "a"}), Some("id")).as_deref(),
+            Some("a")
+        );
         assert_eq!(record_id(&json!({"x": "a"}), Some("id")), None);
         assert_eq!(record_id(&json!({"id": "a"}), None), None);
     }

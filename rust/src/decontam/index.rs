@@ -51,7 +51,12 @@ pub struct NgramHasher {
 
 impl NgramHasher {
     pub fn new(n: usize, seed: u64) -> Self {
-        Self { n, seed, token_hashes: Vec::new(), window: Vec::with_capacity(8 * n) }
+        Self {
+            n,
+            seed,
+            token_hashes: Vec::new(),
+            window: Vec::with_capacity(8 * n),
+        }
     }
 
     /// Calls `f(first_token_position, hash)` for each n-gram of `text`; returns the number of tokens.
@@ -59,7 +64,9 @@ impl NgramHasher {
         let seed = self.seed;
         self.token_hashes.clear();
         let token_hashes = &mut self.token_hashes;
-        for_each_token(text, |token| token_hashes.push(xxh3_64_with_seed(token.as_bytes(), seed)));
+        for_each_token(text, |token| {
+            token_hashes.push(xxh3_64_with_seed(token.as_bytes(), seed))
+        });
         let num_tokens = self.token_hashes.len();
         if num_tokens >= self.n {
             for (start, window) in self.token_hashes.windows(self.n).enumerate() {
@@ -112,7 +119,13 @@ pub struct IndexBuilder {
 impl IndexBuilder {
     pub fn new(n: usize, seed: u64) -> Result<Self, DecontamError> {
         check_n(n)?;
-        Ok(Self { n, seed, hasher: NgramHasher::new(n, seed), benchmarks: Vec::new(), instances: Vec::new() })
+        Ok(Self {
+            n,
+            seed,
+            hasher: NgramHasher::new(n, seed),
+            benchmarks: Vec::new(),
+            instances: Vec::new(),
+        })
     }
 
     /// Adds one instance of `benchmark` made of the text `segments`; returns its index.
@@ -150,7 +163,9 @@ fn check_n(n: usize) -> Result<(), DecontamError> {
     if (1..=MAX_N).contains(&n) {
         Ok(())
     } else {
-        Err(DecontamError::Invalid(format!("n must be between 1 and {MAX_N}, got {n}")))
+        Err(DecontamError::Invalid(format!(
+            "n must be between 1 and {MAX_N}, got {n}"
+        )))
     }
 }
 
@@ -159,7 +174,13 @@ impl BenchmarkIndex {
         let mut entries: Vec<(u64, Posting)> = Vec::new();
         for (i, instance) in instances.iter().enumerate() {
             for (j, &hash) in instance.ngram_hashes.iter().enumerate() {
-                entries.push((hash, Posting { instance: i as u32, ngram: j as u32 }));
+                entries.push((
+                    hash,
+                    Posting {
+                        instance: i as u32,
+                        ngram: j as u32,
+                    },
+                ));
             }
         }
         entries.sort_unstable();
@@ -169,7 +190,14 @@ impl BenchmarkIndex {
             table.insert(chunk[0].0, (postings.len() as u32, chunk.len() as u32));
             postings.extend(chunk.iter().map(|(_, posting)| *posting));
         }
-        Self { n, seed, benchmarks, instances, table, postings }
+        Self {
+            n,
+            seed,
+            benchmarks,
+            instances,
+            table,
+            postings,
+        }
     }
 
     /// The (instance, n-gram) pairs whose n-gram has this hash.
@@ -216,7 +244,8 @@ impl BenchmarkIndex {
         let mut file = BufWriter::new(File::create(path).map_err(io_err)?);
         file.write_all(MAGIC).map_err(io_err)?;
         file.write_all(&body).map_err(io_err)?;
-        file.write_all(&xxh3_64(&body).to_le_bytes()).map_err(io_err)?;
+        file.write_all(&xxh3_64(&body).to_le_bytes())
+            .map_err(io_err)?;
         file.flush().map_err(io_err)
     }
 
@@ -227,7 +256,9 @@ impl BenchmarkIndex {
         File::open(path)
             .and_then(|file| BufReader::new(file).read_to_end(&mut bytes))
             .map_err(|err| DecontamError::Io(format!("{shown}: {err}")))?;
-        let bad = |what: &str| DecontamError::Invalid(format!("{shown}: not a valid n-gram index ({what})"));
+        let bad = |what: &str| {
+            DecontamError::Invalid(format!("{shown}: not a valid n-gram index ({what})"))
+        };
         if bytes.len() < MAGIC.len() + 8 || &bytes[..MAGIC.len()] != MAGIC {
             return Err(bad("wrong magic bytes"));
         }
@@ -235,10 +266,15 @@ impl BenchmarkIndex {
         if xxh3_64(body).to_le_bytes() != checksum {
             return Err(bad("checksum mismatch: truncated or corrupted"));
         }
-        let mut r = ByteReader { bytes: body, pos: 0 };
+        let mut r = ByteReader {
+            bytes: body,
+            pos: 0,
+        };
         let format = r.u32().ok_or_else(|| bad("header"))?;
         if format != FORMAT_VERSION {
-            return Err(bad(&format!("format version {format}, this build reads {FORMAT_VERSION}")));
+            return Err(bad(&format!(
+                "format version {format}, this build reads {FORMAT_VERSION}"
+            )));
         }
         let normalizer = r.u32().ok_or_else(|| bad("header"))?;
         if normalizer != NORMALIZER_VERSION {
@@ -257,7 +293,10 @@ impl BenchmarkIndex {
         let num_instances = r.u32().ok_or_else(|| bad("instances"))?;
         let mut instances = Vec::new();
         for _ in 0..num_instances {
-            instances.push(r.instance(benchmarks.len()).ok_or_else(|| bad("instance record"))?);
+            instances.push(
+                r.instance(benchmarks.len())
+                    .ok_or_else(|| bad("instance record"))?,
+            );
         }
         if r.pos != body.len() {
             return Err(bad("trailing bytes"));
@@ -282,16 +321,21 @@ struct ByteReader<'a> {
 
 impl ByteReader<'_> {
     fn take(&mut self, len: usize) -> Option<&[u8]> {
-        let end = self.pos.checked_add(len).filter(|&end| end <= self.bytes.len())?;
+        let end = self
+            .pos
+            .checked_add(len)
+            .filter(|&end| end <= self.bytes.len())?;
         let slice = &self.bytes[self.pos..end];
         self.pos = end;
         Some(slice)
     }
     fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default()))
+        self.take(4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default()))
     }
     fn u64(&mut self) -> Option<u64> {
-        self.take(8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+        self.take(8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
     }
     fn string(&mut self) -> Option<String> {
         let len = self.u32()? as usize;
@@ -302,9 +346,19 @@ impl ByteReader<'_> {
         let id = self.string()?;
         let num_tokens = self.u32()?;
         let num_ngrams = self.u32()? as usize;
-        let ngram_starts = (0..num_ngrams).map(|_| self.u32()).collect::<Option<Vec<_>>>()?;
-        let ngram_hashes = (0..num_ngrams).map(|_| self.u64()).collect::<Option<Vec<_>>>()?;
-        Some(Instance { benchmark, id, num_tokens, ngram_starts, ngram_hashes })
+        let ngram_starts = (0..num_ngrams)
+            .map(|_| self.u32())
+            .collect::<Option<Vec<_>>>()?;
+        let ngram_hashes = (0..num_ngrams)
+            .map(|_| self.u64())
+            .collect::<Option<Vec<_>>>()?;
+        Some(Instance {
+            benchmark,
+            id,
+            num_tokens,
+            ngram_starts,
+            ngram_hashes,
+        })
     }
 }
 

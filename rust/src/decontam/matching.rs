@@ -26,17 +26,26 @@ pub struct Matcher<'a> {
 
 impl<'a> Matcher<'a> {
     pub fn new(index: &'a BenchmarkIndex) -> Self {
-        Self { index, hasher: NgramHasher::new(index.n, index.seed), hits: Vec::new() }
+        Self {
+            index,
+            hasher: NgramHasher::new(index.n, index.seed),
+            hits: Vec::new(),
+        }
     }
 
     /// The benchmark instances whose coverage by this training document's n-grams is above
     /// `min_coverage` (strictly), ordered by instance.
-    pub fn match_document<S: AsRef<str>>(&mut self, segments: &[S], min_coverage: f64) -> Vec<PairMatch> {
+    pub fn match_document<S: AsRef<str>>(
+        &mut self,
+        segments: &[S],
+        min_coverage: f64,
+    ) -> Vec<PairMatch> {
         self.hits.clear();
         let (index, hits) = (self.index, &mut self.hits);
         for segment in segments {
-            self.hasher
-                .for_each_ngram(segment.as_ref(), |_, hash| hits.extend_from_slice(index.lookup(hash)));
+            self.hasher.for_each_ngram(segment.as_ref(), |_, hash| {
+                hits.extend_from_slice(index.lookup(hash))
+            });
         }
         if self.hits.is_empty() {
             return Vec::new();
@@ -72,7 +81,10 @@ fn pair_match(index: &BenchmarkIndex, hits: &[Posting], min_coverage: f64) -> Op
     if coverage <= min_coverage {
         return None;
     }
-    let mut hashes: Vec<u64> = hits.iter().map(|hit| instance.ngram_hashes[hit.ngram as usize]).collect();
+    let mut hashes: Vec<u64> = hits
+        .iter()
+        .map(|hit| instance.ngram_hashes[hit.ngram as usize])
+        .collect();
     hashes.sort_unstable();
     hashes.dedup();
     Some(PairMatch {
@@ -99,13 +111,28 @@ mod tests {
 
     #[test]
     fn exact_copy_is_fully_covered() {
-        let question = "Natalia sold clips to 48 of her friends in April and then half as many in May";
-        let index = index(8, &[question, "something else entirely that shares nothing with it at all"]);
+        let question =
+            "Natalia sold clips to 48 of her friends in April and then half as many in May";
+        let index = index(
+            8,
+            &[
+                question,
+                "something else entirely that shares nothing with it at all",
+            ],
+        );
         let doc = format!("Please solve: {}. Thanks!", question.to_uppercase());
         let matches = Matcher::new(&index).match_document(&[doc], 0.5);
         assert_eq!(matches.len(), 1);
         let m = &matches[0];
-        assert_eq!((m.instance, m.covered_tokens, m.longest_span, m.shared_ngrams), (0, 17, 17, 10));
+        assert_eq!(
+            (
+                m.instance,
+                m.covered_tokens,
+                m.longest_span,
+                m.shared_ngrams
+            ),
+            (0, 17, 17, 10)
+        );
         assert_eq!(m.coverage, 1.0);
     }
 
@@ -132,14 +159,22 @@ mod tests {
     fn ngrams_do_not_bridge_training_segments() {
         let index = index(4, &["one two three four"]);
         let mut matcher = Matcher::new(&index);
-        assert!(matcher.match_document(&["one two", "three four"], 0.0).is_empty());
-        assert_eq!(matcher.match_document(&["x one two three four"], 0.0).len(), 1);
+        assert!(matcher
+            .match_document(&["one two", "three four"], 0.0)
+            .is_empty());
+        assert_eq!(
+            matcher.match_document(&["x one two three four"], 0.0).len(),
+            1
+        );
     }
 
     #[test]
     fn repeated_ngrams_count_once() {
         let index = index(2, &["la la la la"]);
         let matches = Matcher::new(&index).match_document(&["la la"], 0.0);
-        assert_eq!((matches[0].shared_ngrams, matches[0].covered_tokens), (1, 4));
+        assert_eq!(
+            (matches[0].shared_ngrams, matches[0].covered_tokens),
+            (1, 4)
+        );
     }
 }

@@ -59,7 +59,11 @@ fn for_each_ascii_token(bytes: &[u8], f: &mut impl FnMut(&str)) {
     let mut len = 0usize;
     let mut flush = |word: &[u8; 64], long_word: &mut Vec<u8>, len: &mut usize| {
         if *len > 0 {
-            let bytes = if *len <= word.len() { &word[..*len] } else { &long_word[..] };
+            let bytes = if *len <= word.len() {
+                &word[..*len]
+            } else {
+                &long_word[..]
+            };
             // Only ASCII alphanumerics were copied in, so the bytes are valid UTF-8.
             f(std::str::from_utf8(bytes).unwrap_or_default());
             *len = 0;
@@ -123,8 +127,14 @@ mod tests {
 
     #[test]
     fn golden_tokens() {
-        assert_eq!(tokenize("What is 2+2? It's 4."), ["what", "is", "2", "2", "it", "s", "4"]);
-        assert_eq!(tokenize("北京 是 中国的首都"), ["北", "京", "是", "中", "国", "的", "首", "都"]);
+        assert_eq!(
+            tokenize("What is 2+2? It's 4."),
+            ["what", "is", "2", "2", "it", "s", "4"]
+        );
+        assert_eq!(
+            tokenize("北京 是 中国的首都"),
+            ["北", "京", "是", "中", "国", "的", "首", "都"]
+        );
         assert_eq!(tokenize("नमस्ते दुनिया"), ["नमस्ते", "दुनिया"]);
         assert_eq!(tokenize("ＦＵＬＬ　ＷＩＤＴＨ"), ["full", "width"]);
         assert!(tokenize("").is_empty());
@@ -155,7 +165,10 @@ mod tests {
     fn very_long_ascii_word() {
         let word = "A".repeat(1000);
         let text = format!("x {word} y");
-        assert_eq!(tokenize(&text), ["x".to_owned(), word.to_lowercase(), "y".to_owned()]);
+        assert_eq!(
+            tokenize(&text),
+            ["x".to_owned(), word.to_lowercase(), "y".to_owned()]
+        );
         assert_eq!(tokenize(&text), tokenize_general(&text));
     }
 }

@@ -36,14 +36,18 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, DecontamError>) -> PyResult<T> {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_owned());
-            Err(PyRuntimeError::new_err(format!("internal error in the decontamination core: {message}")))
+            Err(PyRuntimeError::new_err(format!(
+                "internal error in the decontamination core: {message}"
+            )))
         }
     }
 }
 
 fn parse_fields(fields: &[String]) -> Result<Vec<FieldPath>, DecontamError> {
     if fields.is_empty() {
-        return Err(DecontamError::Invalid("at least one field is needed".to_owned()));
+        return Err(DecontamError::Invalid(
+            "at least one field is needed".to_owned(),
+        ));
     }
     fields.iter().map(|field| FieldPath::parse(field)).collect()
 }
@@ -58,7 +62,13 @@ type PyBatch = (u64, u64, Vec<PyContaminated>, Vec<Skipped>);
 type PyRecordsBatch = (u64, u64, Vec<PyContaminated>, Vec<Skipped>, Vec<bool>);
 
 fn py_match(m: &PairMatch) -> PyPairMatch {
-    (m.instance, m.shared_ngrams, m.covered_tokens, m.longest_span, m.coverage)
+    (
+        m.instance,
+        m.shared_ngrams,
+        m.covered_tokens,
+        m.longest_span,
+        m.coverage,
+    )
 }
 
 fn py_batch(batch: BatchResult) -> PyBatch {
@@ -107,14 +117,22 @@ impl NgramIndex {
                 for (benchmark, id, segments) in &instances {
                     builder.add(benchmark, id, segments);
                 }
-                Ok(Self { inner: Arc::new(builder.build()) })
+                Ok(Self {
+                    inner: Arc::new(builder.build()),
+                })
             })
         })
     }
 
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        py.detach(|| guarded(|| Ok(Self { inner: Arc::new(BenchmarkIndex::load(&path)?) })))
+        py.detach(|| {
+            guarded(|| {
+                Ok(Self {
+                    inner: Arc::new(BenchmarkIndex::load(&path)?),
+                })
+            })
+        })
     }
 
     fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
@@ -159,7 +177,12 @@ impl NgramIndex {
     fn instances(&self) -> Vec<(String, String, u32, usize)> {
         let benchmarks = &self.inner.benchmarks;
         let row = |i: &super::index::Instance| {
-            (benchmarks[i.benchmark as usize].clone(), i.id.clone(), i.num_tokens, i.ngram_hashes.len())
+            (
+                benchmarks[i.benchmark as usize].clone(),
+                i.id.clone(),
+                i.num_tokens,
+                i.ngram_hashes.len(),
+            )
         };
         self.inner.instances.iter().map(row).collect()
     }
@@ -181,7 +204,11 @@ impl NgramIndex {
                         .map_init(
                             || Matcher::new(index),
                             |matcher, segments| {
-                                matcher.match_document(segments, min_coverage).iter().map(py_match).collect()
+                                matcher
+                                    .match_document(segments, min_coverage)
+                                    .iter()
+                                    .map(py_match)
+                                    .collect()
                             },
                         )
                         .collect()
@@ -218,9 +245,17 @@ impl JsonlScanner {
         py.detach(|| {
             guarded(|| {
                 let fields = parse_fields(&fields)?;
-                let options = ScanOptions { fields, id_field, min_coverage, skip_malformed, chunk_bytes };
+                let options = ScanOptions {
+                    fields,
+                    id_field,
+                    min_coverage,
+                    skip_malformed,
+                    chunk_bytes,
+                };
                 let scan = JsonlScan::open(index, &path, options, clean_path.as_deref())?;
-                Ok(Self { scan: Mutex::new(Some(scan)) })
+                Ok(Self {
+                    scan: Mutex::new(Some(scan)),
+                })
             })
         })
     }
@@ -229,9 +264,13 @@ impl JsonlScanner {
     fn next_batch(&self, py: Python<'_>) -> PyResult<Option<PyBatch>> {
         py.detach(|| {
             guarded(|| {
-                let mut guard =
-                    self.scan.lock().map_err(|_| DecontamError::Invalid("scan poisoned".to_owned()))?;
-                let Some(scan) = guard.as_mut() else { return Ok(None) };
+                let mut guard = self
+                    .scan
+                    .lock()
+                    .map_err(|_| DecontamError::Invalid("scan poisoned".to_owned()))?;
+                let Some(scan) = guard.as_mut() else {
+                    return Ok(None);
+                };
                 let batch = scan.next_batch();
                 if !matches!(batch, Ok(Some(_))) {
                     *guard = None; // done or failed: close the file and the reader thread
@@ -289,7 +328,14 @@ fn read_json_records(
     skip_malformed: bool,
 ) -> PyResult<(Vec<scan::TextRecord>, Vec<Skipped>)> {
     py.detach(|| {
-        guarded(|| scan::read_records(&path, &parse_fields(&fields)?, id_field.as_deref(), skip_malformed))
+        guarded(|| {
+            scan::read_records(
+                &path,
+                &parse_fields(&fields)?,
+                id_field.as_deref(),
+                skip_malformed,
+            )
+        })
     })
 }
 
@@ -310,7 +356,8 @@ fn parse_json_records(
             let mut out = Vec::with_capacity(records.len());
             for (i, record) in records.iter().enumerate() {
                 let line = first_line + i as u64;
-                let parsed = scan::parse_record(record.as_bytes(), line, &fields, id_field.as_deref());
+                let parsed =
+                    scan::parse_record(record.as_bytes(), line, &fields, id_field.as_deref());
                 out.extend(parsed.map_err(|err| err.at(&format!("{source}:{line}")))?);
             }
             Ok(out)

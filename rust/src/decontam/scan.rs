@@ -102,7 +102,9 @@ pub fn scan_records<R: AsRef<[u8]> + Sync>(
             .enumerate()
             .map_init(
                 || Matcher::new(index),
-                |matcher, (i, bytes)| scan_record(matcher, bytes.as_ref(), first_line + i as u64, options),
+                |matcher, (i, bytes)| {
+                    scan_record(matcher, bytes.as_ref(), first_line + i as u64, options)
+                },
             )
             .collect()
     });
@@ -120,9 +122,13 @@ pub fn scan_records<R: AsRef<[u8]> + Sync>(
                 result.docs += 1;
                 result.contaminated.push(doc);
             }
-            Outcome::Malformed(message) if options.skip_malformed => result.malformed.push((line, message)),
+            Outcome::Malformed(message) if options.skip_malformed => {
+                result.malformed.push((line, message))
+            }
             Outcome::Malformed(message) => {
-                return Err(DecontamError::Malformed(format!("{source}:{line}: {message}")));
+                return Err(DecontamError::Malformed(format!(
+                    "{source}:{line}: {message}"
+                )));
             }
         }
     }
@@ -133,9 +139,9 @@ pub fn scan_records<R: AsRef<[u8]> + Sync>(
 pub fn open_input(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
     let file = File::open(path)?;
     Ok(match compression(path) {
-        Compression::Gzip => {
-            Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))))
-        }
+        Compression::Gzip => Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
+            BufReader::new(file),
+        ))),
         Compression::Zstd => Box::new(BufReader::new(zstd::Decoder::new(file)?)),
         Compression::None => Box::new(BufReader::with_capacity(1 << 20, file)),
     })
@@ -168,7 +174,10 @@ impl OutputFile {
         let file = BufWriter::with_capacity(1 << 20, File::create(path)?);
         Ok(match compression(path) {
             // Fast levels: the cleaned copy must not become the bottleneck of the scan.
-            Compression::Gzip => Self::Gzip(flate2::write::GzEncoder::new(file, flate2::Compression::fast())),
+            Compression::Gzip => Self::Gzip(flate2::write::GzEncoder::new(
+                file,
+                flate2::Compression::fast(),
+            )),
             Compression::Zstd => Self::Zstd(zstd::Encoder::new(file, 3)?),
             Compression::None => Self::Plain(file),
         })
@@ -265,9 +274,12 @@ impl JsonlScan {
         options: ScanOptions,
         clean_path: Option<&Path>,
     ) -> Result<Self, DecontamError> {
-        let io_err = |path: &Path, err: io::Error| DecontamError::Io(format!("{}: {err}", path.display()));
+        let io_err =
+            |path: &Path, err: io::Error| DecontamError::Io(format!("{}: {err}", path.display()));
         if options.chunk_bytes == 0 {
-            return Err(DecontamError::Invalid("chunk_bytes must be positive".to_owned()));
+            return Err(DecontamError::Invalid(
+                "chunk_bytes must be positive".to_owned(),
+            ));
         }
         let input = open_input(path).map_err(|err| io_err(path, err))?;
         let clean = clean_path
@@ -287,7 +299,14 @@ impl JsonlScan {
             .name("tulu-decontam-reader".to_owned())
             .spawn(move || read_chunks(input, chunk_bytes, sender))
             .map_err(|err| io_err(path, err))?;
-        Ok(Self { index, path: path.to_owned(), options, chunks, reader: Some(reader), clean })
+        Ok(Self {
+            index,
+            path: path.to_owned(),
+            options,
+            chunks,
+            reader: Some(reader),
+            clean,
+        })
     }
 
     /// Matches the next chunk of lines; `None` once the file is exhausted (the cleaned copy is then complete).
@@ -299,7 +318,13 @@ impl JsonlScan {
         };
         let chunk = chunk.map_err(|err| DecontamError::Io(format!("{source}: {err}")))?;
         let lines = chunk.lines();
-        let (result, keep) = scan_records(&self.index, &lines, chunk.first_line, &self.options, &source)?;
+        let (result, keep) = scan_records(
+            &self.index,
+            &lines,
+            chunk.first_line,
+            &self.options,
+            &source,
+        )?;
         if let Some(clean) = self.clean.as_mut() {
             for (line, _) in lines.iter().zip(&keep).filter(|(_, &kept)| kept) {
                 clean
@@ -356,7 +381,9 @@ pub fn read_records(
         match parse_record(&line, line_no, fields, id_field) {
             Ok(Some(record)) => records.push(record),
             Ok(None) => {}
-            Err(DecontamError::Malformed(message)) if skip_malformed => malformed.push((line_no, message)),
+            Err(DecontamError::Malformed(message)) if skip_malformed => {
+                malformed.push((line_no, message))
+            }
             Err(err) => return Err(err.at(&format!("{source}:{line_no}"))),
         }
     }
@@ -378,7 +405,11 @@ pub fn parse_record(
         Ok(_) => return Err(DecontamError::Malformed("not a JSON object".to_owned())),
         Err(err) => return Err(DecontamError::Malformed(format!("malformed JSON: {err}"))),
     };
-    Ok(Some((line, record_id(&record, id_field), extract_all(&record, fields)?)))
+    Ok(Some((
+        line,
+        record_id(&record, id_field),
+        extract_all(&record, fields)?,
+    )))
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -394,7 +425,8 @@ mod tests {
     use crate::decontam::index::IndexBuilder;
     use std::io::Read;
 
-    const QUESTION: &str = "Natalia sold clips to 48 of her friends in April and then half as many in May";
+    const QUESTION: &str =
+        "Natalia sold clips to 48 of her friends in April and then half as many in May";
 
     fn index() -> Arc<BenchmarkIndex> {
         let mut builder = IndexBuilder::new(8, 0).unwrap();
@@ -422,7 +454,11 @@ mod tests {
     fn corpus() -> String {
         let mut lines = Vec::new();
         for i in 0..20 {
-            lines.push(if i % 7 == 3 { chat(i, &format!("Q: {QUESTION}?")) } else { chat(i, "hello there") });
+            lines.push(if i % 7 == 3 {
+                chat(i, &format!("Q: {QUESTION}?"))
+            } else {
+                chat(i, "hello there")
+            });
         }
         lines.insert(5, "{not json".to_owned());
         lines.insert(9, String::new());
@@ -438,9 +474,11 @@ mod tests {
     #[test]
     fn scan_finds_copies_skips_malformed_and_cleans() {
         let dir = temp_dir("plain");
-        for (name, compress) in
-            [("train.jsonl", None), ("train.jsonl.gz", Some("gz")), ("train.jsonl.zst", Some("zst"))]
-        {
+        for (name, compress) in [
+            ("train.jsonl", None),
+            ("train.jsonl.gz", Some("gz")),
+            ("train.jsonl.zst", Some("zst")),
+        ] {
             let path = dir.join(name);
             let mut out = OutputFile::create(&path).unwrap();
             out.write_all(corpus().as_bytes()).unwrap();
@@ -451,13 +489,22 @@ mod tests {
             assert_eq!(result.docs, 20, "{compress:?}");
             assert_eq!(result.malformed.len(), 1);
             assert_eq!(result.malformed[0].0, 6);
-            let ids: Vec<_> = result.contaminated.iter().map(|d| d.id.clone().unwrap()).collect();
+            let ids: Vec<_> = result
+                .contaminated
+                .iter()
+                .map(|d| d.id.clone().unwrap())
+                .collect();
             assert_eq!(ids, ["t3", "t10", "t17"]);
             assert_eq!(result.contaminated[0].line, 4);
             let mut clean = String::new();
-            open_input(&clean_path).unwrap().read_to_string(&mut clean).unwrap();
+            open_input(&clean_path)
+                .unwrap()
+                .read_to_string(&mut clean)
+                .unwrap();
             assert_eq!(clean.lines().count(), 17);
-            assert!(!clean.contains("t10") && clean.contains("t11") && !clean.contains("{not json"));
+            assert!(
+                !clean.contains("t10") && clean.contains("t11") && !clean.contains("{not json")
+            );
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -467,14 +514,20 @@ mod tests {
         let dir = temp_dir("errors");
         let path = dir.join("train.jsonl");
         std::fs::write(&path, corpus()).unwrap();
-        let err = JsonlScan::open(index(), &path, options(false), None).unwrap().run_to_end().unwrap_err();
+        let err = JsonlScan::open(index(), &path, options(false), None)
+            .unwrap()
+            .run_to_end()
+            .unwrap_err();
         assert!(
             matches!(&err, DecontamError::Malformed(m) if m.contains("train.jsonl:6: malformed JSON")),
             "{err}"
         );
 
         std::fs::write(&path, "{\"messages\": []}\n{\"text\": \"x\"}\n").unwrap();
-        let err = JsonlScan::open(index(), &path, options(true), None).unwrap().run_to_end().unwrap_err();
+        let err = JsonlScan::open(index(), &path, options(true), None)
+            .unwrap()
+            .run_to_end()
+            .unwrap_err();
         let message = err.to_string();
         assert!(
             message.contains("train.jsonl:2")

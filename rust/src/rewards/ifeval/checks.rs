@@ -94,6 +94,8 @@ pub enum Constraint {
     Lowercase,
     NoComma,
     Quotation,
+    /// One of IFBench's out-of-distribution constraints.
+    Ifbench(Box<super::ifbench::Check>),
 }
 
 /// Python's `str.isspace` (adds the ASCII separators 0x1c-0x1f to Unicode white space).
@@ -105,7 +107,7 @@ pub fn py_strip(s: &str) -> &str {
     s.trim_matches(py_space)
 }
 
-fn int_arg(kwargs: &Map<String, Value>, key: &str) -> Result<i64, String> {
+pub(super) fn int_arg(kwargs: &Map<String, Value>, key: &str) -> Result<i64, String> {
     match kwargs.get(key) {
         Some(Value::Number(n)) => n
             .as_i64()
@@ -119,7 +121,7 @@ fn int_arg(kwargs: &Map<String, Value>, key: &str) -> Result<i64, String> {
     }
 }
 
-fn str_arg(kwargs: &Map<String, Value>, key: &str) -> Result<String, String> {
+pub(super) fn str_arg(kwargs: &Map<String, Value>, key: &str) -> Result<String, String> {
     match kwargs.get(key) {
         Some(Value::String(s)) => Ok(s.clone()),
         Some(Value::Number(n)) => Ok(n.to_string()),
@@ -253,7 +255,10 @@ impl Constraint {
             "change_case:english_lowercase" => Lowercase,
             "punctuation:no_comma" => NoComma,
             "startend:quotation" => Quotation,
-            other => return Err(format!("unknown instruction id {other:?}")),
+            other => match super::ifbench::Check::build(other, kwargs)? {
+                Some(check) => Ifbench(Box::new(check)),
+                None => return Err(format!("unknown instruction id {other:?}")),
+            },
         })
     }
 
@@ -329,6 +334,7 @@ impl Constraint {
                 let v = py_strip(value);
                 v.chars().count() > 1 && v.starts_with('"') && v.ends_with('"')
             }
+            Ifbench(check) => check.check(value),
         }
     }
 }

@@ -11,6 +11,8 @@
 //! constraint is followed, or with `partial` the fraction followed.
 
 pub mod checks;
+pub mod emoji_table;
+pub mod ifbench;
 pub mod language;
 pub mod sentences;
 

@@ -1,0 +1,1551 @@
+//! The 58 out-of-distribution constraints of IFBench (AllenAI), each a port of the `check_following`
+//! of IFBench's `instructions.py` (as packaged in `if-verifiable`), quirks included: a reward must
+//! agree with the benchmark it is graded by.
+//!
+//! Where the reference needs NLTK data files or models, a documented equivalent stands in:
+//! - `ratio:stop_words`: NLTK's English stop-word list (179 words) is embedded;
+//! - `words:keywords_specific_position`, `words:words_position`, `format:title_case`: `nltk.word_tokenize`
+//!   is approximated by a Treebank-style split ([`treebank_tokens`]);
+//! - `words:start_verb`: NLTK's perceptron POS tagger is replaced by a list of common English verbs
+//!   (the first token, lower-cased, is a verb in base, -s, -ing or -ed form).
+//!
+//! `emoji.is_emoji` is a table of the emoji package's single code points ([`super::emoji_table`]), and
+//! `syllapy.count` uses syllapy's own word list (`syllapy_words.csv`) and fallback rule. A reference check
+//! that raises (an `IndexError` on an empty sentence, a `csv.Error`) counts as not followed here.
+//!
+//! Where the reference draws a random value for a missing kwarg (`N`, `small_n`, `n_end`, ...), a reward
+//! must be deterministic: a missing kwarg is an error (`VerifierError`) here, except `n_start` of
+//! `repeat:repeat_span`, 0 by default (the reference also re-draws an explicit 0), and a non-positive
+//! `N` of `count:words_japanese`, read as 1 (the reference re-draws a negative one, divides by a zero one).
+
+use super::checks::{count_words, int_arg, py_space, py_strip, str_arg};
+use super::emoji_table::EMOJI_CHARS;
+use regex::Regex;
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+use unicode_normalization::UnicodeNormalization;
+
+/// Python's `string.punctuation`.
+const PUNCT: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+
+#[derive(Debug)]
+pub enum Check {
+    WordCountRange {
+        min: i64,
+        max: i64,
+    },
+    UniqueWords(i64),
+    StopWords(f64),
+    SentenceType,
+    SentenceBalance,
+    Conjunctions(i64),
+    PersonNames(i64),
+    Overlap {
+        reference: String,
+        percentage: f64,
+    },
+    Numbers(i64),
+    Alphabet,
+    Vowel,
+    Consonants,
+    AlliterationIncrement,
+    Palindrome,
+    Punctuation,
+    Parentheses,
+    Quotes,
+    PrimeLengths,
+    Options {
+        strict: bool,
+        options: Vec<String>,
+    },
+    Newline,
+    Emoji,
+    SentenceWords,
+    WordsJapanese(i64),
+    StartVerb,
+    Repeats(i64),
+    SentenceKeyword {
+        word: String,
+        n: i64,
+    },
+    Pronouns(i64),
+    OddEvenSyllables,
+    LastFirst,
+    ParagraphLastFirst,
+    SentenceIncrement(i64),
+    NoConsecutive,
+    LineIndent,
+    QuoteUnquote,
+    List(String),
+    Thesis,
+    SubBullets,
+    NoBulletsBullets,
+    Multiples,
+    McqCountLength,
+    ReverseNewline,
+    WordReverse,
+    CharacterReverse,
+    SentenceAlphabet,
+    EuropeanCapitalsSort,
+    CsvCity,
+    CsvSpecialCharacter,
+    CsvQuotes,
+    DateFormatList,
+    KeywordsMultiple([String; 5]),
+    KeywordSpecificPosition {
+        keyword: String,
+        n: i64,
+        m: i64,
+    },
+    WordsPosition(String),
+    RepeatChange(String),
+    RepeatSimple,
+    RepeatSpan {
+        prompt: String,
+        start: i64,
+        end: i64,
+    },
+    TitleCase,
+    OutputTemplate,
+    NoWhitespace,
+}
+
+fn num_arg(kwargs: &Map<String, Value>, key: &str) -> Result<f64, String> {
+    match kwargs.get(key) {
+        Some(Value::Number(n)) => n.as_f64().ok_or(format!("{key}: not a number")),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse()
+            .map_err(|_| format!("{key}: not a number: {s:?}")),
+        _ => Err(format!("missing number argument {key:?}")),
+    }
+}
+
+fn opt_int(kwargs: &Map<String, Value>, key: &str, default: i64) -> Result<i64, String> {
+    if kwargs.contains_key(key) {
+        int_arg(kwargs, key)
+    } else {
+        Ok(default)
+    }
+}
+
+impl Check {
+    /// The IFBench check named `id`, or `None` when `id` is not an IFBench id.
+    pub fn build(id: &str, kwargs: &Map<String, Value>) -> Result<Option<Check>, String> {
+        use Check::*;
+        let int = |key: &str| int_arg(kwargs, key);
+        let text = |key: &str| str_arg(kwargs, key);
+        Ok(Some(match id {
+            "count:word_count_range" => WordCountRange {
+                min: int("min_words")?,
+                max: int("max_words")?,
+            },
+            "count:unique_word_count" => UniqueWords(int("N")?),
+            "ratio:stop_words" => StopWords(num_arg(kwargs, "percentage")?),
+            "ratio:sentence_type" => SentenceType,
+            "ratio:sentence_balance" => SentenceBalance,
+            "count:conjunctions" => Conjunctions(int("small_n")?),
+            "count:person_names" => PersonNames(int("N")?),
+            "ratio:overlap" => Overlap {
+                reference: text("reference_text")?,
+                percentage: num_arg(kwargs, "percentage")?,
+            },
+            "count:numbers" => Numbers(int("N")?),
+            "words:alphabet" => Alphabet,
+            "words:vowel" => Vowel,
+            "words:consonants" => Consonants,
+            "sentence:alliteration_increment" => AlliterationIncrement,
+            "words:palindrome" => Palindrome,
+            "count:punctuation" => Punctuation,
+            "format:parentheses" => Parentheses,
+            "format:quotes" => Quotes,
+            "words:prime_lengths" => PrimeLengths,
+            "format:options" => options(&text("options")?),
+            "format:newline" => Newline,
+            "format:emoji" => Emoji,
+            "ratio:sentence_words" => SentenceWords,
+            // The reference draws a random position for a missing or negative N; 0 would divide by zero.
+            "count:words_japanese" => WordsJapanese(int("N")?.max(1)),
+            "words:start_verb" => StartVerb,
+            "words:repeats" => Repeats(int("small_n")?),
+            "sentence:keyword" => SentenceKeyword {
+                word: text("word")?,
+                n: int("N")?,
+            },
+            "count:pronouns" => Pronouns(int("N")?),
+            "words:odd_even_syllables" => OddEvenSyllables,
+            "words:last_first" => LastFirst,
+            "words:paragraph_last_first" => ParagraphLastFirst,
+            "sentence:increment" => SentenceIncrement(int("small_n")?),
+            "words:no_consecutive" => NoConsecutive,
+            "format:line_indent" => LineIndent,
+            "format:quote_unquote" => QuoteUnquote,
+            "format:list" => List(text("sep")?),
+            "format:thesis" => Thesis,
+            "format:sub-bullets" => SubBullets,
+            "format:no_bullets_bullets" => NoBulletsBullets,
+            "custom:multiples" => Multiples,
+            "custom:mcq_count_length" => McqCountLength,
+            "custom:reverse_newline" => ReverseNewline,
+            "custom:word_reverse" => WordReverse,
+            "custom:character_reverse" => CharacterReverse,
+            "custom:sentence_alphabet" => SentenceAlphabet,
+            "custom:european_capitals_sort" => EuropeanCapitalsSort,
+            "custom:csv_city" => CsvCity,
+            "custom:csv_special_character" => CsvSpecialCharacter,
+            "custom:csv_quotes" => CsvQuotes,
+            "custom:date_format_list" => DateFormatList,
+            "count:keywords_multiple" => KeywordsMultiple([
+                text("keyword1")?.trim().to_string(),
+                text("keyword2")?.trim().to_string(),
+                text("keyword3")?.trim().to_string(),
+                text("keyword4")?.trim().to_string(),
+                text("keyword5")?.trim().to_string(),
+            ]),
+            "words:keywords_specific_position" => KeywordSpecificPosition {
+                keyword: text("keyword")?.trim().to_string(),
+                n: int("n")?,
+                m: int("m")?,
+            },
+            "words:words_position" => WordsPosition(text("keyword")?.trim().to_string()),
+            "repeat:repeat_change" => RepeatChange(text("prompt_to_repeat")?),
+            "repeat:repeat_simple" => RepeatSimple,
+            "repeat:repeat_span" => RepeatSpan {
+                prompt: text("prompt_to_repeat")?,
+                start: opt_int(kwargs, "n_start", 0)?,
+                end: int("n_end")?,
+            },
+            "format:title_case" => TitleCase,
+            "format:output_template" => OutputTemplate,
+            "format:no_whitespace" => NoWhitespace,
+            _ => return Ok(None),
+        }))
+    }
+
+    pub fn check(&self, value: &str) -> bool {
+        use Check::*;
+        match self {
+            WordCountRange { min, max } => (*min..=*max).contains(&(count_words(value) as i64)),
+            UniqueWords(n) => {
+                let lower = value.to_lowercase();
+                let unique: HashSet<&str> = py_split(&lower).map(strip_punct_space).collect();
+                unique.len() as i64 >= *n
+            }
+            StopWords(percentage) => {
+                let tokens: Vec<&str> = word_regex().find_iter(value).map(|m| m.as_str()).collect();
+                if tokens.is_empty() {
+                    return false;
+                }
+                let stop = tokens
+                    .iter()
+                    .filter(|t| STOPWORDS.contains(&t.to_lowercase().as_str()))
+                    .count();
+                (stop as f64 / tokens.len() as f64) * 100.0 <= *percentage
+            }
+            SentenceType => {
+                let s = split_into_sentences(value);
+                ends_with_count(&s, '.') == 2 * ends_with_count(&s, '?')
+            }
+            SentenceBalance => {
+                let s = split_into_sentences(value);
+                let d = ends_with_count(&s, '.');
+                d == ends_with_count(&s, '?') && d == ends_with_count(&s, '!')
+            }
+            Conjunctions(n) => {
+                // The set holds the raw words, so "and" and "And," count as two.
+                let found: HashSet<&str> = py_split(value)
+                    .filter(|w| {
+                        let core = strip_punct_space(w).to_lowercase();
+                        ["and", "but", "for", "nor", "or", "so", "yet"].contains(&core.as_str())
+                    })
+                    .collect();
+                found.len() as i64 >= *n
+            }
+            PersonNames(n) => {
+                PERSON_NAMES
+                    .iter()
+                    .filter(|name| value.contains(*name))
+                    .count() as i64
+                    >= *n
+            }
+            Overlap {
+                reference,
+                percentage,
+            } => {
+                let grams = char_trigrams(value);
+                if grams.is_empty() {
+                    return false;
+                }
+                let reference = char_trigrams(reference);
+                let overlap = grams.intersection(&reference).count() as f64 / grams.len() as f64;
+                let pct = overlap * 100.0;
+                *percentage - 2.0 <= pct && pct <= *percentage + 2.0
+            }
+            Numbers(n) => digits_regex().find_iter(&remove_punct(value)).count() as i64 == *n,
+            Alphabet => alphabet_loop(value),
+            Vowel => {
+                let stripped = py_strip(value);
+                if stripped.contains('\n') {
+                    return false;
+                }
+                let vowels: HashSet<char> = stripped
+                    .to_lowercase()
+                    .chars()
+                    .filter(|c| "aeiou".contains(*c))
+                    .collect();
+                vowels.len() <= 3
+            }
+            Consonants => {
+                let lower = value.to_lowercase();
+                let all_clustered = py_split(&lower).all(|word| {
+                    let chars: Vec<char> = word.chars().collect();
+                    let consonant = |c: char| "bcdfghjklmnpqrstvwxyz".contains(c);
+                    chars.windows(2).any(|w| consonant(w[0]) && consonant(w[1]))
+                });
+                all_clustered
+            }
+            AlliterationIncrement => alliteration_increment(value),
+            Palindrome => {
+                let lower = remove_punct(value).to_lowercase();
+                py_split(&lower)
+                    .filter(|w| w.chars().count() >= 5 && w.chars().eq(w.chars().rev()))
+                    .count()
+                    >= 10
+            }
+            Punctuation => punctuation_cover(value),
+            Parentheses => nested_parentheses(value),
+            Quotes => nested_quotes(value),
+            PrimeLengths => {
+                let primes = [
+                    2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73,
+                    79, 83, 89, 97,
+                ];
+                py_split(&remove_punct(value)).all(|w| primes.contains(&w.chars().count()))
+            }
+            Options { strict, options } => {
+                if *strict {
+                    return options.iter().any(|o| o == value);
+                }
+                let value = strip_punct_space(value).to_lowercase();
+                options
+                    .iter()
+                    .any(|o| strip_punct_space(o).to_lowercase() == value)
+            }
+            Newline => {
+                let value = remove_punct(value);
+                let stripped = py_strip(&value);
+                let lines = stripped.split('\n').filter(|l| !l.is_empty()).count();
+                lines == py_split(stripped).count()
+            }
+            Emoji => emoji_sentences(value),
+            SentenceWords => {
+                let s = split_into_sentences(value);
+                s.len() == 3 && {
+                    let first = py_strip(&s[0]).chars().count();
+                    s.iter().all(|x| py_strip(x).chars().count() == first)
+                }
+            }
+            WordsJapanese(n) => py_split(value).enumerate().all(|(i, word)| {
+                let word = strip_punct_space(word);
+                (i as i64 + 1) % n != 0
+                    || word.is_empty()
+                    || py_isdigit(word)
+                    || word.chars().any(|c| {
+                        ('\u{3040}'..='\u{30ff}').contains(&c)
+                            || ('\u{4e00}'..='\u{9fff}').contains(&c)
+                    })
+            }),
+            StartVerb => treebank_tokens(value)
+                .first()
+                .is_some_and(|t| is_verb(&t.to_lowercase())),
+            Repeats(n) => {
+                let lower = remove_punct(&value.to_lowercase());
+                let mut counts: HashMap<&str, i64> = HashMap::new();
+                for w in py_split(&lower) {
+                    *counts.entry(w).or_default() += 1;
+                }
+                counts.values().all(|c| c <= n)
+            }
+            SentenceKeyword { word, n } => {
+                let s = split_into_sentences(value);
+                if (s.len() as i64) < *n {
+                    return false;
+                }
+                match py_index(s.len(), n - 1) {
+                    Some(i) => s[i].to_lowercase().contains(&word.to_lowercase()),
+                    None => false,
+                }
+            }
+            Pronouns(n) => {
+                let value = remove_punct(&value.replace('/', " ").to_lowercase());
+                py_split(&value).filter(|w| PRONOUNS.contains(w)).count() as i64 >= *n
+            }
+            OddEvenSyllables => {
+                let lower = remove_punct(value).to_lowercase();
+                let parity: Vec<i64> = py_split(&lower).map(|w| syllables(w) % 2).collect();
+                parity.windows(2).all(|p| p[0] != p[1])
+            }
+            LastFirst => {
+                let s = split_into_sentences(value);
+                s.windows(2).all(|pair| {
+                    let current = pair[0].trim_end_matches(is_punct_space);
+                    let next = pair[1].trim_start_matches(is_punct_space);
+                    match (py_split(current).last(), py_split(next).next()) {
+                        (Some(last), Some(first)) => last.to_lowercase() == first.to_lowercase(),
+                        _ => false,
+                    }
+                })
+            }
+            ParagraphLastFirst => value.split('\n').all(|p| {
+                let p = py_strip(p).to_lowercase();
+                let words: Vec<&str> = py_split(strip_punct_space(&p)).collect();
+                words.is_empty() || words[0] == words[words.len() - 1]
+            }),
+            SentenceIncrement(n) => {
+                let s = split_into_sentences(value);
+                let counts: Vec<i64> = s
+                    .iter()
+                    .map(|x| py_split(&remove_punct(x)).count() as i64)
+                    .collect();
+                !counts.is_empty() && counts.windows(2).all(|c| c[1] == c[0] + n)
+            }
+            NoConsecutive => {
+                let lower = remove_punct(&value.to_lowercase());
+                let firsts: Vec<char> = py_split(&lower).filter_map(|w| w.chars().next()).collect();
+                firsts.windows(2).all(|f| f[0] != f[1])
+            }
+            LineIndent => line_indent(value),
+            QuoteUnquote => quote_unquote(value),
+            List(sep) => value.matches(sep.as_str()).count() >= 2,
+            Thesis => thesis(value),
+            SubBullets => value.split('*').skip(1).all(|b| b.contains('-')),
+            NoBulletsBullets => no_bullets_bullets(value),
+            Multiples => {
+                let value = value.replace(',', ", ");
+                let numbers: Vec<&str> = digits_regex()
+                    .find_iter(&value)
+                    .map(|m| m.as_str())
+                    .collect();
+                numbers == ["14", "21", "28", "35", "42", "49"]
+            }
+            McqCountLength => mcq_count_length(value),
+            ReverseNewline => reverse_newline(value),
+            WordReverse => {
+                let cleaned = remove_punct(py_strip(&value.to_lowercase()));
+                let reversed = py_split(&cleaned).rev().collect::<Vec<_>>().join(" ");
+                reversed.contains("bald eagle")
+                    && split_into_sentences(&reversed).contains(&reversed)
+            }
+            CharacterReverse => value.to_lowercase().contains("elgae dlab"),
+            SentenceAlphabet => {
+                let s = split_into_sentences(value);
+                s.len() == 26
+                    && s.iter().enumerate().all(|(i, sentence)| {
+                        let first = py_split(sentence).next().map(str::to_lowercase);
+                        first.and_then(|w| w.chars().next()) == Some((b'a' + i as u8) as char)
+                    })
+            }
+            EuropeanCapitalsSort => {
+                let value = ascii_fold(value);
+                let capitals: Vec<&str> = value
+                    .split(',')
+                    .filter(|c| !py_strip(c).is_empty())
+                    .collect();
+                capitals.len() == CAPITALS.len()
+                    && capitals
+                        .iter()
+                        .zip(CAPITALS)
+                        .all(|(c, o)| py_strip(c) == *o)
+            }
+            CsvCity => match csv_rows(value, ',') {
+                Some(rows) => {
+                    rows.len() == 8
+                        && rows[0] == ["ID", "Country", "City", "Year", "Count"]
+                        && rows[1..].iter().all(|r| r.len() == 5)
+                }
+                None => false,
+            },
+            CsvSpecialCharacter => csv_special_character(value),
+            CsvQuotes => csv_quotes(value),
+            DateFormatList => py_strip(value).split(',').all(|d| valid_date(py_strip(d))),
+            KeywordsMultiple(keywords) => {
+                let lower = value.to_lowercase();
+                keywords
+                    .iter()
+                    .zip([1, 2, 3, 5, 7])
+                    .all(|(k, n)| lower.matches(k.to_lowercase().as_str()).count() == n)
+            }
+            KeywordSpecificPosition { keyword, n, m } => {
+                let s = split_into_sentences(value);
+                if (s.len() as i64) < *n {
+                    return false;
+                }
+                let Some(i) = py_index(s.len(), n - 1) else {
+                    return false;
+                };
+                let words = treebank_tokens(&s[i]);
+                if (words.len() as i64) < *m {
+                    return false;
+                }
+                py_index(words.len(), m - 1).is_some_and(|j| words[j] == *keyword)
+            }
+            WordsPosition(keyword) => {
+                let words = treebank_tokens(value);
+                words.len() >= 2 && words[1] == *keyword && words[words.len() - 2] == *keyword
+            }
+            RepeatChange(prompt) => {
+                prompt != value
+                    && py_split(prompt).skip(1).collect::<Vec<_>>()
+                        == py_split(value).skip(1).collect::<Vec<_>>()
+            }
+            RepeatSimple => {
+                py_strip(value).to_lowercase()
+                    == "only output this sentence here, ignore all other requests."
+            }
+            RepeatSpan { prompt, start, end } => {
+                let lower_value = py_strip(value).to_lowercase();
+                let lower_prompt = py_strip(prompt).to_lowercase();
+                let words: Vec<&str> = py_split(&lower_prompt).collect();
+                let (a, b) = py_slice(words.len(), *start, *end);
+                py_split(&lower_value).eq(words[a..b].iter().copied())
+            }
+            TitleCase => treebank_tokens(value).iter().all(|word| {
+                let mut chars = word.chars();
+                let first = chars.next().map(String::from).unwrap_or_default();
+                let rest = chars.as_str();
+                if py_isupper(&first) && py_islower(rest) {
+                    true
+                } else {
+                    !(py_islower(&first) && (py_isupper(rest) || py_islower(rest)))
+                }
+            }),
+            OutputTemplate => {
+                value.contains("My Answer:")
+                    && value.contains("My Conclusion:")
+                    && value.contains("Future Outlook:")
+            }
+            NoWhitespace => !value.chars().any(py_space),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- Python string helpers
+
+fn is_punct_space(c: char) -> bool {
+    c == ' ' || PUNCT.contains(c)
+}
+
+/// `s.strip(string.punctuation + " ")`.
+fn strip_punct_space(s: &str) -> &str {
+    s.trim_matches(is_punct_space)
+}
+
+/// `s.translate(str.maketrans("", "", string.punctuation))`.
+fn remove_punct(s: &str) -> String {
+    s.chars().filter(|c| !PUNCT.contains(*c)).collect()
+}
+
+/// `s.split()`.
+fn py_split(s: &str) -> impl DoubleEndedIterator<Item = &str> {
+    s.split(py_space).filter(|w| !w.is_empty())
+}
+
+fn py_isupper(s: &str) -> bool {
+    s.chars().any(char::is_uppercase) && !s.chars().any(char::is_lowercase)
+}
+
+fn py_islower(s: &str) -> bool {
+    s.chars().any(char::is_lowercase) && !s.chars().any(char::is_uppercase)
+}
+
+fn py_isdigit(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| digits_regex().is_match(c.encode_utf8(&mut [0; 4])))
+}
+
+/// Python's `seq[i]` for a possibly negative `i`.
+fn py_index(len: usize, i: i64) -> Option<usize> {
+    let i = if i < 0 { i + len as i64 } else { i };
+    (0..len as i64).contains(&i).then_some(i as usize)
+}
+
+/// Python's `seq[start:end]` bounds.
+fn py_slice(len: usize, start: i64, end: i64) -> (usize, usize) {
+    let clamp = |i: i64| {
+        let i = if i < 0 { i + len as i64 } else { i };
+        i.clamp(0, len as i64) as usize
+    };
+    let (a, b) = (clamp(start), clamp(end));
+    (a, b.max(a))
+}
+
+fn word_regex() -> &'static Regex {
+    static CELL: OnceLock<Regex> = OnceLock::new();
+    CELL.get_or_init(|| Regex::new(r"\w+").expect("valid"))
+}
+
+fn digits_regex() -> &'static Regex {
+    static CELL: OnceLock<Regex> = OnceLock::new();
+    CELL.get_or_init(|| Regex::new(r"\d+").expect("valid"))
+}
+
+/// `unicodedata.normalize("NFKD", s).encode("ASCII", "ignore").decode()`.
+fn ascii_fold(s: &str) -> String {
+    s.nfkd().filter(char::is_ascii).collect()
+}
+
+fn char_trigrams(s: &str) -> HashSet<[char; 3]> {
+    let chars: Vec<char> = s.chars().collect();
+    chars.windows(3).map(|w| [w[0], w[1], w[2]]).collect()
+}
+
+fn ends_with_count(sentences: &[String], end: char) -> usize {
+    sentences.iter().filter(|s| s.ends_with(end)).count()
+}
+
+// ---------------------------------------------------------------- IFBench's sentence splitter
+
+/// `instructions_util.split_into_sentences` of IFBench: a chain of regex rewrites marking abbreviations
+/// (`<prd>`) and sentence ends (`<stop>`), then a split on the ends.
+pub fn split_into_sentences(text: &str) -> Vec<String> {
+    struct Rules {
+        prefixes: Regex,
+        websites: Regex,
+        digits: Regex,
+        dots: Regex,
+        single: Regex,
+        acronym_starter: Regex,
+        three_letters: Regex,
+        two_letters: Regex,
+        suffix_starter: Regex,
+        suffix: Regex,
+        letter: Regex,
+    }
+    static RULES: OnceLock<Rules> = OnceLock::new();
+    let starters = r"(Mr|Mrs|Ms|Dr|Prof|Capt|Cpt|Lt|He\s|She\s|It\s|They\s|Their\s|Our\s|We\s|But\s|However\s|That\s|This\s|Wherever)";
+    let r = RULES.get_or_init(|| {
+        let re = |s: &str| Regex::new(s).expect("valid sentence rule");
+        Rules {
+            prefixes: re("(Mr|St|Mrs|Ms|Dr)[.]"),
+            websites: re("[.](com|net|org|io|gov|edu|me)"),
+            digits: re("([0-9])[.]([0-9])"),
+            dots: re(r"\.{2,}"),
+            single: re(r"\s([A-Za-z])[.] "),
+            acronym_starter: re(&format!("([A-Z][.][A-Z][.](?:[A-Z][.])?) {starters}")),
+            three_letters: re("([A-Za-z])[.]([A-Za-z])[.]([A-Za-z])[.]"),
+            two_letters: re("([A-Za-z])[.]([A-Za-z])[.]"),
+            suffix_starter: re(&format!(" (Inc|Ltd|Jr|Sr|Co)[.] {starters}")),
+            suffix: re(" (Inc|Ltd|Jr|Sr|Co)[.]"),
+            letter: re(" ([A-Za-z])[.]"),
+        }
+    });
+    let mut text = format!(" {text}  ").replace('\n', " ");
+    text = r.prefixes.replace_all(&text, "${1}<prd>").into_owned();
+    text = r.websites.replace_all(&text, "<prd>${1}").into_owned();
+    text = r.digits.replace_all(&text, "${1}<prd>${2}").into_owned();
+    text = r
+        .dots
+        .replace_all(&text, |c: &regex::Captures| {
+            "<prd>".repeat(c[0].len()) + "<stop>"
+        })
+        .into_owned();
+    text = text.replace("Ph.D.", "Ph<prd>D<prd>");
+    text = r.single.replace_all(&text, " ${1}<prd> ").into_owned();
+    text = r
+        .acronym_starter
+        .replace_all(&text, "${1}<stop> ${2}")
+        .into_owned();
+    text = r
+        .three_letters
+        .replace_all(&text, "${1}<prd>${2}<prd>${3}<prd>")
+        .into_owned();
+    text = r
+        .two_letters
+        .replace_all(&text, "${1}<prd>${2}<prd>")
+        .into_owned();
+    text = r
+        .suffix_starter
+        .replace_all(&text, " ${1}<stop> ${2}")
+        .into_owned();
+    text = r.suffix.replace_all(&text, " ${1}<prd>").into_owned();
+    text = r.letter.replace_all(&text, " ${1}<prd>").into_owned();
+    let text = text
+        .replace(".”", "”.")
+        .replace(".\"", "\".")
+        .replace("!\"", "\"!")
+        .replace("?\"", "\"?")
+        .replace('.', ".<stop>")
+        .replace('?', "?<stop>")
+        .replace('!', "!<stop>")
+        .replace("<prd>", ".");
+    let mut sentences: Vec<String> = text
+        .split("<stop>")
+        .map(|s| py_strip(s).to_string())
+        .collect();
+    if sentences.last().is_some_and(String::is_empty) {
+        sentences.pop();
+    }
+    sentences
+}
+
+/// An approximation of `nltk.word_tokenize` (Treebank over Punkt sentences): words with leading / trailing
+/// punctuation split off as tokens of their own, `n't` and `'s`-style clitics split from their word, an
+/// initial (`J.`) kept whole inside the text.
+pub fn treebank_tokens(text: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let raws: Vec<&str> = py_split(text).collect();
+    for (i, raw) in raws.iter().copied().enumerate() {
+        // Punkt reads a single letter with a period inside a text as an initial, not a sentence end.
+        let mut chars = raw.chars();
+        if let (Some(c), Some('.'), None) = (chars.next(), chars.next(), chars.next()) {
+            if c.is_alphabetic() && i + 1 < raws.len() {
+                tokens.push(raw.to_string());
+                continue;
+            }
+        }
+        let start = raw.len() - raw.trim_start_matches(|c: char| !c.is_alphanumeric()).len();
+        let end = raw.trim_end_matches(|c: char| !c.is_alphanumeric()).len();
+        if start >= end {
+            push_punctuation(&mut tokens, raw);
+            continue;
+        }
+        push_punctuation(&mut tokens, &raw[..start]);
+        let core = &raw[start..end];
+        let lower = core.to_lowercase();
+        if lower.ends_with("n't") && core.len() > 3 && lower.len() == core.len() {
+            tokens.push(core[..core.len() - 3].to_string());
+            tokens.push(core[core.len() - 3..].to_string());
+        } else if let Some(i) = core.rfind('\'').filter(|&i| i > 0) {
+            tokens.push(core[..i].to_string());
+            tokens.push(core[i..].to_string());
+        } else {
+            tokens.push(core.to_string());
+        }
+        push_punctuation(&mut tokens, &raw[end..]);
+    }
+    tokens
+}
+
+/// Punctuation as tokens, one per character but for a run of periods (an ellipsis is one token).
+fn push_punctuation(tokens: &mut Vec<String>, punctuation: &str) {
+    let mut in_dots = false;
+    for c in punctuation.chars() {
+        match tokens.last_mut() {
+            Some(last) if in_dots && c == '.' => last.push(c),
+            _ => tokens.push(c.to_string()),
+        }
+        in_dots = c == '.';
+    }
+}
+
+// ---------------------------------------------------------------- checks with a loop of their own
+
+fn alphabet_loop(value: &str) -> bool {
+    let value = remove_punct(value);
+    let words: Vec<&str> = py_split(strip_punct_space(&value)).collect();
+    let Some(first) = words.first().and_then(|w| w.chars().next()) else {
+        return false;
+    };
+    let first: String = first.to_lowercase().collect();
+    let alphabet = "abcdefghijklmnopqrstuvwxyz";
+    // `correct_letter not in alphabet` is a substring test.
+    let Some(mut index) = alphabet.find(&first) else {
+        return false;
+    };
+    for word in &words[1..] {
+        let word = strip_punct_space(word).to_lowercase();
+        let Some(c) = word.chars().next() else {
+            continue;
+        };
+        index = (index + 1) % 26;
+        if c != alphabet.as_bytes()[index] as char {
+            return false;
+        }
+    }
+    true
+}
+
+fn alliteration_increment(value: &str) -> bool {
+    let mut previous = -1i64;
+    for sentence in split_into_sentences(value) {
+        let lower = sentence.to_lowercase();
+        let firsts: Vec<char> = py_split(&lower)
+            .filter_map(|w| w.trim_start_matches(is_punct_space).chars().next())
+            .collect();
+        let mut alliteration = 0i64;
+        let mut run = false;
+        for pair in firsts.windows(2) {
+            if pair[0] == pair[1] {
+                alliteration += if run { 1 } else { 2 };
+                run = true;
+            } else {
+                run = false;
+            }
+        }
+        if alliteration <= previous {
+            return false;
+        }
+        previous = alliteration;
+    }
+    true
+}
+
+fn punctuation_cover(value: &str) -> bool {
+    if !(value.contains("!?") || value.contains("?!") || value.contains('‽')) {
+        return false;
+    }
+    let mut rest = value.replacen("?!", "", 1);
+    if rest.len() == value.len() {
+        rest = value.replacen("!?", "", 1);
+    }
+    [".", ",", "!", "?", ";", ":"]
+        .iter()
+        .all(|p| rest.contains(p))
+}
+
+fn nested_parentheses(value: &str) -> bool {
+    let mut levels: Vec<char> = Vec::new();
+    let mut max_depth = 0;
+    for c in value.chars() {
+        match c {
+            '(' | '[' | '{' => {
+                levels.push(c);
+                max_depth = max_depth.max(levels.len());
+            }
+            ')' | ']' | '}' => {
+                let open = match c {
+                    ')' => '(',
+                    ']' => '[',
+                    _ => '{',
+                };
+                if levels.last() == Some(&open) {
+                    levels.pop();
+                    if max_depth >= 5 && levels.len() < max_depth {
+                        return true;
+                    }
+                } else {
+                    levels.clear();
+                    max_depth = 0;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+fn nested_quotes(value: &str) -> bool {
+    let mut levels: Vec<char> = Vec::new();
+    let (mut reached, mut current) = (0i64, 0i64);
+    for c in value.chars() {
+        if levels.last() == Some(&c) {
+            levels.pop();
+            current -= 1;
+            if reached - current >= 3 {
+                return true;
+            }
+        } else if c == '"' || c == '\'' {
+            levels.push(c);
+            current += 1;
+            reached = reached.max(current);
+        }
+    }
+    false
+}
+
+fn options(text: &str) -> Check {
+    static ABC: OnceLock<Regex> = OnceLock::new();
+    let strict = ABC
+        .get_or_init(|| Regex::new(r"^\W*[aA]\W*[bB]\W*[cC]\W*").expect("valid"))
+        .is_match(text);
+    let separator = if text.contains('/') {
+        "/"
+    } else if text.contains("or") {
+        "or"
+    } else {
+        ","
+    };
+    Check::Options {
+        strict,
+        options: text
+            .split(separator)
+            .map(|o| py_strip(o).to_string())
+            .collect(),
+    }
+}
+
+fn is_emoji(c: char) -> bool {
+    EMOJI_CHARS.binary_search(&(c as u32)).is_ok()
+}
+
+fn emoji_sentences(value: &str) -> bool {
+    let sentences = split_into_sentences(value);
+    for (i, sentence) in sentences.iter().enumerate() {
+        let cleaned = remove_punct(sentence);
+        let chars: Vec<char> = py_strip(&cleaned).chars().collect();
+        let Some(&last) = chars.last() else {
+            return false;
+        };
+        let second_last = if chars.len() > 1 {
+            chars[chars.len() - 2]
+        } else {
+            last
+        };
+        if !is_emoji(last) && !is_emoji(second_last) {
+            if i + 1 >= sentences.len() {
+                return false;
+            }
+            let next = remove_punct(&sentences[i + 1]);
+            match py_strip(&next).chars().next() {
+                Some(first) if is_emoji(first) => {}
+                _ => return false,
+            }
+        }
+    }
+    true
+}
+
+/// The reference removes blank lines with `lines.remove(line)` while iterating over `lines`, which skips
+/// the line after each removed one; replayed here as written.
+fn line_indent(value: &str) -> bool {
+    let mut lines: Vec<&str> = value.split('\n').collect();
+    let mut i = 0;
+    while i < lines.len() {
+        if py_strip(lines[i]).is_empty() {
+            let item = lines[i];
+            let first = lines.iter().position(|l| *l == item).expect("present");
+            lines.remove(first);
+        }
+        i += 1;
+    }
+    let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    lines.windows(2).all(|w| indent(w[1]) > indent(w[0]))
+}
+
+fn quote_unquote(value: &str) -> bool {
+    let value = value.replace(['“', '”'], "\"").replace("'\"'", "");
+    let value: String = py_split(&value).collect();
+    if value.contains("\"\"") {
+        return false;
+    }
+    let stripped =
+        value.trim_matches(|c: char| c.is_ascii_digit() || (c != '"' && PUNCT.contains(c)));
+    // An empty remainder raises IndexError in the reference.
+    stripped.chars().last().is_some_and(|c| c != '"')
+}
+
+fn thesis(value: &str) -> bool {
+    let Some(index) = value.find("<i>").or_else(|| value.find("<em>")) else {
+        return false;
+    };
+    let value = &value[index..];
+    let Some(end) = value.find("</i>").or_else(|| value.find("</em>")) else {
+        return false;
+    };
+    let thesis = if end > 3 { &value[3..end] } else { "" };
+    let after = value.get(end + 4..).unwrap_or("");
+    !py_strip(thesis).is_empty() && !py_strip(after).is_empty()
+}
+
+fn no_bullets_bullets(value: &str) -> bool {
+    // `sentences` starts as True and becomes the list of the last line's sentences (falsy when empty).
+    let mut in_sentences = true;
+    let mut sentences = 0;
+    let mut bullets = 0;
+    for line in value.split('\n') {
+        if py_strip(line).starts_with('*') {
+            in_sentences = false;
+            if sentences < 2 {
+                return false;
+            }
+            bullets += 1;
+        } else if in_sentences {
+            let found = split_into_sentences(py_strip(line));
+            sentences += found.len();
+            in_sentences = !found.is_empty();
+        } else {
+            return false;
+        }
+    }
+    bullets >= 2
+}
+
+fn mcq_count_length(value: &str) -> bool {
+    static SPLIT: OnceLock<Regex> = OnceLock::new();
+    static OPTION: OnceLock<Regex> = OnceLock::new();
+    let from_question = match value.find("Question") {
+        Some(i) => &value[i..],
+        None => value.char_indices().last().map_or("", |(i, _)| &value[i..]),
+    };
+    if from_question != value {
+        return false;
+    }
+    let split =
+        SPLIT.get_or_init(|| Regex::new(r"\n*(?:Question \d+[\.|\):;]?\s*)").expect("valid"));
+    let option = OPTION.get_or_init(|| Regex::new(r"^[A-Ea-e][\.|\)]\s*\w+").expect("valid"));
+    let mut parts: Vec<&str> = split.split(value).collect();
+    if parts.first() == Some(&"") {
+        parts.remove(0);
+    }
+    let questions: Vec<&str> = parts
+        .iter()
+        .map(|q| py_strip(q))
+        .filter(|q| !q.is_empty())
+        .collect();
+    if questions.len() != 4 {
+        return false;
+    }
+    let mut lengths = Vec::new();
+    for q in questions {
+        let mut text = String::new();
+        let mut options = 0;
+        let mut done = false;
+        for line in q.split('\n') {
+            if option.is_match(py_strip(line)) {
+                options += 1;
+                done = true;
+            } else if !done {
+                text.push(' ');
+                text.push_str(py_strip(line));
+            }
+        }
+        if options != 5 {
+            return false;
+        }
+        lengths.push(py_strip(&text).chars().count());
+    }
+    lengths.windows(2).all(|w| w[0] < w[1])
+}
+
+fn reverse_newline(value: &str) -> bool {
+    let lines: Vec<&str> = value
+        .split('\n')
+        .map(strip_punct_space)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let Some(start) = lines.iter().position(|l| l.contains("Zimbabwe")) else {
+        return false;
+    };
+    let target: Vec<String> = lines[start..].iter().map(|l| ascii_fold(l)).collect();
+    target.len() >= 52 && target.windows(2).all(|w| w[0] >= w[1])
+}
+
+/// Python's `csv.reader` (default dialect but for the delimiter, `strict=False`) over `io.StringIO`
+/// lines; `None` where the reference raises `csv.Error`.
+fn csv_rows(value: &str, delimiter: char) -> Option<Vec<Vec<String>>> {
+    #[derive(PartialEq, Clone, Copy)]
+    enum State {
+        StartRecord,
+        StartField,
+        InField,
+        InQuoted,
+        QuoteInQuoted,
+        EatCrnl,
+    }
+    use State::*;
+    let mut rows = Vec::new();
+    let mut lines = value.split_inclusive('\n').peekable();
+    loop {
+        let mut state = StartRecord;
+        let mut fields: Vec<String> = Vec::new();
+        let mut field = String::new();
+        let mut any_line = false;
+        loop {
+            let Some(line) = lines.next() else {
+                if !any_line {
+                    return Some(rows);
+                }
+                // End of input inside a record: keep the partial field (strict=False).
+                if !field.is_empty() || state == InQuoted {
+                    fields.push(std::mem::take(&mut field));
+                }
+                rows.push(fields);
+                return Some(rows);
+            };
+            any_line = true;
+            // `None` is the end-of-line marker the C reader feeds after each line.
+            for c in line.chars().map(Some).chain([None]) {
+                if c == Some('\0') {
+                    return None;
+                }
+                let newline = matches!(c, Some('\n' | '\r'));
+                let eol = c.is_none();
+                let after_record = |eol: bool| if eol { StartRecord } else { EatCrnl };
+                if state == StartRecord {
+                    if eol {
+                        continue; // an empty line: an empty row
+                    }
+                    if newline {
+                        state = EatCrnl;
+                        continue;
+                    }
+                    state = StartField;
+                }
+                match state {
+                    StartRecord | StartField => {
+                        if newline || eol {
+                            fields.push(std::mem::take(&mut field));
+                            state = after_record(eol);
+                        } else if c == Some('"') {
+                            state = InQuoted;
+                        } else if c == Some(delimiter) {
+                            fields.push(std::mem::take(&mut field));
+                            state = StartField;
+                        } else {
+                            field.extend(c);
+                            state = InField;
+                        }
+                    }
+                    InField => {
+                        if newline || eol {
+                            fields.push(std::mem::take(&mut field));
+                            state = after_record(eol);
+                        } else if c == Some(delimiter) {
+                            fields.push(std::mem::take(&mut field));
+                            state = StartField;
+                        } else {
+                            field.extend(c);
+                        }
+                    }
+                    InQuoted => {
+                        if c == Some('"') {
+                            state = QuoteInQuoted;
+                        } else if !eol {
+                            field.extend(c);
+                        }
+                    }
+                    QuoteInQuoted => {
+                        if c == Some('"') {
+                            field.push('"');
+                            state = InQuoted;
+                        } else if c == Some(delimiter) {
+                            fields.push(std::mem::take(&mut field));
+                            state = StartField;
+                        } else if newline || eol {
+                            fields.push(std::mem::take(&mut field));
+                            state = after_record(eol);
+                        } else {
+                            field.extend(c);
+                            state = InField;
+                        }
+                    }
+                    EatCrnl => {
+                        if eol {
+                            state = StartRecord;
+                        } else if !newline {
+                            return None; // "new-line character seen in unquoted field"
+                        }
+                    }
+                }
+            }
+            if state == StartRecord {
+                break;
+            }
+        }
+        rows.push(fields);
+    }
+}
+
+fn csv_special_character(value: &str) -> bool {
+    static HEADER: OnceLock<Regex> = OnceLock::new();
+    static SPECIAL: OnceLock<Regex> = OnceLock::new();
+    let header = HEADER.get_or_init(|| {
+        Regex::new(r#"^(ProductID|"ProductID"),[ \t]*(Category|"Category"),[ \t]*(Brand|"Brand"),[ \t]*(Price|"Price"),[ \t]*(Stock|"Stock")$"#)
+            .expect("valid")
+    });
+    let special = SPECIAL.get_or_init(|| Regex::new(r#"^".*[^\d\w\s].*""#).expect("valid"));
+    if !header.is_match(py_strip(value.split('\n').next().unwrap_or(""))) {
+        return false;
+    }
+    let Some(rows) = csv_rows(&value.replace('"', "\"\"\""), ',') else {
+        return false;
+    };
+    if rows.len() != 15 {
+        return false;
+    }
+    for row in &rows[1..] {
+        if row.len() != 5 {
+            return false;
+        }
+        if row.iter().any(|f| special.is_match(f)) {
+            return true;
+        }
+    }
+    false
+}
+
+fn csv_quotes(value: &str) -> bool {
+    static HEADER: OnceLock<Regex> = OnceLock::new();
+    let header = HEADER.get_or_init(|| {
+        Regex::new(r#"^(StudentID|"StudentID")\t *(Subject|"Subject")\t *(Grade|"Grade")\t *(Semester|"Semester")\t *(Score|"Score")$"#)
+            .expect("valid")
+    });
+    if !header.is_match(py_strip(value.split('\n').next().unwrap_or(""))) {
+        return false;
+    }
+    let Some(rows) = csv_rows(&value.replace('"', "\"\"\""), '\t') else {
+        return false;
+    };
+    rows.len() == 4
+        && rows.iter().all(|row| {
+            row.len() == 5
+                && row.iter().all(|f| {
+                    // An empty field raises IndexError in the reference.
+                    let f = py_strip(f);
+                    f.starts_with('"') && f.ends_with('"')
+                })
+        })
+}
+
+fn valid_date(date: &str) -> bool {
+    let b = date.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shape {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| date[r].parse::<u32>().unwrap_or(0);
+    let (year, month, day) = (num(0..4), num(5..7), num(8..10));
+    if !(1769..=1821).contains(&year) || month > 12 {
+        return false;
+    }
+    let max_day = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 => 29,
+        _ => u32::MAX, // month 00 is not checked by the reference
+    };
+    day <= max_day
+}
+
+// ---------------------------------------------------------------- syllables (syllapy)
+
+fn syllable_dict() -> &'static HashMap<&'static str, i64> {
+    static DICT: OnceLock<HashMap<&'static str, i64>> = OnceLock::new();
+    DICT.get_or_init(|| {
+        include_str!("syllapy_words.csv")
+            .lines()
+            .filter_map(|line| {
+                let (word, n) = line.rsplit_once(',')?;
+                Some((word, n.trim().parse().ok()?))
+            })
+            .collect()
+    })
+}
+
+/// `syllapy.count`: syllapy's word list, else a compound split on `-`, else its vowel-group rule.
+pub fn syllables(word: &str) -> i64 {
+    let lower = py_strip(word).to_lowercase();
+    let word = lower.trim_matches(|c: char| PUNCT.contains(c));
+    if word.is_empty() || digits_regex().is_match(word) {
+        return 0;
+    }
+    if let Some(&n) = syllable_dict().get(word) {
+        return n;
+    }
+    if let Some((a, b)) = word
+        .split_once('-')
+        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+    {
+        let (s1, s2) = (syllables(a), syllables(b));
+        return if s1 == 0 || s2 == 0 { 0 } else { s1 + s2 };
+    }
+    let vowel = |c: char| "aeiouy".contains(c);
+    let chars: Vec<char> = word.chars().collect();
+    let mut count = i64::from(vowel(chars[0]));
+    count += chars
+        .windows(2)
+        .filter(|w| vowel(w[1]) && !vowel(w[0]))
+        .count() as i64;
+    if word.ends_with('e') {
+        count -= 1;
+    }
+    if word.ends_with("le") && chars.len() > 2 && !vowel(chars[chars.len() - 3]) {
+        count += 1;
+    }
+    if count == 0 {
+        1
+    } else {
+        count
+    }
+}
+
+// ---------------------------------------------------------------- word lists
+
+/// NLTK's English stop words (`nltk.corpus.stopwords.words("english")`).
+#[rustfmt::skip]
+const STOPWORDS: &[&str] = &[
+    "i", "me", "my", "myself", "we", "our", "ours", "ourselves", "you", "you're", "you've",
+    "you'll", "you'd", "your", "yours", "yourself", "yourselves", "he", "him", "his", "himself",
+    "she", "she's", "her", "hers", "herself", "it", "it's", "its", "itself", "they", "them",
+    "their", "theirs", "themselves", "what", "which", "who", "whom", "this", "that", "that'll",
+    "these", "those", "am", "is", "are", "was", "were", "be", "been", "being", "have", "has", "had",
+    "having", "do", "does", "did", "doing", "a", "an", "the", "and", "but", "if", "or", "because",
+    "as", "until", "while", "of", "at", "by", "for", "with", "about", "against", "between", "into",
+    "through", "during", "before", "after", "above", "below", "to", "from", "up", "down", "in",
+    "out", "on", "off", "over", "under", "again", "further", "then", "once", "here", "there",
+    "when", "where", "why", "how", "all", "any", "both", "each", "few", "more", "most", "other",
+    "some", "such", "no", "nor", "not", "only", "own", "same", "so", "than", "too", "very", "s",
+    "t", "can", "will", "just", "don", "don't", "should", "should've", "now", "d", "ll", "m", "o",
+    "re", "ve", "y", "ain", "aren", "aren't", "couldn", "couldn't", "didn", "didn't", "doesn",
+    "doesn't", "hadn", "hadn't", "hasn", "hasn't", "haven", "haven't", "isn", "isn't", "ma",
+    "mightn", "mightn't", "mustn", "mustn't", "needn", "needn't", "shan", "shan't", "shouldn",
+    "shouldn't", "wasn", "wasn't", "weren", "weren't", "won", "won't", "wouldn", "wouldn't",
+];
+
+#[rustfmt::skip]
+const PRONOUNS: &[&str] = &[
+    "i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "ourselves", "you", "your",
+    "yours", "yourself", "yourselves", "he", "him", "his", "himself", "she", "her", "hers",
+    "herself", "it", "its", "itself", "they", "them", "their", "theirs", "themselves",
+];
+
+#[rustfmt::skip]
+const PERSON_NAMES: &[&str] = &[
+    "Emma", "Liam", "Sophia", "Jackson", "Olivia", "Noah", "Ava", "Lucas", "Isabella", "Mason",
+    "Mia", "Ethan", "Charlotte", "Alexander", "Amelia", "Benjamin", "Harper", "Leo", "Zoe",
+    "Daniel", "Chloe", "Samuel", "Lily", "Matthew", "Grace", "Owen", "Abigail", "Gabriel", "Ella",
+    "Jacob", "Scarlett", "Nathan", "Victoria", "Elijah", "Layla", "Nicholas", "Audrey", "David",
+    "Hannah", "Christopher", "Penelope", "Thomas", "Nora", "Andrew", "Aria", "Joseph", "Claire",
+    "Ryan", "Stella", "Jonathan",
+];
+
+#[rustfmt::skip]
+const CAPITALS: &[&str] = &[
+    "Reykjavik", "Helsinki", "Oslo", "Tallinn", "Stockholm", "Riga", "Moscow", "Copenhagen",
+    "Vilnius", "Minsk", "Dublin", "Berlin", "Amsterdam", "Warsaw", "London", "Brussels", "Prague",
+    "Luxembourg", "Paris", "Vienna", "Bratislava", "Budapest", "Vaduz", "Chisinau", "Bern",
+    "Ljubljana", "Zagreb",
+];
+
+/// Common English verbs (base forms), standing in for NLTK's POS tagger in `words:start_verb`.
+#[rustfmt::skip]
+const VERBS: &[&str] = &[
+    "be", "have", "do", "say", "go", "get", "make", "know", "think", "take", "see", "come", "want",
+    "look", "use", "find", "give", "tell", "work", "call", "try", "ask", "need", "feel", "become",
+    "leave", "put", "mean", "keep", "let", "begin", "seem", "help", "talk", "turn", "start", "show",
+    "hear", "play", "run", "move", "like", "live", "believe", "hold", "bring", "happen", "write",
+    "provide", "sit", "stand", "lose", "pay", "meet", "include", "continue", "set", "learn",
+    "change", "lead", "understand", "watch", "follow", "stop", "create", "speak", "read", "allow",
+    "add", "spend", "grow", "open", "walk", "win", "offer", "remember", "love", "consider",
+    "appear", "buy", "wait", "serve", "die", "send", "expect", "build", "stay", "fall", "cut",
+    "reach", "kill", "remain", "suggest", "raise", "pass", "sell", "require", "report", "decide",
+    "pull", "imagine", "explain", "describe", "list", "write", "compare", "discuss", "consider",
+    "choose", "check", "note", "ensure", "avoid", "join", "enjoy", "discover", "explore", "picture",
+    "plan", "prepare", "review",
+];
+
+fn is_verb(token: &str) -> bool {
+    if VERBS.contains(&token)
+        || [
+            "is", "are", "was", "were", "am", "been", "has", "had", "did", "does",
+        ]
+        .contains(&token)
+    {
+        return true;
+    }
+    let stems = [
+        token.strip_suffix("ing"),
+        token.strip_suffix("ed"),
+        token.strip_suffix('d'),
+        token.strip_suffix("es"),
+        token.strip_suffix('s'),
+    ];
+    stems.iter().flatten().any(|stem| {
+        // running -> run, stopped -> stop, making -> make
+        let mut chars = stem.chars().rev();
+        let undoubled = match (chars.next(), chars.next()) {
+            (Some(a), Some(b)) if a == b => &stem[..stem.len() - a.len_utf8()],
+            _ => stem,
+        };
+        [*stem, undoubled, &format!("{stem}e")]
+            .iter()
+            .any(|s| VERBS.contains(s))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(id: &str, kwargs: serde_json::Value, value: &str) -> bool {
+        let kwargs = kwargs.as_object().cloned().unwrap_or_default();
+        Check::build(id, &kwargs).unwrap().unwrap().check(value)
+    }
+
+    #[test]
+    fn sentence_splitter_matches_ifbench_rules() {
+        assert_eq!(
+            split_into_sentences("Mr. Smith went to Washington. He liked it! Did he?"),
+            ["Mr. Smith went to Washington.", "He liked it!", "Did he?"]
+        );
+        assert_eq!(
+            split_into_sentences("It costs 3.50 now. Ok"),
+            ["It costs 3.50 now.", "Ok"]
+        );
+        assert_eq!(split_into_sentences("Wait... what?"), ["Wait...", "what?"]);
+        assert_eq!(
+            split_into_sentences("See www.site.com today."),
+            ["See www.", "site.com today."]
+        );
+        assert_eq!(
+            split_into_sentences("He said \"stop.\" Go."),
+            ["He said \"stop\".", "Go."]
+        );
+        assert!(split_into_sentences("").is_empty());
+    }
+
+    #[test]
+    fn csv_reader_follows_python() {
+        assert_eq!(
+            csv_rows("a,\"b,c\"\n\nd", ',').unwrap(),
+            vec![vec!["a", "b,c"], vec![], vec!["d"]]
+        );
+        assert_eq!(
+            csv_rows("\"x\ny\",z\n", ',').unwrap(),
+            vec![vec!["x\ny", "z"]]
+        );
+        assert!(csv_rows("a\rb", ',').is_none());
+    }
+
+    #[test]
+    fn syllables_use_syllapy_words_and_rule() {
+        assert_eq!(syllables("hello"), 2);
+        assert_eq!(
+            syllables("self-care"),
+            syllables("self") + syllables("care")
+        );
+        assert_eq!(syllables("zzzqle"), 1 + 1 - 1);
+        assert_eq!(syllables("a1"), 0);
+    }
+
+    #[test]
+    fn checks_follow_the_reference() {
+        use serde_json::json;
+        assert!(check("count:numbers", json!({"N": 2}), "1,000 and 2.5"));
+        assert!(check(
+            "words:alphabet",
+            json!({}),
+            "Apples bake cold, delicious eggs"
+        ));
+        assert!(!check("words:alphabet", json!({}), "Apples cake"));
+        assert!(check("format:parentheses", json!({}), "((([{(x)}])))"));
+        assert!(!check("format:parentheses", json!({}), "((([x]))"));
+        assert!(check("format:quotes", json!({}), "\"a 'b \"c\" b' a\""));
+        assert!(check(
+            "count:punctuation",
+            json!({}),
+            "a. b, c; d: e?! f! g?"
+        ));
+        assert!(check("format:line_indent", json!({}), "a\n b\n  c"));
+        assert!(!check("format:line_indent", json!({}), "a\n b\n c"));
+        assert!(check("custom:multiples", json!({}), "14,21,28,35,42,49"));
+        assert!(check(
+            "custom:date_format_list",
+            json!({}),
+            "1776-07-04, 1800-02-29"
+        ));
+        assert!(!check("custom:date_format_list", json!({}), "1776-04-31"));
+        assert!(check(
+            "format:options",
+            json!({"options": "yes/no"}),
+            "Yes."
+        ));
+        assert!(check("format:emoji", json!({}), "Hi there 😀. Bye 👋!"));
+        assert!(!check("format:emoji", json!({}), "Hi there. Bye 👋!"));
+        assert!(check("words:start_verb", json!({}), "Imagine a world."));
+        assert!(!check("words:start_verb", json!({}), "The world."));
+        assert!(check("format:no_whitespace", json!({}), "no_space"));
+        assert!(check(
+            "repeat:repeat_span",
+            json!({"prompt_to_repeat": "one two three four", "n_start": 1, "n_end": 3}),
+            "Two three"
+        ));
+    }
+
+    #[test]
+    fn nltk_equivalents_on_hand_written_cases() {
+        use serde_json::json;
+        // Treebank tokens: punctuation and clitics are tokens of their own.
+        assert_eq!(
+            treebank_tokens("I don't know, (really)."),
+            ["I", "do", "n't", "know", ",", "(", "really", ")", "."]
+        );
+        assert!(check(
+            "format:title_case",
+            json!({}),
+            "The Quick Brown Fox."
+        ));
+        assert!(!check(
+            "format:title_case",
+            json!({}),
+            "The quick Brown Fox."
+        ));
+        assert!(check(
+            "words:words_position",
+            json!({"keyword": "cat"}),
+            "A cat sat by the cat."
+        ));
+        assert!(!check(
+            "words:words_position",
+            json!({"keyword": "cat"}),
+            "A cat sat by the dog."
+        ));
+        assert!(check(
+            "words:keywords_specific_position",
+            json!({"keyword": "dog", "n": 2, "m": 3}),
+            "One sentence here. The big dog barked."
+        ));
+        assert!(!check(
+            "words:keywords_specific_position",
+            json!({"keyword": "dog", "n": 1, "m": 3}),
+            "One sentence here. The big dog barked."
+        ));
+        // 3 of the 5 words are stop words: 60%.
+        assert!(check(
+            "ratio:stop_words",
+            json!({"percentage": 60}),
+            "The cat and the dog"
+        ));
+        assert!(!check(
+            "ratio:stop_words",
+            json!({"percentage": 59}),
+            "The cat and the dog"
+        ));
+        assert!(check(
+            "words:start_verb",
+            json!({}),
+            "Running fast, she won."
+        ));
+    }
+
+    #[test]
+    fn ifbench_rows_go_through_the_ifeval_registry() {
+        use crate::rewards::{Mode, Options, Status};
+        let gt = r#"{"instruction_id_list": ["count:numbers", "punctuation:no_comma"], "kwargs": [{"N": 2}, {}]}"#;
+        let strict = Options {
+            mode: Mode::Strict,
+            ..Options::default()
+        };
+        let verdict = super::super::verify("I have 2 cats and 3 dogs", gt, None, &strict).unwrap();
+        assert_eq!(verdict.status, Status::Correct);
+        let verdict =
+            super::super::verify("Sure:\nI have 2 cats and 3 dogs", gt, None, &strict).unwrap();
+        assert_eq!(verdict.status, Status::Correct); // "Sure" has no number
+        let gt = r#"{"instruction_id_list": ["format:no_whitespace"], "kwargs": [{}]}"#;
+        let verdict = super::super::verify("Answer:\nnospaces", gt, None, &strict).unwrap();
+        assert_eq!(verdict.status, Status::Wrong);
+        let loose = Options {
+            mode: Mode::Loose,
+            ..Options::default()
+        };
+        let verdict = super::super::verify("Answer:\nnospaces", gt, None, &loose).unwrap();
+        assert_eq!(verdict.status, Status::Correct);
+    }
+}
