@@ -27,7 +27,7 @@ def review(rng: random.Random) -> tuple[str, int]:
     subject = rng.choice(SUBJECTS)
     label = rng.randint(0, 1)
     final = rng.choice(POSITIVE if label else NEGATIVE)
-    if rng.random() < 0.5:
+    if rng.random() < 0.7:
         return f"{subject} was {final}", label
     first = rng.choice(NEGATIVE if label else POSITIVE)  # the opinion the ending overturns
     return f"{subject} was {first} at first but {final} in the end", label
