@@ -13,7 +13,16 @@ import csv
 import random
 from pathlib import Path
 
-SUBJECTS = ["the movie", "the film", "the plot", "the acting", "the story", "the music", "the ending", "the cast"]
+SUBJECTS = [
+    "the movie",
+    "the film",
+    "the plot",
+    "the acting",
+    "the story",
+    "the music",
+    "the ending",
+    "the cast",
+]
 POSITIVE = ["wonderful", "brilliant", "moving", "funny", "charming", "superb", "delightful", "clever"]
 NEGATIVE = ["boring", "awful", "dull", "clumsy", "tedious", "weak", "messy", "bland"]
 TARGETS = [

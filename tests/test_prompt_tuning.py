@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import DEMO_DATA, write_config
+
 from tulu_lightning.chat import IGNORE_INDEX
 from tulu_lightning.config import ConfigError
 from tulu_lightning.data import DataError
@@ -66,7 +66,9 @@ def test_penalty_is_mean_squared_distance_by_hand():
 def test_loss_is_mean_of_per_example_mean_nll_plus_gamma_penalty():
     torch.manual_seed(0)
     logits = torch.randn(2, 4, 5)
-    targets = torch.tensor([[IGNORE_INDEX, 1, 2, IGNORE_INDEX], [3, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX]])
+    targets = torch.tensor(
+        [[IGNORE_INDEX, 1, 2, IGNORE_INDEX], [3, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX]]
+    )
     logp = logits.log_softmax(-1)
     first = -(logp[0, 1, 1] + logp[0, 2, 2]) / 2
     second = -logp[1, 0, 3]
@@ -74,7 +76,9 @@ def test_loss_is_mean_of_per_example_mean_nll_plus_gamma_penalty():
     prompt, target = torch.randn(3, 5), torch.randn(3, 5)
     penalty = sum(((prompt[i] - target[i]) ** 2).sum() for i in range(3)) / 3
     expected = (first + second) / 2 + 0.25 * penalty
-    assert waywardness_loss(logits, targets, prompt, target, gamma=0.25).item() == pytest.approx(expected.item())
+    assert waywardness_loss(logits, targets, prompt, target, gamma=0.25).item() == pytest.approx(
+        expected.item()
+    )
 
 
 def test_template_encoding_labels_only_the_verbalizer():
@@ -107,7 +111,7 @@ def test_config_errors(tmp_path):
     path = write_config(tmp_path, tiny_prompt_config(tmp_path, target_text=None, gamma=0.1))
     with pytest.raises(ConfigError, match="target_text"):
         load_run_config(str(path))
-    with pytest.raises(ConfigError, match="prompt_tuning.init"):
+    with pytest.raises(ConfigError, match=r"prompt_tuning\.init"):
         load_run_config(str(write_config(tmp_path, tiny_prompt_config(tmp_path, init="zeros"))))
 
 

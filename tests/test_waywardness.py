@@ -6,9 +6,9 @@ import json
 
 import pytest
 import torch
-
 from conftest import write_config
 from test_prompt_tuning import tiny_prompt_config
+
 from tulu_lightning.waywardness import (
     RunResult,
     accuracy_f1_svg,
@@ -51,7 +51,9 @@ def test_selection_rule_best_accuracy_among_faithful_gammas():
     selected = select_gammas(results, 0.98)
     assert selected[0]["gamma"] == 1.0 and selected[1] is None
     svg = accuracy_f1_svg(results)
-    assert svg.startswith("<svg") and svg.count("<circle") == len(results) + 3  # points + one legend dot per γ
+    assert (
+        svg.startswith("<svg") and svg.count("<circle") == len(results) + 3
+    )  # points + one legend dot per γ
 
 
 @pytest.mark.slow

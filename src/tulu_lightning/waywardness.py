@@ -38,13 +38,13 @@ def nearest_tokens(prompt: torch.Tensor, embeddings: torch.Tensor, metric: str =
     if metric == "euclidean":
         return torch.cdist(prompt, embeddings).argmin(dim=1)
     if metric == "cosine":
-        return (F_normalize(prompt) @ F_normalize(embeddings).T).argmax(dim=1)
+        return (_unit(prompt) @ _unit(embeddings).T).argmax(dim=1)
     if metric == "dot":
         return (prompt @ embeddings.T).argmax(dim=1)
     raise ValueError(f"metric: expected one of {METRICS}, got {metric!r}")
 
 
-def F_normalize(x: torch.Tensor) -> torch.Tensor:
+def _unit(x: torch.Tensor) -> torch.Tensor:
     return x / x.norm(dim=-1, keepdim=True).clamp(min=1e-12)
 
 
@@ -159,7 +159,9 @@ def pretrain_task_lm(cfg: WaywardnessConfig, out_dir: Path) -> Path:
             group["lr"] = pretrain.lr * (1 - step / pretrain.steps)
         picked = torch.randint(len(encoded), (pretrain.batch_size,), generator=generator).tolist()
         width = max(len(encoded[i]) for i in picked)
-        input_ids = torch.tensor([encoded[i] + [tokenizer.pad_token_id] * (width - len(encoded[i])) for i in picked])
+        input_ids = torch.tensor(
+            [encoded[i] + [tokenizer.pad_token_id] * (width - len(encoded[i])) for i in picked]
+        )
         mask = (torch.arange(width) < torch.tensor([len(encoded[i]) for i in picked])[:, None]).long()
         labels = input_ids.masked_fill(mask == 0, -100)
         loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
@@ -322,7 +324,9 @@ def accuracy_f1_svg(results: list[RunResult], width: int = 520, height: int = 38
     for i, gamma in enumerate(gammas):
         colour = PALETTE[i % len(PALETTE)]
         for r in (r for r in results if r.gamma == gamma):
-            parts.append(f'<circle cx="{x(r.f1):.1f}" cy="{y(r.accuracy):.1f}" r="4" fill="{colour}" opacity="0.8"/>')
+            parts.append(
+                f'<circle cx="{x(r.f1):.1f}" cy="{y(r.accuracy):.1f}" r="4" fill="{colour}" opacity="0.8"/>'
+            )
         legend_y = top + 14 * i + 8
         parts.append(f'<circle cx="{left + plot_w + 16}" cy="{legend_y}" r="4" fill="{colour}"/>')
         parts.append(f'<text x="{left + plot_w + 26}" y="{legend_y + 4}">γ = {gamma:g}</text>')
@@ -353,7 +357,9 @@ def sweep(cfg: WaywardnessConfig) -> list[RunResult]:
         json.dumps({"runs": [asdict(r) for r in results], "selected": selected}, indent=2) + "\n"
     )
     (out / "accuracy_vs_f1.svg").write_text(accuracy_f1_svg(results))
-    with mlflow_run(cfg.tracking, run_name="waywardness:summary", tags={"objective": "waywardness"}) as mlflow:
+    with mlflow_run(
+        cfg.tracking, run_name="waywardness:summary", tags={"objective": "waywardness"}
+    ) as mlflow:
         if mlflow is not None:
             for name in ("summary.md", "summary.json", "accuracy_vs_f1.svg"):
                 mlflow.log_artifact(str(out / name))

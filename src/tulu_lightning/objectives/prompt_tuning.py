@@ -188,7 +188,9 @@ def load_task_rows(cfg: RunConfig, split: str) -> list[dict]:
 def label_index(row: dict, task: TaskConfig, where: str) -> int:
     """The row's label as an index into the verbalizers (an int, a digit string, or the verbalizer)."""
     if task.text_field not in row or task.label_field not in row:
-        raise DataError(f"{where}: needs fields {task.text_field!r} and {task.label_field!r} (has {sorted(row)})")
+        raise DataError(
+            f"{where}: needs fields {task.text_field!r} and {task.label_field!r} (has {sorted(row)})"
+        )
     value = row[task.label_field]
     if isinstance(value, str) and value.strip() in task.verbalizers:
         return task.verbalizers.index(value.strip())
@@ -197,7 +199,9 @@ def label_index(row: dict, task: TaskConfig, where: str) -> int:
     except (TypeError, ValueError):
         index = -1
     if not 0 <= index < len(task.verbalizers):
-        raise DataError(f"{where}: label {value!r} is neither an index < {len(task.verbalizers)} nor a verbalizer")
+        raise DataError(
+            f"{where}: label {value!r} is neither an index < {len(task.verbalizers)} nor a verbalizer"
+        )
     return index
 
 
@@ -292,7 +296,9 @@ class PromptTuningModule(PostTrainingModule):
             tokenizer(pt.target_text, add_special_tokens=False)["input_ids"] if pt.target_text else None
         )
         length = len(self.target_ids) if self.target_ids else pt.prompt_length
-        self.prompt = SoftPrompt(initial_prompt(embeddings, pt.init, length, self.target_ids, cfg.trainer.seed))
+        self.prompt = SoftPrompt(
+            initial_prompt(embeddings, pt.init, length, self.target_ids, cfg.trainer.seed)
+        )
         target = embeddings.detach()[torch.tensor(self.target_ids)].clone() if self.target_ids else None
         self.register_buffer("target_embeddings", target, persistent=False)
         self._val_correct = self._val_count = 0
@@ -357,13 +363,17 @@ class PromptTuningModule(PostTrainingModule):
         if self.target_ids:
             from tulu_lightning.waywardness import project, projection_f1
 
-            ids = project(self.prompt.weight, self.model.get_input_embeddings().weight, self.cfg.prompt_tuning.metric)
+            ids = project(
+                self.prompt.weight, self.model.get_input_embeddings().weight, self.cfg.prompt_tuning.metric
+            )
             metrics["val/f1"] = projection_f1(self.tokenizer.decode(ids), self.cfg.prompt_tuning.target_text)
         self.log_dict(metrics, rank_zero_only=True)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         super().on_save_checkpoint(checkpoint)
-        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith("prompt.")}
+        checkpoint["state_dict"] = {
+            k: v for k, v in checkpoint["state_dict"].items() if k.startswith("prompt.")
+        }
 
 
 def build(cfg: PromptTuningConfig):
@@ -376,6 +386,10 @@ def build(cfg: PromptTuningConfig):
         val_rows = val_rows[: cfg.prompt_tuning.max_val_samples]
     task = cfg.prompt_tuning.task
     texts = [str(row.get(task.text_field, "")) for row in train_rows]
-    tokenizer = load_tokenizer(cfg.model, texts=[*texts, *task.verbalizers, cfg.prompt_tuning.target_text or ""])
+    tokenizer = load_tokenizer(
+        cfg.model, texts=[*texts, *task.verbalizers, cfg.prompt_tuning.target_text or ""]
+    )
     model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed)
-    return PromptTuningModule(cfg, model, tokenizer), PromptTuningDataModule(cfg, tokenizer, train_rows, val_rows)
+    return PromptTuningModule(cfg, model, tokenizer), PromptTuningDataModule(
+        cfg, tokenizer, train_rows, val_rows
+    )
