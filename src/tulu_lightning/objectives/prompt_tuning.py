@@ -338,7 +338,7 @@ class PromptTuningModule(PostTrainingModule):
         task_nll = self.global_sum(nll_total) / denominator
         penalty = self.penalty().detach()
         self.log_metrics(
-            {"loss": task_nll + gamma * penalty, "task_nll": task_nll, "distance": penalty, **stats}
+            {"loss": task_nll + gamma * penalty, "task_nll": task_nll, "penalty": penalty, **stats}
         )
 
     def on_validation_epoch_start(self) -> None:
@@ -359,7 +359,7 @@ class PromptTuningModule(PostTrainingModule):
         super().on_validation_epoch_end()
         if not self._val_count:
             return
-        metrics = {"val/accuracy": self._val_correct / self._val_count, "val/distance": float(self.penalty())}
+        metrics = {"val/accuracy": self._val_correct / self._val_count, "val/penalty": float(self.penalty())}
         if self.target_ids:
             from tulu_lightning.waywardness import project, projection_f1
 
