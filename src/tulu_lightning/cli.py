@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("tulu_lightning.export", "export a training checkpoint to a Hugging Face model directory"),
     "decontaminate": ("tulu_lightning.decontam_cli", "n-gram decontamination of training data vs benchmarks"),
     "verify": ("tulu_lightning.verify_cli", "score a JSONL file of responses with a reward verifier"),
+    "waywardness": ("tulu_lightning.waywardness_cli", "prompt waywardness sweep: target texts × γ × seeds"),
 }
 
 

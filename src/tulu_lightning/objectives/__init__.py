@@ -4,4 +4,5 @@
 # objective name (the config's `objective:` key) -> (module, config class name)
 OBJECTIVES: dict[str, tuple[str, str]] = {
     "sft": ("tulu_lightning.objectives.sft", "SFTConfig"),
+    "prompt_tuning": ("tulu_lightning.objectives.prompt_tuning", "PromptTuningConfig"),
 }

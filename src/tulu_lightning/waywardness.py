@@ -1,0 +1,369 @@
+"""Prompt Waywardness (Khashabi et al., NAACL 2022): how faithfully a tuned continuous prompt reads as text.
+
+discretize: each prompt vector -> its nearest token in the frozen input-embedding matrix (Euclidean by
+            default; cosine or dot product as options); the projected text is those tokens decoded
+faithfulness: word-level F1 of the projected text against the target text, SQuAD-normalised
+sweep: target texts × γ × seeds, one prompt-tuning fit each (MLflow: accuracy, F1, distance, projected text),
+       then a summary run with the table, an accuracy-vs-F1 plot (SVG) and the paper's selection rule:
+       per target text, the γ with the best accuracy among those whose F1 > 0.98.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import string
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from tulu_lightning.config import ConfigError, load_yaml, merge_config
+from tulu_lightning.objectives.prompt_tuning import (
+    METRICS,
+    PromptTuningConfig,
+    load_task_rows,
+    prefix_and_choices,
+)
+from tulu_lightning.objectives.prompt_tuning import validate as validate_prompt_tuning
+
+# --- discretization ------------------------------------------------------------------------------------
+
+
+def nearest_tokens(prompt: torch.Tensor, embeddings: torch.Tensor, metric: str = "euclidean") -> torch.Tensor:
+    """[L] index of the row of `embeddings` [V, d] nearest to each prompt vector [L, d]."""
+    prompt, embeddings = prompt.detach().float(), embeddings.detach().float()
+    if metric == "euclidean":
+        return torch.cdist(prompt, embeddings).argmin(dim=1)
+    if metric == "cosine":
+        return (_unit(prompt) @ _unit(embeddings).T).argmax(dim=1)
+    if metric == "dot":
+        return (prompt @ embeddings.T).argmax(dim=1)
+    raise ValueError(f"metric: expected one of {METRICS}, got {metric!r}")
+
+
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    return x / x.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+
+
+def project(prompt: torch.Tensor, embeddings: torch.Tensor, metric: str = "euclidean") -> list[int]:
+    """The prompt discretized to token ids."""
+    return nearest_tokens(prompt, embeddings, metric).tolist()
+
+
+def mean_distance(prompt: torch.Tensor, target_embeddings: torch.Tensor) -> float:
+    """(1/L) · Σᵢ ‖pᵢ − E[wᵢ]‖: mean Euclidean distance of each prompt vector to its target token's embedding."""
+    return float((prompt.detach().float() - target_embeddings.float()).norm(dim=-1).mean())
+
+
+# --- faithfulness: SQuAD word-level F1 ---------------------------------------------------------------
+
+
+def normalize_text(text: str) -> str:
+    """SQuAD normalisation: lowercase, punctuation removed, articles (a, an, the) removed, whitespace collapsed."""
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def projection_f1(prediction: str, target: str) -> float:
+    """Word-level F1 between the normalised words of `prediction` and `target` (1.0 when both are empty)."""
+    predicted, gold = normalize_text(prediction).split(), normalize_text(target).split()
+    if not predicted or not gold:
+        return float(predicted == gold)
+    overlap = sum((Counter(predicted) & Counter(gold)).values())
+    if overlap == 0:
+        return 0.0
+    precision, recall = overlap / len(predicted), overlap / len(gold)
+    return 2 * precision * recall / (precision + recall)
+
+
+# --- the sweep config ------------------------------------------------------------------------------------
+
+
+@dataclass
+class PretrainSection:
+    """Train the tiny model (model.tiny) as a plain LM on the task's filled-in templates before freezing it,
+    so that a from-scratch demo model can read the task at all. 0 steps: use the model as loaded."""
+
+    steps: int = 0
+    lr: float = 3e-3
+    batch_size: int = 16
+
+
+@dataclass
+class SweepSection:
+    target_texts: list[str] = field(default_factory=list)
+    target_file: str | None = None  # more target texts, one a line
+    gammas: list[float] = field(default_factory=lambda: [0.0, 1e-4, 5e-4, 1e-3, 3e-3, 5e-3, 1e-2, 3e-2])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    metric: str = "euclidean"  # the projection's nearest-neighbour metric
+    f1_threshold: float = 0.98  # the paper's selection rule: best accuracy among γ with F1 above this
+    out_dir: str = "outputs/waywardness"
+    pretrain: PretrainSection = field(default_factory=PretrainSection)
+
+
+@dataclass
+class WaywardnessConfig(PromptTuningConfig):
+    sweep: SweepSection = field(default_factory=SweepSection)
+
+
+def load_config(path: str, overrides: list[str] | None = None) -> WaywardnessConfig:
+    cfg = merge_config(WaywardnessConfig, load_yaml(path), overrides, source=path)
+    sweep = cfg.sweep
+    if sweep.target_file:
+        if not Path(sweep.target_file).is_file():
+            raise ConfigError(f"sweep.target_file: file not found: {sweep.target_file}")
+        lines = Path(sweep.target_file).read_text(encoding="utf-8").splitlines()
+        sweep.target_texts += [line.strip() for line in lines if line.strip()]
+    if not sweep.target_texts:
+        raise ConfigError("sweep.target_texts: give at least one target text")
+    if not sweep.gammas or any(g < 0 for g in sweep.gammas):
+        raise ConfigError(f"sweep.gammas: need one or more values >= 0, got {sweep.gammas}")
+    if sweep.metric not in METRICS:
+        raise ConfigError(f"sweep.metric: expected one of {METRICS}, got {sweep.metric!r}")
+    if sweep.pretrain.steps and cfg.model.name_or_path:
+        raise ConfigError("sweep.pretrain.steps: only for a tiny model built from scratch (model.tiny)")
+    cfg.prompt_tuning.target_text = sweep.target_texts[0]
+    cfg.prompt_tuning.metric = sweep.metric
+    validate_prompt_tuning(cfg)
+    return cfg
+
+
+# --- a frozen LM that knows the task format (demo) ---------------------------------------------------
+
+
+def pretrain_task_lm(cfg: WaywardnessConfig, out_dir: Path) -> Path:
+    """Train `model.tiny` as a causal LM on '<bos>{text} It was {verbalizer}' for `sweep.pretrain.steps`
+    steps and save it as a Hugging Face directory (the frozen model of every run of the sweep)."""
+    from tulu_lightning.export import save_hf
+    from tulu_lightning.models import load_causal_lm, load_tokenizer
+    from tulu_lightning.objectives.prompt_tuning import label_index
+
+    task, pretrain = cfg.prompt_tuning.task, cfg.sweep.pretrain
+    rows = load_task_rows(cfg, "train")
+    texts = []
+    for index, row in enumerate(rows):
+        prefix, choices = prefix_and_choices(task, str(row[task.text_field]))
+        texts.append(prefix + choices[label_index(row, task, f"training data row {index}")])
+    tokenizer = load_tokenizer(cfg.model, texts=[*texts, *cfg.sweep.target_texts])
+    model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed)
+    encoded = [[tokenizer.bos_token_id, *tokenizer(t, add_special_tokens=False)["input_ids"]] for t in texts]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=pretrain.lr, weight_decay=0.0)
+    generator = torch.Generator().manual_seed(cfg.trainer.seed)
+    model.train()
+    for step in range(pretrain.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = pretrain.lr * (1 - step / pretrain.steps)
+        picked = torch.randint(len(encoded), (pretrain.batch_size,), generator=generator).tolist()
+        width = max(len(encoded[i]) for i in picked)
+        input_ids = torch.tensor(
+            [encoded[i] + [tokenizer.pad_token_id] * (width - len(encoded[i])) for i in picked]
+        )
+        mask = (torch.arange(width) < torch.tensor([len(encoded[i]) for i in picked])[:, None]).long()
+        labels = input_ids.masked_fill(mask == 0, -100)
+        loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    print(f"pretrained the task LM for {pretrain.steps} steps (last loss {float(loss):.3f}) -> {out_dir}")
+    return save_hf(model, tokenizer, out_dir)
+
+
+# --- the sweep -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    target_index: int
+    target_text: str
+    gamma: float
+    seed: int
+    accuracy: float
+    f1: float
+    distance: float
+    projected_text: str
+    run_id: str | None
+
+
+def run_one(cfg: WaywardnessConfig, target_index: int, gamma: float, seed: int) -> RunResult:
+    """One prompt-tuning fit; its accuracy, projection F1, distance and projected text logged to its run."""
+    from tulu_lightning.train import fit
+
+    run_cfg = copy.deepcopy(cfg)
+    target = cfg.sweep.target_texts[target_index]
+    name = f"target{target_index}_gamma{gamma:g}_seed{seed}"
+    run_cfg.prompt_tuning.target_text = target
+    run_cfg.prompt_tuning.gamma = gamma
+    run_cfg.trainer.seed = seed
+    run_cfg.trainer.output_dir = str(Path(cfg.sweep.out_dir) / "runs" / name)
+    run_cfg.trainer.export = False
+    run_cfg.tracking.run_name = f"waywardness:{name}"
+    result = fit(run_cfg)
+    module = result.module
+    embeddings = module.model.get_input_embeddings().weight
+    projected = module.tokenizer.decode(project(module.prompt.weight, embeddings, cfg.sweep.metric))
+    outcome = RunResult(
+        target_index=target_index,
+        target_text=target,
+        gamma=gamma,
+        seed=seed,
+        accuracy=result.metrics["val/accuracy"],
+        f1=projection_f1(projected, target),
+        distance=mean_distance(module.prompt.weight, module.target_embeddings),
+        projected_text=projected,
+        run_id=result.run_id,
+    )
+    if result.run_id is not None:
+        _log_run(cfg, outcome)
+    return outcome
+
+
+def _log_run(cfg: WaywardnessConfig, outcome: RunResult) -> None:
+    import mlflow
+
+    client = mlflow.MlflowClient(cfg.tracking.uri)
+    for key in ("accuracy", "f1", "distance"):
+        client.log_metric(outcome.run_id, f"waywardness/{key}", getattr(outcome, key))
+    client.set_tag(outcome.run_id, "waywardness.projected_text", outcome.projected_text[:4000])
+    client.set_tag(outcome.run_id, "waywardness.target_text", outcome.target_text[:4000])
+    client.log_text(outcome.run_id, outcome.projected_text, "projected_text.txt")
+
+
+def select_gammas(results: list[RunResult], threshold: float) -> dict[int, dict | None]:
+    """The paper's rule, per target text: the γ with the best mean accuracy among those whose mean F1 exceeds
+    `threshold` (None when no γ does)."""
+    selected: dict[int, dict | None] = {}
+    for row in summarize(results):
+        best = selected.get(row["target_index"])
+        if row["f1"] > threshold and (best is None or row["accuracy"] > best["accuracy"]):
+            selected[row["target_index"]] = row
+        else:
+            selected.setdefault(row["target_index"], None)
+    return selected
+
+
+def summarize(results: list[RunResult]) -> list[dict]:
+    """Mean accuracy, F1 and distance over seeds, per (target text, γ), in sweep order."""
+    groups: dict[tuple[int, float], list[RunResult]] = {}
+    for r in results:
+        groups.setdefault((r.target_index, r.gamma), []).append(r)
+    rows = []
+    for (target_index, gamma), runs in groups.items():
+        rows.append(
+            {
+                "target_index": target_index,
+                "target_text": runs[0].target_text,
+                "gamma": gamma,
+                "seeds": len(runs),
+                "accuracy": sum(r.accuracy for r in runs) / len(runs),
+                "f1": sum(r.f1 for r in runs) / len(runs),
+                "distance": sum(r.distance for r in runs) / len(runs),
+                "projected_text": runs[0].projected_text,
+            }
+        )
+    return rows
+
+
+def format_table(results: list[RunResult], threshold: float) -> str:
+    """Markdown: one line per (target, γ), then the selected γ per target."""
+    lines = [
+        "| target | γ | accuracy | F1 | distance | projected text (first seed) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in summarize(results):
+        projected = row["projected_text"].replace("|", "\\|").replace("\n", " ")
+        lines.append(
+            f"| {row['target_index']} | {row['gamma']:g} | {row['accuracy']:.3f} | {row['f1']:.3f} "
+            f"| {row['distance']:.4f} | {projected} |"
+        )
+    lines.append("")
+    lines.append(f"Selected γ (best accuracy with F1 > {threshold}):")
+    for index, row in select_gammas(results, threshold).items():
+        target = results[[r.target_index for r in results].index(index)].target_text
+        choice = f"γ={row['gamma']:g} (accuracy {row['accuracy']:.3f}, F1 {row['f1']:.3f})" if row else "none"
+        lines.append(f"- target {index} ({target!r}): {choice}")
+    return "\n".join(lines) + "\n"
+
+
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
+
+
+def accuracy_f1_svg(results: list[RunResult], width: int = 520, height: int = 380) -> str:
+    """A scatter plot of accuracy (y) against projection F1 (x), one colour per γ, as a standalone SVG."""
+    left, right, top, bottom = 60, 130, 20, 50
+    plot_w, plot_h = width - left - right, height - top - bottom
+    accuracies = [r.accuracy for r in results]
+    low = max(0.0, min(accuracies) - 0.05)
+    high = min(1.0, max(accuracies) + 0.05) if max(accuracies) - low > 1e-9 else low + 0.1
+
+    def x(f1: float) -> float:
+        return left + f1 * plot_w
+
+    def y(acc: float) -> float:
+        return top + (1 - (acc - low) / (high - low)) * plot_h
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
+        'font-size="11">',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#333"/>',
+    ]
+    for i in range(6):
+        f1, acc = i / 5, low + (high - low) * i / 5
+        parts.append(f'<text x="{x(f1):.1f}" y="{top + plot_h + 15}" text-anchor="middle">{f1:.1f}</text>')
+        parts.append(f'<text x="{left - 6}" y="{y(acc) + 4:.1f}" text-anchor="end">{acc:.2f}</text>')
+    parts.append(f'<text x="{left + plot_w / 2}" y="{height - 12}" text-anchor="middle">projection F1</text>')
+    parts.append(
+        f'<text x="15" y="{top + plot_h / 2}" text-anchor="middle" '
+        f'transform="rotate(-90 15 {top + plot_h / 2})">accuracy</text>'
+    )
+    gammas = sorted({r.gamma for r in results})
+    for i, gamma in enumerate(gammas):
+        colour = PALETTE[i % len(PALETTE)]
+        for r in (r for r in results if r.gamma == gamma):
+            parts.append(
+                f'<circle cx="{x(r.f1):.1f}" cy="{y(r.accuracy):.1f}" r="4" fill="{colour}" opacity="0.8"/>'
+            )
+        legend_y = top + 14 * i + 8
+        parts.append(f'<circle cx="{left + plot_w + 16}" cy="{legend_y}" r="4" fill="{colour}"/>')
+        parts.append(f'<text x="{left + plot_w + 26}" y="{legend_y + 4}">γ = {gamma:g}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def sweep(cfg: WaywardnessConfig) -> list[RunResult]:
+    """Every target text × γ × seed; writes summary.md, summary.json and accuracy_vs_f1.svg to sweep.out_dir
+    and logs them to a summary MLflow run."""
+    from tulu_lightning.tracking import mlflow_run
+
+    out = Path(cfg.sweep.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.sweep.pretrain.steps:
+        cfg = copy.deepcopy(cfg)
+        cfg.model.name_or_path = str(pretrain_task_lm(cfg, out / "base_lm"))
+    results = [
+        run_one(cfg, target_index, gamma, seed)
+        for target_index in range(len(cfg.sweep.target_texts))
+        for gamma in cfg.sweep.gammas
+        for seed in cfg.sweep.seeds
+    ]
+    table = format_table(results, cfg.sweep.f1_threshold)
+    (out / "summary.md").write_text(table)
+    selected = select_gammas(results, cfg.sweep.f1_threshold)
+    (out / "summary.json").write_text(
+        json.dumps({"runs": [asdict(r) for r in results], "selected": selected}, indent=2) + "\n"
+    )
+    (out / "accuracy_vs_f1.svg").write_text(accuracy_f1_svg(results))
+    with mlflow_run(
+        cfg.tracking, run_name="waywardness:summary", tags={"objective": "waywardness"}
+    ) as mlflow:
+        if mlflow is not None:
+            for name in ("summary.md", "summary.json", "accuracy_vs_f1.svg"):
+                mlflow.log_artifact(str(out / name))
+            for index, row in selected.items():
+                if row is not None:
+                    mlflow.log_metric(f"selected_gamma/target{index}", row["gamma"])
+    return results

@@ -1,0 +1,29 @@
+"""`python -m tulu_lightning waywardness`: the Prompt Waywardness sweep (target texts × γ × seeds).
+
+Each run is a prompt-tuning fit logged to MLflow; the summary table, the accuracy-vs-F1 plot and the selected
+γ per target text go to `sweep.out_dir` and to a summary MLflow run. Light at import: `--help` needs no torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="YAML config (configs/waywardness/*.yaml)")
+    parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. sweep.gammas=[0,1]")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tulu_lightning.config import to_yaml
+    from tulu_lightning.waywardness import format_table, load_config, sweep
+
+    cfg = load_config(args.config, args.overrides)
+    if args.print_config:
+        print(to_yaml(cfg))
+        return 0
+    results = sweep(cfg)
+    print(format_table(results, cfg.sweep.f1_threshold))
+    print(f"summary: {cfg.sweep.out_dir}/summary.md, plot: {cfg.sweep.out_dir}/accuracy_vs_f1.svg")
+    return 0
