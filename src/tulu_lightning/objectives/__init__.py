@@ -4,4 +4,6 @@
 # objective name (the config's `objective:` key) -> (module, config class name)
 OBJECTIVES: dict[str, tuple[str, str]] = {
     "sft": ("tulu_lightning.objectives.sft", "SFTConfig"),
+    "grpo": ("tulu_lightning.objectives.grpo", "GRPOConfig"),
+    "ppo": ("tulu_lightning.objectives.ppo", "PPOConfig"),
 }
