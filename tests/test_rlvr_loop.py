@@ -5,8 +5,8 @@ import json
 
 import pytest
 import torch
-
 from conftest import DEMO_DATA, tiny_sft_config, write_config
+
 from tulu_lightning.config import ConfigError
 from tulu_lightning.objectives.rlvr import response_logits, token_logprobs
 from tulu_lightning.rollout import Completion, SamplingParams
@@ -44,7 +44,9 @@ class FixedRollout:
         out = []
         for index in range(len(prompts)):
             for text in self.texts:
-                ids = self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
+                ids = self.tokenizer(text, add_special_tokens=False)["input_ids"] + [
+                    self.tokenizer.eos_token_id
+                ]
                 out.append(Completion(index, ids, text, [0.0] * len(ids), "stop"))
         return out
 
@@ -52,7 +54,11 @@ class FixedRollout:
 def test_mixed_batch_routes_each_row_to_its_verifier(module):
     prompts = [
         {"prompt_ids": [5, 6, 7], "ground_truth": "21", "verifier": "gsm8k"},
-        {"prompt_ids": [5, 6], "ground_truth": json.dumps({"func_name": "validate_lowercase"}), "verifier": "ifeval"},
+        {
+            "prompt_ids": [5, 6],
+            "ground_truth": json.dumps({"func_name": "validate_lowercase"}),
+            "verifier": "ifeval",
+        },
     ]
     module.rollout = FixedRollout(module.tokenizer, ["THE ANSWER IS 21", "the answer is 5"])
     module.cfg.rlvr.samples_per_prompt = 2
@@ -81,7 +87,8 @@ def test_trainer_logprobs_use_the_sampling_temperature(module):
         SamplingParams(n=2, temperature=0.7, max_tokens=8),
     )
     batch = module.layout(
-        [module.prompts[c.prompt_index]["prompt_ids"] for c in completions], [c.token_ids for c in completions]
+        [module.prompts[c.prompt_index]["prompt_ids"] for c in completions],
+        [c.token_ids for c in completions],
     )
     trainer_logprobs = module.logprobs_of(module.model, batch)
     generator = torch.zeros_like(trainer_logprobs)
@@ -99,7 +106,7 @@ def test_first_update_from_identical_policies_has_ratio_exactly_one(module):
     module.score_rollout(batch)
     chunk = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
     chunk["loss_mask"] = batch["response_mask"]  # every token, including dropped GRPO groups
-    loss, _, stats = module.policy_terms(chunk)
+    _, _, stats = module.policy_terms(chunk)
     assert float(stats["ratio_max_dev"]) == 0.0
     assert torch.equal(batch["old_logprobs"], batch["ref_logprobs"])  # reference = starting policy
     assert float(stats["clip_frac"]) == 0.0

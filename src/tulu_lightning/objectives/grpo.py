@@ -44,7 +44,9 @@ def validate(cfg: GRPOConfig) -> None:
     if cfg.rlvr.samples_per_prompt < 2:
         raise ConfigError("rlvr.samples_per_prompt: GRPO needs a group of at least 2 samples per prompt")
     if cfg.grpo.kl_estimator not in KL_ESTIMATORS:
-        raise ConfigError(f"grpo.kl_estimator: expected one of {KL_ESTIMATORS}, got {cfg.grpo.kl_estimator!r}")
+        raise ConfigError(
+            f"grpo.kl_estimator: expected one of {KL_ESTIMATORS}, got {cfg.grpo.kl_estimator!r}"
+        )
 
 
 class GRPOModule(RLVRModule):

@@ -84,7 +84,9 @@ class PPOModule(RLVRModule):
             last = mask.sum(1).long()  # column after the last response token
             rm_scores = self.values_of(self.reward_model, batch)[torch.arange(len(scores)), last]
             scores = scores + rm_scores
-        rewards = kl_penalized_rewards(scores, batch["old_logprobs"], batch["ref_logprobs"], mask, self.cfg.rlvr.beta)
+        rewards = kl_penalized_rewards(
+            scores, batch["old_logprobs"], batch["ref_logprobs"], mask, self.cfg.rlvr.beta
+        )
         advantages, returns = generalized_advantages(rewards, batch["old_values"], mask, p.gamma, p.lam)
         batch["advantages"] = masked_whiten(advantages, mask) if p.whiten_advantages else advantages
         batch["returns"] = returns
@@ -118,7 +120,9 @@ def build(cfg: PPOConfig):
     tokenizer = load_tokenizer(cfg.model, texts=(m["content"] for row in train_rows for m in row["messages"]))
     model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed)
     value_model = load_scalar_model(cfg.ppo.value_model, model)
-    reward_model = frozen_copy(load_scalar_model(cfg.ppo.reward_model, model)) if cfg.ppo.reward_model else None
+    reward_model = (
+        frozen_copy(load_scalar_model(cfg.ppo.reward_model, model)) if cfg.ppo.reward_model else None
+    )
     return PPOModule(cfg, model, tokenizer, value_model, reward_model), PromptDataModule(
         cfg, tokenizer, train_rows, val_rows
     )

@@ -67,7 +67,9 @@ def validate_rlvr(cfg: RunConfig) -> None:
     if r.clip_low < 0 or r.clip_high < 0 or r.beta < 0:
         raise ConfigError("rlvr.clip_low, rlvr.clip_high and rlvr.beta must be >= 0")
     if r.default_verifier not in VERIFIERS:
-        raise ConfigError(f"rlvr.default_verifier: expected one of {list(VERIFIERS)}, got {r.default_verifier!r}")
+        raise ConfigError(
+            f"rlvr.default_verifier: expected one of {list(VERIFIERS)}, got {r.default_verifier!r}"
+        )
 
 
 # --- the math: each a small function over [N, L] response tensors ------------------------------------------
@@ -283,7 +285,9 @@ class PromptDataModule(StepDataModule):
         if self.train_items:
             return
         self.train_items = self.prompts(self.train_rows)
-        self.val_items = self.prompts(self.val_rows[: self.cfg.eval.max_prompts]) if self.cfg.eval.enabled else []
+        self.val_items = (
+            self.prompts(self.val_rows[: self.cfg.eval.max_prompts]) if self.cfg.eval.enabled else []
+        )
 
     def prompts(self, rows: list[dict]) -> list[dict]:
         max_prompt = self.cfg.data.max_seq_length - self.cfg.rlvr.max_new_tokens
@@ -294,7 +298,9 @@ class PromptDataModule(StepDataModule):
                 continue  # as open-instruct: prompts that leave no room for the response are skipped
             verifier = row.get("dataset") or self.cfg.rlvr.default_verifier
             if verifier not in VERIFIERS:
-                raise DataError(f"RLVR row {index}: unknown verifier {verifier!r} (expected one of {VERIFIERS})")
+                raise DataError(
+                    f"RLVR row {index}: unknown verifier {verifier!r} (expected one of {VERIFIERS})"
+                )
             items.append({"prompt_ids": ids, "ground_truth": str(row["ground_truth"]), "verifier": verifier})
         return items
 
@@ -357,13 +363,18 @@ class RLVRModule(PostTrainingModule):
         completions = self.rollout.generate([p["prompt_ids"] for p in prompts], params)
         rows = [prompts[c.prompt_index] for c in completions]
         verdicts = verify_batch(
-            [row["verifier"] for row in rows], [c.text for c in completions], [row["ground_truth"] for row in rows]
+            [row["verifier"] for row in rows],
+            [c.text for c in completions],
+            [row["ground_truth"] for row in rows],
         )
         batch = self.layout([row["prompt_ids"] for row in rows], [c.token_ids for c in completions])
         batch["correct"] = torch.tensor([v.score for v in verdicts], dtype=torch.float32)
         batch["stopped"] = torch.tensor([c.finish_reason == "stop" for c in completions])
         batch["scores"] = sequence_scores(
-            batch["correct"], batch["stopped"], r.verifiable_reward, r.non_eos_reward if r.non_eos_penalty else None
+            batch["correct"],
+            batch["stopped"],
+            r.verifiable_reward,
+            r.non_eos_reward if r.non_eos_penalty else None,
         )
         batch["verifiers"] = [row["verifier"] for row in rows]
         return batch
