@@ -54,6 +54,10 @@ class RLVRSection:
     generation_batch_size: int = 64  # sequences per `generate` call
     default_verifier: str = "gsm8k"  # for rows without a `dataset` field
     eval_at_start: bool = True  # log val/accuracy of the starting policy at step 0 (eval.enabled)
+    backend: str = (
+        "hf"  # hf | vllm (GPU only: a colocated engine, the policy's weights pushed after every update)
+    )
+    vllm_gpu_memory_utilization: float = 0.3
 
 
 def validate_rlvr(cfg: RunConfig) -> None:
@@ -66,6 +70,10 @@ def validate_rlvr(cfg: RunConfig) -> None:
         raise ConfigError(f"rlvr.top_p: expected (0, 1], got {r.top_p}")
     if r.clip_low < 0 or r.clip_high < 0 or r.beta < 0:
         raise ConfigError("rlvr.clip_low, rlvr.clip_high and rlvr.beta must be >= 0")
+    if r.backend not in ("hf", "vllm"):
+        raise ConfigError(f"rlvr.backend: expected 'hf' or 'vllm', got {r.backend!r}")
+    if r.backend == "vllm" and cfg.model.name_or_path is None:
+        raise ConfigError("rlvr.backend=vllm needs model.name_or_path (the engine loads the HF directory)")
     if r.default_verifier not in VERIFIERS:
         raise ConfigError(
             f"rlvr.default_verifier: expected one of {list(VERIFIERS)}, got {r.default_verifier!r}"
@@ -329,7 +337,9 @@ class RLVRModule(PostTrainingModule):
         self.tokenizer = tokenizer
         disable_dropout(self.model)
         self.ref_model = frozen_copy(model)
-        self.rollout = rollout or HFRollout(model, tokenizer, batch_size=cfg.rlvr.generation_batch_size)
+        if rollout is None and cfg.rlvr.backend == "hf":
+            rollout = HFRollout(model, tokenizer, batch_size=cfg.rlvr.generation_batch_size)
+        self.rollout = rollout  # vllm: built in `on_fit_start`, on this rank's GPU
         self.shuffle = torch.Generator().manual_seed(cfg.trainer.seed)
 
     def sharded_modules(self) -> list[torch.nn.Module]:
@@ -340,6 +350,18 @@ class RLVRModule(PostTrainingModule):
             return self.trainer.max_steps
         per_batch = self.cfg.rlvr.update_epochs * self.cfg.rlvr.num_minibatches
         return max(1, self.trainer.datamodule.steps_per_epoch() * self.trainer.max_epochs * per_batch)
+
+    def on_fit_start(self) -> None:
+        if self.rollout is None:
+            from tulu_lightning.rollout_vllm import VLLMRollout
+
+            r = self.cfg.rlvr
+            self.rollout = VLLMRollout(
+                self.cfg.model.name_or_path,
+                self.tokenizer,
+                r.vllm_gpu_memory_utilization,
+                self.cfg.trainer.seed,
+            )
 
     def on_train_start(self) -> None:
         if self.cfg.eval.enabled and self.cfg.rlvr.eval_at_start and self.global_step == 0:
@@ -447,6 +469,8 @@ class RLVRModule(PostTrainingModule):
         generated = time.perf_counter()
         self.score_rollout(batch)
         update_stats = self.update(batch)
+        if hasattr(self.rollout, "push_weights"):
+            self.rollout.push_weights(self.model)
         finished = time.perf_counter()
         self.steps_in_epoch = data_step + 1  # resume counts rollout batches, not optimizer steps
         self.log_metrics(
