@@ -123,3 +123,29 @@ def test_config_errors_name_the_key(tmp_path):
         rlvr_config(tmp_path, "grpo", samples_per_prompt=1)
     with pytest.raises(ConfigError, match="temperature"):
         rlvr_config(tmp_path, "ppo", temperature=0.0)
+
+
+@pytest.mark.parametrize("objective", ["grpo", "ppo"])
+def test_fit_logs_rlvr_metrics_to_mlflow(tmp_path, objective):
+    from mlflow import MlflowClient
+
+    from tulu_lightning.train import fit
+
+    cfg = rlvr_config(tmp_path, objective, update_epochs=2, num_minibatches=2, forward_batch_size=4)
+    cfg.data.max_train_samples, cfg.trainer.max_epochs = 4, 1  # one rollout batch of 4 prompts × 4 samples
+    cfg.eval.enabled, cfg.eval.max_prompts, cfg.eval.max_new_tokens = True, 4, 8
+    result = fit(cfg)
+    client = MlflowClient(tracking_uri=cfg.tracking.uri)
+    metrics = client.get_run(result.run_id).data.metrics
+    expected = ["correct_frac", "reward/gsm8k", "kl", "response_length", "rollout_seconds", "update_seconds"]
+    expected += ["samples_per_sec", "optimizer_steps"]
+    if objective == "ppo":  # a random policy is never right: every GRPO group has zero variance, no update
+        expected += ["value_loss", "explained_variance", "entropy", "clip_frac", "loss", "grad_norm"]
+        assert metrics["train/optimizer_steps"] == 4  # 2 epochs × 2 minibatches
+    else:
+        assert metrics["train/groups_kept_frac"] == 0 and metrics["train/optimizer_steps"] == 0
+    assert {f"train/{name}" for name in expected} <= set(metrics), sorted(metrics)
+    assert [m.step for m in client.get_metric_history(result.run_id, "val/accuracy")][
+        0
+    ] == 0  # before training
+    assert (result.hf_dir / "config.json").exists()
