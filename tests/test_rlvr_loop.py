@@ -145,7 +145,6 @@ def test_fit_logs_rlvr_metrics_to_mlflow(tmp_path, objective):
     else:
         assert metrics["train/groups_kept_frac"] == 0 and metrics["train/optimizer_steps"] == 0
     assert {f"train/{name}" for name in expected} <= set(metrics), sorted(metrics)
-    assert [m.step for m in client.get_metric_history(result.run_id, "val/accuracy")][
-        0
-    ] == 0  # before training
+    accuracy_steps = [m.step for m in client.get_metric_history(result.run_id, "val/accuracy")]
+    assert accuracy_steps[0] == 0  # the starting policy, before training
     assert (result.hf_dir / "config.json").exists()
