@@ -390,8 +390,8 @@ class RLVRModule(PostTrainingModule):
             [row["ground_truth"] for row in rows],
         )
         batch = self.layout([row["prompt_ids"] for row in rows], [c.token_ids for c in completions])
-        batch["correct"] = torch.tensor([v.score for v in verdicts], dtype=torch.float32)
-        batch["stopped"] = torch.tensor([c.finish_reason == "stop" for c in completions])
+        batch["correct"] = torch.tensor([v.score for v in verdicts], device=self.device)
+        batch["stopped"] = torch.tensor([c.finish_reason == "stop" for c in completions], device=self.device)
         batch["scores"] = sequence_scores(
             batch["correct"],
             batch["stopped"],
