@@ -3,7 +3,9 @@
     python scripts/make_demo_data.py
 
 Files (JSONL): sft_{train,val}.jsonl (`messages`, `ground_truth`), preference_{train,val}.jsonl (`chosen`,
-`rejected` message lists), rlvr_{train,val}.jsonl (`messages`, `ground_truth`, `dataset`). Validation problems
+`rejected` message lists), rlvr_{train,val}.jsonl (`messages`, `ground_truth`, `dataset`; the training prompts end with a few IFEval-style
+ones, `dataset` "ifeval", ground truth in Tülu's `{"func_name": ...}` form, so RLVR batches mix verifiers).
+Validation problems
 never appear, with the same names, objects and numbers, in any training file. Deterministic (fixed seeds).
 """
 
@@ -109,6 +111,22 @@ def rlvr_row(p: dict) -> dict:
     }
 
 
+# IFEval-style instructions appended to an arithmetic question, with Tülu's ground-truth JSON.
+IFEVAL_CONSTRAINTS = [
+    ("Answer without using any commas.", {"func_name": "validate_no_commas"}),
+    ("Your entire response should be in lowercase letters.", {"func_name": "validate_lowercase"}),
+]
+
+
+def ifeval_row(p: dict, rng: random.Random) -> dict:
+    instruction, truth = rng.choice(IFEVAL_CONSTRAINTS)
+    return {
+        "messages": [{"role": "user", "content": f"{p['question']} {instruction}"}],
+        "ground_truth": json.dumps(truth),
+        "dataset": "ifeval",
+    }
+
+
 def write(path: Path, rows: list[dict]) -> None:
     with path.open("w") as f:
         for row in rows:
@@ -127,7 +145,10 @@ def main(out_dir: Path = Path("data/demo")) -> None:
         [preference_row(p) for p in unique_problems(random.Random(2), 2000, seen)],
     )
     write(out_dir / "preference_val.jsonl", [preference_row(p) for p in val])
-    write(out_dir / "rlvr_train.jsonl", [rlvr_row(p) for p in unique_problems(random.Random(3), 1500, seen)])
+    rlvr_train = [rlvr_row(p) for p in unique_problems(random.Random(3), 1500, seen)]
+    ifeval_rng = random.Random(4)
+    rlvr_train += [ifeval_row(p, ifeval_rng) for p in unique_problems(ifeval_rng, 100, seen)]
+    write(out_dir / "rlvr_train.jsonl", rlvr_train)
     write(out_dir / "rlvr_val.jsonl", [rlvr_row(p) for p in val])
 
 

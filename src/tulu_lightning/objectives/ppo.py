@@ -1,0 +1,128 @@
+"""PPO on verifiable rewards, as Tülu 3 ran it (open-instruct ppo_vllm_thread_ray_gtrl).
+
+reward     per token −β (log π_old − log π_ref); at the last token + α·verified (α = 10), −10 instead when the
+           response has no EOS (`rlvr.non_eos_penalty`), + a reward model's score (`ppo.reward_model`, off)
+advantage  GAE(γ = 1, λ = 0.95) over the value model's V, then whitened over the batch's response tokens
+loss       clipped policy loss (ε = 0.2) + 0.1 × clipped value loss (ε_v = 0.2), token-level means;
+           K = 4 epochs per rollout batch; dropout off
+value      initialised from the reward model (`ppo.value_model`, an AutoModelForSequenceClassification
+           directory), else from the policy's weights with a fresh zero head; trained by the same optimizer
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from tulu_lightning.config import RunConfig
+from tulu_lightning.models import load_causal_lm, load_tokenizer
+from tulu_lightning.objectives.rlvr import (
+    PromptDataModule,
+    RLVRModule,
+    RLVRSection,
+    clipped_value_loss,
+    explained_variance,
+    frozen_copy,
+    generalized_advantages,
+    head_outputs,
+    kl_penalized_rewards,
+    load_prompt_rows,
+    load_scalar_model,
+    masked_whiten,
+    validate_rlvr,
+)
+
+
+@dataclass
+class PPOSection:
+    value_model: str | None = None  # HF dir of a reward model; None: policy weights + fresh scalar head
+    reward_model: str | None = None  # add this reward model's score at the last token (off, as in Tülu 3)
+    gamma: float = 1.0
+    lam: float = 0.95
+    whiten_advantages: bool = True
+    value_clip: float = 0.2
+    value_loss_coef: float = 0.1
+
+
+@dataclass
+class PPOConfig(RunConfig):
+    objective: str = "ppo"
+    rlvr: RLVRSection = field(default_factory=lambda: RLVRSection(update_epochs=4, non_eos_penalty=True))
+    ppo: PPOSection = field(default_factory=PPOSection)
+
+
+def validate(cfg: PPOConfig) -> None:
+    validate_rlvr(cfg)
+
+
+class PPOModule(RLVRModule):
+    def __init__(self, cfg: PPOConfig, model, tokenizer, value_model, reward_model=None):
+        super().__init__(cfg, model, tokenizer)
+        self.value_model = value_model
+        self.reward_model = reward_model
+
+    def trainable_modules(self) -> list[torch.nn.Module]:
+        return [self.model, self.value_model]
+
+    def sharded_modules(self) -> list[torch.nn.Module]:
+        extra = [self.reward_model] if self.reward_model is not None else []
+        return [*super().sharded_modules(), *extra]
+
+    @torch.no_grad()
+    def values_of(self, model, batch: dict) -> torch.Tensor:
+        return torch.cat([head_outputs(model, chunk) for chunk in self.chunks(batch)])
+
+    @torch.no_grad()
+    def score_rollout(self, batch: dict) -> None:
+        p, mask = self.cfg.ppo, batch["response_mask"]
+        batch["old_logprobs"] = self.logprobs_of(self.model, batch)
+        batch["ref_logprobs"] = self.logprobs_of(self.ref_model, batch)
+        batch["old_values"] = self.values_of(self.value_model, batch)[:, :-1] * mask
+        scores = batch["scores"].to(self.device)
+        if self.reward_model is not None:
+            last = mask.sum(1).long()  # column after the last response token
+            rm_scores = self.values_of(self.reward_model, batch)[torch.arange(len(scores)), last]
+            scores = scores + rm_scores
+        rewards = kl_penalized_rewards(
+            scores, batch["old_logprobs"], batch["ref_logprobs"], mask, self.cfg.rlvr.beta
+        )
+        advantages, returns = generalized_advantages(rewards, batch["old_values"], mask, p.gamma, p.lam)
+        batch["advantages"] = masked_whiten(advantages, mask) if p.whiten_advantages else advantages
+        batch["returns"] = returns
+        batch["loss_mask"] = mask
+
+    def minibatch_loss(self, chunk: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        policy_loss, _, stats = self.policy_terms(chunk)
+        values = head_outputs(self.value_model, chunk)[:, :-1]
+        value_loss, value_clipped = clipped_value_loss(
+            values, chunk["old_values"], chunk["returns"], self.cfg.ppo.value_clip
+        )
+        mask = chunk["loss_mask"]
+        loss = ((policy_loss + self.cfg.ppo.value_loss_coef * value_loss) * mask).sum()
+        stats.update(
+            policy_loss=(policy_loss.detach() * mask).sum(),
+            value_loss=(value_loss.detach() * mask).sum(),
+            value_clip_frac=(value_clipped.float() * mask).sum(),
+        )
+        return loss, stats
+
+    def rollout_metrics(self, batch: dict) -> dict[str, float]:
+        mask = batch["response_mask"]
+        return {
+            **super().rollout_metrics(batch),
+            "explained_variance": explained_variance(batch["old_values"], batch["returns"], mask),
+        }
+
+
+def build(cfg: PPOConfig):
+    train_rows, val_rows = load_prompt_rows(cfg)
+    tokenizer = load_tokenizer(cfg.model, texts=(m["content"] for row in train_rows for m in row["messages"]))
+    model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed)
+    value_model = load_scalar_model(cfg.ppo.value_model, model)
+    reward_model = (
+        frozen_copy(load_scalar_model(cfg.ppo.reward_model, model)) if cfg.ppo.reward_model else None
+    )
+    return PPOModule(cfg, model, tokenizer, value_model, reward_model), PromptDataModule(
+        cfg, tokenizer, train_rows, val_rows
+    )

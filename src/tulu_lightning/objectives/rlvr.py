@@ -1,0 +1,535 @@
+"""Reinforcement learning with verifiable rewards (Tülu 3 stage 3): what PPO and GRPO share.
+
+Every training batch is a batch of prompts, and one `training_step` runs
+  rollout    the current policy samples `n` responses per prompt (HFRollout: eval mode, no grad)
+  reward     each response is scored by its row's verifier (`dataset`: gsm8k, math, ifeval, ...) in one
+             batched call to the Rust verifiers; α = `verifiable_reward` if verified, else 0
+  scoring    the trainer recomputes the old policy's and the frozen reference's per-token log-probs (logits
+             divided by the sampling temperature before the log-softmax; the generator's are not trusted)
+  advantage  the algorithm's: GAE over a learned value (ppo.py) or group-relative (grpo.py)
+  update     K epochs over shuffled minibatches, one optimizer step per minibatch
+So one `training_step` makes K × num_minibatches optimizer steps: `trainer.max_steps` and the LR schedule count
+optimizer steps, `val_check_interval` counts rollout batches.
+
+Tensors of a rollout batch are laid out as [prompt left-padded to P | response right-padded to L], so the
+response's log-probs, values and rewards are all [N, L], aligned on the response tokens.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import torch
+
+from tulu_lightning.chat import prompt_ids
+from tulu_lightning.config import ConfigError, RunConfig
+from tulu_lightning.data import DataError, load_split, require_fields
+from tulu_lightning.evaluation import generation_accuracy, prompt_messages
+from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule
+from tulu_lightning.rewards import VERIFIERS, verify_batch
+from tulu_lightning.rollout import HFRollout, RolloutBackend, SamplingParams
+
+KL_ESTIMATORS = ("k1", "k2", "k3")
+
+
+@dataclass
+class RLVRSection:
+    samples_per_prompt: int = 1  # n responses per prompt (GRPO's group size)
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 128
+    stop_token_ids: list[int] = field(default_factory=list)  # EOS always stops
+    verifiable_reward: float = 10.0  # α: the reward of a verified response (0 otherwise)
+    non_eos_penalty: bool = False  # a response that never emitted EOS gets `non_eos_reward` instead
+    non_eos_reward: float = -10.0
+    beta: float = 0.05  # KL coefficient to the reference policy
+    clip_low: float = 0.2  # ratio clipped to [1 - clip_low, 1 + clip_high]
+    clip_high: float = 0.2
+    update_epochs: int = 1  # K passes over each rollout batch
+    num_minibatches: int = 1  # optimizer steps per pass
+    forward_batch_size: int = 64  # sequences per forward/backward (memory; does not change the step)
+    generation_batch_size: int = 64  # sequences per `generate` call
+    default_verifier: str = "gsm8k"  # for rows without a `dataset` field
+    eval_at_start: bool = True  # log val/accuracy of the starting policy at step 0 (eval.enabled)
+    backend: str = (
+        "hf"  # hf | vllm (GPU only: a colocated engine, the policy's weights pushed after every update)
+    )
+    vllm_gpu_memory_utilization: float = 0.3
+
+
+def validate_rlvr(cfg: RunConfig) -> None:
+    r = cfg.rlvr
+    if r.samples_per_prompt < 1 or r.update_epochs < 1 or r.num_minibatches < 1:
+        raise ConfigError("rlvr.samples_per_prompt, rlvr.update_epochs and rlvr.num_minibatches must be >= 1")
+    if r.temperature <= 0:
+        raise ConfigError(f"rlvr.temperature: training rollouts must sample (> 0), got {r.temperature}")
+    if not 0 < r.top_p <= 1:
+        raise ConfigError(f"rlvr.top_p: expected (0, 1], got {r.top_p}")
+    if r.clip_low < 0 or r.clip_high < 0 or r.beta < 0:
+        raise ConfigError("rlvr.clip_low, rlvr.clip_high and rlvr.beta must be >= 0")
+    if r.backend not in ("hf", "vllm"):
+        raise ConfigError(f"rlvr.backend: expected 'hf' or 'vllm', got {r.backend!r}")
+    if r.backend == "vllm" and cfg.model.name_or_path is None:
+        raise ConfigError("rlvr.backend=vllm needs model.name_or_path (the engine loads the HF directory)")
+    if r.default_verifier not in VERIFIERS:
+        raise ConfigError(
+            f"rlvr.default_verifier: expected one of {list(VERIFIERS)}, got {r.default_verifier!r}"
+        )
+
+
+# --- the math: each a small function over [N, L] response tensors ------------------------------------------
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (values * mask).sum() / mask.sum().clamp(min=1)
+
+
+def masked_whiten(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """(x − mean) / std over the masked entries (unbiased variance, as open-instruct's `masked_whiten`)."""
+    mean = masked_mean(values, mask)
+    var = ((values - mean) ** 2 * mask).sum() / (mask.sum() - 1).clamp(min=1)
+    return (values - mean) * torch.rsqrt(var + eps) * mask
+
+
+def token_logprobs(logits: torch.Tensor, targets: torch.Tensor, temperature: float) -> torch.Tensor:
+    """log softmax(logits / T)[target] per position, in float32: the policy that actually sampled at T."""
+    logits = logits.float() / temperature
+    return logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+
+
+def entropy(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Per-position entropy of softmax(logits / T)."""
+    logp = torch.log_softmax(logits.float() / temperature, dim=-1)
+    return -(logp.exp() * logp).sum(-1)
+
+
+def kl_estimate(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, kind: str = "k3") -> torch.Tensor:
+    """Per-token estimators of KL(π ‖ π_ref) from samples of π (Schulman, "Approximating KL divergence", 2020),
+    with log r = log π_ref − log π:  k1 = −log r,  k2 = ½ (log r)²,  k3 = (r − 1) − log r  (unbiased, ≥ 0)."""
+    log_ratio = ref_logprobs - logprobs
+    if kind == "k1":
+        return -log_ratio
+    if kind == "k2":
+        return 0.5 * log_ratio**2
+    if kind == "k3":
+        return torch.expm1(log_ratio) - log_ratio
+    raise ValueError(f"unknown KL estimator {kind!r}; expected one of {KL_ESTIMATORS}")
+
+
+def clipped_policy_loss(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    advantages: torch.Tensor,
+    clip_low: float,
+    clip_high: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """PPO's clipped surrogate per token (Schulman et al. 2017), with DAPO's asymmetric "clip-higher" range:
+        ρ = exp(log π − log π_old),  loss = max(−A·ρ, −A·clip(ρ, 1 − ε_low, 1 + ε_high)).
+    Returns (loss, clipped: where the clipped term was the larger, ρ)."""
+    ratio = torch.exp(logprobs - old_logprobs)
+    unclipped = -advantages * ratio
+    clipped = -advantages * torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high)
+    return torch.maximum(unclipped, clipped), (clipped > unclipped), ratio
+
+
+def clipped_value_loss(
+    values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, clip: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """PPO's clipped value loss per token: ½ max((V − R)², (V_old + clip(V − V_old, ±ε) − R)²).
+    Returns (loss, clipped: where the clipped term was the larger)."""
+    clipped_values = old_values + torch.clamp(values - old_values, -clip, clip)
+    unclipped_loss = (values - returns) ** 2
+    clipped_loss = (clipped_values - returns) ** 2
+    return 0.5 * torch.maximum(unclipped_loss, clipped_loss), (clipped_loss > unclipped_loss)
+
+
+def generalized_advantages(
+    rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0, lam: float = 0.95
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """GAE (Schulman et al. 2016) over each response: δ_t = r_t + γ V_{t+1} − V_t (V after the last token is 0),
+    A_t = δ_t + γλ A_{t+1}; returns R_t = A_t + V_t. `mask` marks the response tokens (a prefix of each row)."""
+    rewards, values = rewards * mask, values * mask
+    advantages = torch.zeros_like(rewards)
+    next_value = torch.zeros_like(rewards[:, 0])
+    next_advantage = torch.zeros_like(rewards[:, 0])
+    for t in reversed(range(rewards.shape[1])):
+        delta = rewards[:, t] + gamma * next_value - values[:, t]
+        next_advantage = (delta + gamma * lam * next_advantage) * mask[:, t]
+        advantages[:, t] = next_advantage
+        next_value = values[:, t]
+    return advantages, advantages + values
+
+
+def group_advantages(
+    scores: torch.Tensor, group_size: int, std_normalize: bool = False, eps: float = 1e-6
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """GRPO's advantage per response (Shao et al. 2024): its score minus its group's mean (Dr. GRPO's "centered"),
+    or divided by the group's std too (`std_normalize`). Scores are grouped by prompt: [g0 × n, g1 × n, ...].
+    Returns (advantages, keep): groups whose scores are all equal carry no signal and are dropped."""
+    groups = scores.view(-1, group_size)
+    centered = groups - groups.mean(dim=1, keepdim=True)
+    std = groups.std(dim=1, keepdim=True) if group_size > 1 else torch.zeros_like(groups[:, :1])
+    advantages = centered / (std + eps) if std_normalize else centered
+    keep = (std > 0).expand_as(groups)
+    return advantages.flatten(), keep.flatten()
+
+
+def sequence_scores(
+    correct: torch.Tensor, stopped: torch.Tensor, alpha: float, non_eos_reward: float | None
+) -> torch.Tensor:
+    """Verifiable reward per response: α × verifier score, replaced by `non_eos_reward` (Tülu 3: −10) for a
+    response that never emitted EOS when that penalty is on."""
+    scores = alpha * correct
+    if non_eos_reward is not None:
+        scores = torch.where(stopped, scores, torch.full_like(scores, non_eos_reward))
+    return scores
+
+
+def kl_penalized_rewards(
+    scores: torch.Tensor, logprobs: torch.Tensor, ref_logprobs: torch.Tensor, mask: torch.Tensor, beta: float
+) -> torch.Tensor:
+    """Tülu 3 PPO's per-token reward: −β (log π − log π_ref) at every response token, plus the sequence score at
+    its last token."""
+    rewards = -beta * (logprobs - ref_logprobs) * mask
+    last = mask.sum(dim=1).long().clamp(min=1) - 1
+    rewards[torch.arange(len(scores)), last] += scores
+    return rewards
+
+
+def explained_variance(predictions: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> float:
+    """1 − Var(target − prediction) / Var(target) over the masked entries (1 = perfect, ≤ 0 = useless)."""
+    target_var = masked_mean((targets - masked_mean(targets, mask)) ** 2, mask)
+    residual = targets - predictions
+    residual_var = masked_mean((residual - masked_mean(residual, mask)) ** 2, mask)
+    return float(1 - residual_var / target_var) if target_var > 0 else float("nan")
+
+
+# --- model passes ------------------------------------------------------------------------------------------
+
+
+def disable_dropout(model: torch.nn.Module) -> None:
+    """Dropout off (Tülu 3): the policy that sampled and the one that is scored must be the same function."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+        if isinstance(getattr(module, "attention_dropout", None), float):
+            module.attention_dropout = 0.0
+
+
+def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Positions that start at 0 on each row's first real token (the prompts are left-padded)."""
+    return (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
+
+
+def response_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Logits predicting each response token: [N, L, vocab] (positions P − 1 ... P + L − 2)."""
+    length = batch["responses"].shape[1]
+    output = model(
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        position_ids=position_ids(batch["attention_mask"]),
+        logits_to_keep=length + 1,
+        use_cache=False,
+    )
+    return output.logits[:, :-1]
+
+
+def head_outputs(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Scalar head of an `AutoModelForSequenceClassification` (reward or value model) at the states before each
+    response token and after the last: [N, L + 1]; column t is V(prompt, response[:t])."""
+    length = batch["responses"].shape[1]
+    backbone = getattr(model, model.base_model_prefix)
+    hidden = backbone(
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        position_ids=position_ids(batch["attention_mask"]),
+        use_cache=False,
+    ).last_hidden_state
+    return model.score(hidden[:, -(length + 1) :]).squeeze(-1).float()
+
+
+def load_scalar_model(source: str | None, policy, dtype: torch.dtype | None = None):
+    """A sequence-classification model with one output: from an HF directory (e.g. a reward model, whose head
+    is kept), else the policy's own backbone weights with a fresh zero head (so V starts at 0)."""
+    from transformers import AutoModelForSequenceClassification
+
+    if source is not None:
+        model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1, dtype=dtype)
+    else:
+        config = copy.deepcopy(policy.config)
+        config.num_labels = 1
+        config.architectures = None
+        model = AutoModelForSequenceClassification.from_config(config, dtype=policy.dtype)
+        backbone = getattr(policy, policy.base_model_prefix)
+        getattr(model, model.base_model_prefix).load_state_dict(backbone.state_dict())
+        torch.nn.init.zeros_(model.score.weight)
+    model.config.use_cache = False
+    disable_dropout(model)
+    return model
+
+
+def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:
+    reference = copy.deepcopy(model).eval()
+    reference.requires_grad_(False)
+    return reference
+
+
+# --- data: prompts ---------------------------------------------------------------------------------------
+
+
+class PromptDataModule(StepDataModule):
+    """Serves RLVR prompts: each training step is `micro_batch_size × gradient_accumulation_steps` prompts per
+    rank (the rollout batch); validation rows feed the held-out generation-accuracy callback."""
+
+    def __init__(self, cfg: RunConfig, tokenizer, train_rows: list[dict], val_rows: list[dict]):
+        super().__init__(cfg.trainer, cfg.data.num_workers, cfg.data.shuffle_seed)
+        self.cfg, self.tokenizer = cfg, tokenizer
+        self.train_rows, self.val_rows = train_rows, val_rows
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_items:
+            return
+        self.train_items = self.prompts(self.train_rows)
+        self.val_items = (
+            self.prompts(self.val_rows[: self.cfg.eval.max_prompts]) if self.cfg.eval.enabled else []
+        )
+
+    def prompts(self, rows: list[dict]) -> list[dict]:
+        max_prompt = self.cfg.data.max_seq_length - self.cfg.rlvr.max_new_tokens
+        items = []
+        for index, row in enumerate(rows):
+            ids = prompt_ids(self.tokenizer, prompt_messages(row))
+            if len(ids) > max_prompt:
+                continue  # as open-instruct: prompts that leave no room for the response are skipped
+            verifier = row.get("dataset") or self.cfg.rlvr.default_verifier
+            if verifier not in VERIFIERS:
+                raise DataError(
+                    f"RLVR row {index}: unknown verifier {verifier!r} (expected one of {VERIFIERS})"
+                )
+            items.append({"prompt_ids": ids, "ground_truth": str(row["ground_truth"]), "verifier": verifier})
+        return items
+
+    def collate(self, rows: list[dict]) -> dict:
+        return {"prompts": rows}
+
+
+def load_prompt_rows(cfg: RunConfig) -> tuple[list[dict], list[dict]]:
+    train_rows, val_rows = load_split(cfg.data, "train"), load_split(cfg.data, "val")
+    require_fields(train_rows, ["messages", "ground_truth"], "RLVR training data")
+    require_fields(val_rows, ["messages", "ground_truth"], "RLVR validation data")
+    return train_rows, val_rows
+
+
+# --- the loop ----------------------------------------------------------------------------------------------
+
+
+class RLVRModule(PostTrainingModule):
+    """rollout → reward → advantage → K epochs of clipped updates. Subclasses provide `score_rollout` (extra
+    no-grad passes and the advantages) and `minibatch_loss`."""
+
+    def __init__(self, cfg: RunConfig, model, tokenizer, rollout: RolloutBackend | None = None):
+        super().__init__(cfg.optim, cfg.trainer)
+        self.cfg = cfg
+        self.model = model
+        self.tokenizer = tokenizer
+        disable_dropout(self.model)
+        self.ref_model = frozen_copy(model)
+        if rollout is None and cfg.rlvr.backend == "hf":
+            rollout = HFRollout(model, tokenizer, batch_size=cfg.rlvr.generation_batch_size)
+        self.rollout = rollout  # vllm: built in `on_fit_start`, on this rank's GPU
+        self.shuffle = torch.Generator().manual_seed(cfg.trainer.seed)
+
+    def sharded_modules(self) -> list[torch.nn.Module]:
+        return [*self.trainable_modules(), self.ref_model]
+
+    def total_optimizer_steps(self) -> int:
+        if self.trainer.max_steps > 0:
+            return self.trainer.max_steps
+        per_batch = self.cfg.rlvr.update_epochs * self.cfg.rlvr.num_minibatches
+        return max(1, self.trainer.datamodule.steps_per_epoch() * self.trainer.max_epochs * per_batch)
+
+    def on_fit_start(self) -> None:
+        if self.rollout is None:
+            from tulu_lightning.rollout_vllm import VLLMRollout
+
+            r = self.cfg.rlvr
+            self.rollout = VLLMRollout(
+                self.cfg.model.name_or_path,
+                self.tokenizer,
+                r.vllm_gpu_memory_utilization,
+                self.cfg.trainer.seed,
+            )
+
+    def on_train_start(self) -> None:
+        if self.cfg.eval.enabled and self.cfg.rlvr.eval_at_start and self.global_step == 0:
+            rows = self.trainer.datamodule.val_rows
+            accuracy = generation_accuracy(self.model, self.tokenizer, rows, self.cfg.eval).accuracy
+            if self.logger is not None and self.trainer.is_global_zero:
+                self.logger.log_metrics({"val/accuracy": accuracy}, step=0)
+
+    # --- rollout and reward ---
+
+    def generate(self, prompts: list[dict]) -> dict:
+        """Sample responses, verify them, and lay the batch out as tensors (see the module docstring)."""
+        r = self.cfg.rlvr
+        params = SamplingParams(
+            n=r.samples_per_prompt,
+            temperature=r.temperature,
+            top_p=r.top_p,
+            max_tokens=r.max_new_tokens,
+            stop_token_ids=list(r.stop_token_ids),
+        )
+        completions = self.rollout.generate([p["prompt_ids"] for p in prompts], params)
+        rows = [prompts[c.prompt_index] for c in completions]
+        verdicts = verify_batch(
+            [row["verifier"] for row in rows],
+            [c.text for c in completions],
+            [row["ground_truth"] for row in rows],
+        )
+        batch = self.layout([row["prompt_ids"] for row in rows], [c.token_ids for c in completions])
+        batch["correct"] = torch.tensor([v.score for v in verdicts], device=self.device)
+        batch["stopped"] = torch.tensor([c.finish_reason == "stop" for c in completions], device=self.device)
+        batch["scores"] = sequence_scores(
+            batch["correct"],
+            batch["stopped"],
+            r.verifiable_reward,
+            r.non_eos_reward if r.non_eos_penalty else None,
+        )
+        batch["verifiers"] = [row["verifier"] for row in rows]
+        return batch
+
+    def layout(self, prompts: list[list[int]], responses: list[list[int]]) -> dict:
+        pad = self.tokenizer.pad_token_id
+        width, length = max(map(len, prompts)), max(1, max(map(len, responses)))
+        input_ids = torch.full((len(prompts), width + length), pad, dtype=torch.long)
+        attention_mask = torch.zeros_like(input_ids)
+        for row, (prompt, response) in enumerate(zip(prompts, responses)):
+            input_ids[row, width - len(prompt) : width + len(response)] = torch.tensor(prompt + response)
+            attention_mask[row, width - len(prompt) : width + len(response)] = 1
+        response_mask = attention_mask[:, width:].float()
+        return {
+            "input_ids": input_ids.to(self.device),
+            "attention_mask": attention_mask.to(self.device),
+            "responses": input_ids[:, width:].to(self.device),
+            "response_mask": response_mask.to(self.device),
+        }
+
+    # --- no-grad scoring passes ---
+
+    @torch.no_grad()
+    def logprobs_of(self, model, batch: dict) -> torch.Tensor:
+        """Per-token log-probs of the responses under `model` at the sampling temperature, in chunks."""
+        parts = []
+        for chunk in self.chunks(batch):
+            logits = response_logits(model, chunk)
+            parts.append(token_logprobs(logits, chunk["responses"], self.cfg.rlvr.temperature))
+        return torch.cat(parts) * batch["response_mask"]
+
+    def chunks(self, batch: dict):
+        size = self.cfg.rlvr.forward_batch_size
+        total = len(batch["input_ids"])
+        for start in range(0, total, size):
+            yield {k: v[start : start + size] for k, v in batch.items() if isinstance(v, torch.Tensor)}
+
+    def score_rollout(self, batch: dict) -> None:
+        """Fill `old_logprobs`, `ref_logprobs`, `advantages`, `loss_mask` (and any algorithm extras)."""
+        raise NotImplementedError
+
+    def minibatch_loss(self, chunk: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(sum over the chunk's `loss_mask` tokens of the per-token loss, summed per-token statistics)."""
+        raise NotImplementedError
+
+    def policy_terms(self, chunk: dict) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """Forward the policy: (per-token clipped policy loss, new log-probs, token sums of clip/ratio/entropy)."""
+        r = self.cfg.rlvr
+        logits = response_logits(self.model, chunk)
+        logprobs = token_logprobs(logits, chunk["responses"], r.temperature)
+        loss, clipped, ratio = clipped_policy_loss(
+            logprobs, chunk["old_logprobs"], chunk["advantages"], r.clip_low, r.clip_high
+        )
+        mask = chunk["loss_mask"]
+        with torch.no_grad():
+            stats = {
+                "clip_frac": (clipped.float() * mask).sum(),
+                "ratio_max_dev": ((ratio - 1).abs() * mask).max(),
+                "entropy": (entropy(logits.detach(), r.temperature) * mask).sum(),
+            }
+        return loss, logprobs, stats
+
+    # --- one rollout batch ---
+
+    def training_step(self, micro_batches: list[dict], batch_idx: int) -> None:
+        data_step = self.steps_in_epoch
+        prompts = [p for mb in micro_batches for p in mb["prompts"]]
+        started = time.perf_counter()
+        batch = self.generate(prompts)
+        generated = time.perf_counter()
+        self.score_rollout(batch)
+        update_stats = self.update(batch)
+        if hasattr(self.rollout, "push_weights"):
+            self.rollout.push_weights(self.model)
+        finished = time.perf_counter()
+        self.steps_in_epoch = data_step + 1  # resume counts rollout batches, not optimizer steps
+        self.log_metrics(
+            {
+                **self.rollout_metrics(batch),
+                **update_stats,
+                "rollout_seconds": generated - started,
+                "update_seconds": finished - generated,
+                "samples_per_sec": self.global_sum(len(batch["scores"])) / (finished - started),
+            }
+        )
+
+    def update(self, batch: dict) -> dict[str, float]:
+        """K epochs over shuffled minibatches; the loss of each is normalised by its number of loss tokens on all
+        ranks (token-level normalisation), and its chunks are backpropagated before one optimizer step."""
+        r = self.cfg.rlvr
+        tensors = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
+        totals: dict[str, float] = defaultdict(float)
+        optimizer_steps = first_ratio_dev = 0
+        for _ in range(r.update_epochs):
+            order = torch.randperm(len(batch["scores"]), generator=self.shuffle).to(self.device)
+            for indices in order.chunk(r.num_minibatches):
+                minibatch = {k: v[indices] for k, v in tensors.items()}
+                tokens = self.global_sum(minibatch["loss_mask"].sum())
+                if tokens == 0:
+                    continue  # nothing to learn from on any rank (e.g. every GRPO group was dropped)
+                for chunk in self.chunks(minibatch):
+                    loss_sum, stats = self.minibatch_loss(chunk)
+                    self.backward_scaled(loss_sum / tokens)
+                    totals["loss"] += float(loss_sum.detach()) / float(tokens)
+                    if optimizer_steps == 0:
+                        first_ratio_dev = max(first_ratio_dev, float(stats["ratio_max_dev"]))
+                    for name, value in stats.items():
+                        if name != "ratio_max_dev":
+                            totals[name] += float(value) / float(tokens)
+                step = self.step_optimizer()
+                optimizer_steps += 1
+        out = {name: value / max(1, optimizer_steps) for name, value in totals.items()}
+        out.update(optimizer_steps=optimizer_steps, first_step_ratio_max_dev=first_ratio_dev)
+        if optimizer_steps:
+            out.update(step)  # grad norm and LR of the last optimizer step
+        return out
+
+    def rollout_metrics(self, batch: dict) -> dict[str, float]:
+        mask = batch["response_mask"]
+        kl = ((batch["old_logprobs"] - batch["ref_logprobs"]) * mask).sum(1)
+        metrics = {
+            "correct_frac": float(batch["correct"].mean()),
+            "score": float(batch["scores"].mean()),
+            "response_length": float(mask.sum(1).mean()),
+            "stop_frac": float(batch["stopped"].float().mean()),
+            "kl": float(kl.mean()),  # Σ_t (log π − log π_ref): k1 per sequence
+        }
+        by_verifier: dict[str, list[float]] = defaultdict(list)
+        for verifier, correct in zip(batch["verifiers"], batch["correct"].tolist()):
+            by_verifier[verifier].append(correct)
+        for verifier, values in by_verifier.items():
+            metrics[f"reward/{verifier}"] = sum(values) / len(values)
+        return metrics
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        """Nothing per batch: held-out accuracy is the generation callback's (eval.enabled)."""
