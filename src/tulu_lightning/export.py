@@ -22,7 +22,7 @@ def save_hf(model, tokenizer, out_dir: str | Path, is_global_zero: bool = True) 
     """Write `model` and `tokenizer` to `out_dir` in Hugging Face format."""
     out_dir = Path(out_dir)
     state = full_state_dict(model)
-    if getattr(model.config, "tie_word_embeddings", False):
+    if getattr(model.config, "tie_word_embeddings", False) and model.get_output_embeddings() is not None:
         state.pop(_output_embedding_key(model), None)  # gathered as its own tensor; it is the input embedding
     if is_global_zero:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ BPE tokenizer trained in a second on the training texts (digits split one per to
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 
 import torch
@@ -39,8 +40,9 @@ def train_tiny_tokenizer(texts: Iterable[str], vocab_size: int):
     return wrapped
 
 
-def build_tiny_model(tiny: TinyModelConfig, tokenizer, seed: int = 0):
-    from transformers import LlamaConfig, LlamaForCausalLM
+def build_tiny_model(tiny: TinyModelConfig, tokenizer, seed: int = 0, reward_head: bool = False):
+    """A Llama-shaped model from `tiny`: a causal LM, or a sequence classifier with one output (`reward_head`)."""
+    from transformers import LlamaConfig, LlamaForCausalLM, LlamaForSequenceClassification
 
     config = LlamaConfig(
         vocab_size=len(tokenizer),
@@ -57,6 +59,9 @@ def build_tiny_model(tiny: TinyModelConfig, tokenizer, seed: int = 0):
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
+        if reward_head:
+            config.num_labels = 1
+            return LlamaForSequenceClassification(config)
         return LlamaForCausalLM(config)
 
 
@@ -78,20 +83,49 @@ def load_tokenizer(model_cfg: ModelConfig, texts: Iterable[str] | None = None):
     return tokenizer
 
 
-def load_causal_lm(model_cfg: ModelConfig, tokenizer, seed: int = 0):
+def load_causal_lm(model_cfg: ModelConfig, tokenizer, seed: int = 0, reward_head: bool = False):
+    """The model of `model_cfg` (hub name, local directory, or the tiny one built from `seed`). With
+    `reward_head`, an `AutoModelForSequenceClassification` with one output (a reward or value model): from a
+    causal-LM checkpoint its backbone is loaded and the scalar head is new."""
     if model_cfg.dtype not in _DTYPES:
         raise ConfigError(f"model.dtype: expected one of {sorted(_DTYPES)}, got {model_cfg.dtype!r}")
     if model_cfg.name_or_path is None:
-        model = build_tiny_model(model_cfg.tiny or TinyModelConfig(), tokenizer, seed)
+        model = build_tiny_model(model_cfg.tiny or TinyModelConfig(), tokenizer, seed, reward_head)
         model.to(_DTYPES[model_cfg.dtype])
     else:
-        from transformers import AutoModelForCausalLM
+        from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
         kwargs = {"dtype": _DTYPES[model_cfg.dtype], "trust_remote_code": model_cfg.trust_remote_code}
         if model_cfg.attn_implementation:
             kwargs["attn_implementation"] = model_cfg.attn_implementation
-        model = AutoModelForCausalLM.from_pretrained(model_cfg.name_or_path, **kwargs)
+        if reward_head:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)  # the new head is initialised from the run's seed
+                model = AutoModelForSequenceClassification.from_pretrained(
+                    model_cfg.name_or_path, num_labels=1, **kwargs
+                )
+        else:
+            model = AutoModelForCausalLM.from_pretrained(model_cfg.name_or_path, **kwargs)
+    if reward_head:
+        model.config.pad_token_id = tokenizer.pad_token_id
     if model_cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     model.config.use_cache = False
     return model
+
+
+def disable_dropout(model: torch.nn.Module) -> None:
+    """Dropout off (Tülu 3, for DPO and RL): the policy and its reference, or the policy that sampled and the one
+    that is scored, must be the same function."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+        if isinstance(getattr(module, "attention_dropout", None), float):
+            module.attention_dropout = 0.0
+
+
+def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A frozen, eval-mode copy (the reference policy of DPO and RL)."""
+    reference = copy.deepcopy(model).eval()
+    reference.requires_grad_(False)
+    return reference

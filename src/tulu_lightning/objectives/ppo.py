@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 import torch
 
 from tulu_lightning.config import RunConfig
-from tulu_lightning.models import load_causal_lm, load_tokenizer
+from tulu_lightning.models import frozen_copy, load_causal_lm, load_tokenizer
 from tulu_lightning.objectives.rlvr import (
     PromptDataModule,
     RLVRModule,
     RLVRSection,
     clipped_value_loss,
     explained_variance,
-    frozen_copy,
     generalized_advantages,
     head_outputs,
     kl_penalized_rewards,

@@ -28,6 +28,7 @@ from tulu_lightning.chat import prompt_ids
 from tulu_lightning.config import ConfigError, RunConfig
 from tulu_lightning.data import DataError, load_split, require_fields
 from tulu_lightning.evaluation import generation_accuracy, prompt_messages
+from tulu_lightning.models import disable_dropout, frozen_copy
 from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule
 from tulu_lightning.rewards import VERIFIERS, verify_batch
 from tulu_lightning.rollout import HFRollout, RolloutBackend, SamplingParams
@@ -210,15 +211,6 @@ def explained_variance(predictions: torch.Tensor, targets: torch.Tensor, mask: t
 # --- model passes ------------------------------------------------------------------------------------------
 
 
-def disable_dropout(model: torch.nn.Module) -> None:
-    """Dropout off (Tülu 3): the policy that sampled and the one that is scored must be the same function."""
-    for module in model.modules():
-        if isinstance(module, torch.nn.Dropout):
-            module.p = 0.0
-        if isinstance(getattr(module, "attention_dropout", None), float):
-            module.attention_dropout = 0.0
-
-
 def position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
     """Positions that start at 0 on each row's first real token (the prompts are left-padded)."""
     return (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
@@ -269,12 +261,6 @@ def load_scalar_model(source: str | None, policy, dtype: torch.dtype | None = No
     model.config.use_cache = False
     disable_dropout(model)
     return model
-
-
-def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:
-    reference = copy.deepcopy(model).eval()
-    reference.requires_grad_(False)
-    return reference
 
 
 # --- data: prompts ---------------------------------------------------------------------------------------

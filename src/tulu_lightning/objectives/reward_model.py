@@ -1,0 +1,75 @@
+"""Bradley–Terry reward model (Tülu 3's reward model, the PPO value model's initialisation).
+
+data   preference pairs through the SFT chat template (`preference.py`)
+model  a causal LM's backbone with a scalar head (`AutoModelForSequenceClassification`, one label); the reward
+       r(x, y) is the head's output at the last token of the conversation (its EOS)
+loss   −log σ(r(x, y_c) − r(x, y_r)) (Bradley & Terry 1952; Ouyang et al. 2022), averaged over every pair of the
+       optimizer step (all micro-batches, all ranks); accuracy = fraction of pairs with r_c > r_r
+export a Hugging Face sequence-classification directory: `ppo.value_model` / `ppo.reward_model` load it
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from tulu_lightning.config import RunConfig
+from tulu_lightning.models import disable_dropout, load_causal_lm, load_tokenizer
+from tulu_lightning.objectives.preference import (
+    PairwiseModule,
+    PreferenceDataModule,
+    load_preference_rows,
+    preference_texts,
+)
+
+
+@dataclass
+class RewardModelConfig(RunConfig):
+    objective: str = "reward_model"
+
+
+def bradley_terry_loss(chosen: torch.Tensor, rejected: torch.Tensor) -> torch.Tensor:
+    """−log σ(r_c − r_r) per pair."""
+    return -F.logsigmoid(chosen - rejected)
+
+
+def sequence_rewards(model, batch: dict) -> torch.Tensor:
+    """The scalar head at each right-padded row's last real token: [rows], float32."""
+    backbone = getattr(model, model.base_model_prefix)
+    hidden = backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    last = batch["attention_mask"].sum(1) - 1
+    return model.score(hidden[torch.arange(len(last), device=last.device), last]).squeeze(-1).float()
+
+
+class RewardModelModule(PairwiseModule):
+    def __init__(self, cfg: RewardModelConfig, model, tokenizer):
+        super().__init__(cfg.optim, cfg.trainer)
+        self.cfg = cfg
+        self.model = model
+        self.tokenizer = tokenizer
+        disable_dropout(self.model)
+
+    def pair_statistics(self, batch: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Per-pair loss (with grad) and per-pair statistics summed over the batch (no grad)."""
+        chosen, rejected = sequence_rewards(self.model, batch).chunk(2)
+        loss = bradley_terry_loss(chosen, rejected)
+        chosen, rejected = chosen.detach(), rejected.detach()
+        stats = {
+            "loss": loss.detach().sum(),
+            "accuracy": (chosen > rejected).float().sum(),
+            "rewards/chosen": chosen.sum(),
+            "rewards/rejected": rejected.sum(),
+            "rewards/margin": (chosen - rejected).sum(),
+        }
+        return loss, stats
+
+
+def build(cfg: RewardModelConfig):
+    """Pairs -> tokenizer -> causal-LM backbone with a new scalar head -> module, data."""
+    train_rows, val_rows = load_preference_rows(cfg)
+    tokenizer = load_tokenizer(cfg.model, texts=preference_texts(train_rows))
+    model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed, reward_head=True)
+    datamodule = PreferenceDataModule(cfg, tokenizer, train_rows, val_rows, last_turn_only=False)
+    return RewardModelModule(cfg, model, tokenizer), datamodule
