@@ -14,20 +14,33 @@ DEMO_DATA = REPO / "data" / "demo"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+TINY_MODEL = {
+    "tiny": {
+        "vocab_size": 320,
+        "hidden_size": 48,
+        "intermediate_size": 96,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    }
+}
+
+
+def merge_sections(cfg: dict, sections: dict) -> dict:
+    """`cfg` with each section's keys updated from `sections` (a non-dict value replaces the section)."""
+    for section, values in sections.items():
+        if isinstance(values, dict):
+            cfg.setdefault(section, {}).update(values)
+        else:
+            cfg[section] = values
+    return cfg
+
+
 def tiny_sft_config(tmp_path: Path, **sections) -> dict:
     """A small, fast SFT config as a dict (sections deep-merged with `sections`)."""
     cfg = {
         "objective": "sft",
-        "model": {
-            "tiny": {
-                "vocab_size": 320,
-                "hidden_size": 48,
-                "intermediate_size": 96,
-                "num_hidden_layers": 2,
-                "num_attention_heads": 4,
-                "num_key_value_heads": 2,
-            }
-        },
+        "model": dict(TINY_MODEL),
         "data": {
             "train_files": [str(DEMO_DATA / "sft_train.jsonl")],
             "val_files": [str(DEMO_DATA / "sft_val.jsonl")],
@@ -46,12 +59,31 @@ def tiny_sft_config(tmp_path: Path, **sections) -> dict:
         "tracking": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "log_model": True},
         "sft": {"reduction": "mean", "packing": True},
     }
-    for section, values in sections.items():
-        if isinstance(values, dict):
-            cfg.setdefault(section, {}).update(values)
-        else:
-            cfg[section] = values
-    return cfg
+    return merge_sections(cfg, sections)
+
+
+def tiny_preference_config(tmp_path: Path, objective: str, **sections) -> dict:
+    """A small, fast DPO or reward-model config on the bundled preference pairs, as a dict."""
+    cfg = {
+        "objective": objective,
+        "model": dict(TINY_MODEL),
+        "data": {
+            "train_files": [str(DEMO_DATA / "preference_train.jsonl")],
+            "val_files": [str(DEMO_DATA / "preference_val.jsonl")],
+            "max_train_samples": 32,
+            "max_seq_length": 96,
+        },
+        "optim": {"lr": 1e-3, "warmup_steps": 0},
+        "trainer": {
+            "output_dir": str(tmp_path / "run"),
+            "max_steps": 3,
+            "micro_batch_size": 4,
+            "accelerator": "cpu",
+            "log_every_n_steps": 1,
+        },
+        "tracking": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "log_model": False},
+    }
+    return merge_sections(cfg, sections)
 
 
 def write_config(tmp_path: Path, cfg: dict, name: str = "config.yaml") -> Path:
@@ -70,25 +102,41 @@ def sft_config(tmp_path):
     return make
 
 
+def demo_config(name: str, data: str, tmp: Path, *overrides: str):
+    """configs/demo/<name>.yaml on the bundled `data/demo/<data>_{train,val}.jsonl`, writing under `tmp`."""
+    from tulu_lightning.train import load_run_config
+
+    return load_run_config(
+        str(REPO / "configs" / "demo" / f"{name}.yaml"),
+        [
+            f"data.train_files=[{DEMO_DATA / f'{data}_train.jsonl'}]",
+            f"data.val_files=[{DEMO_DATA / f'{data}_val.jsonl'}]",
+            f"trainer.output_dir={tmp / name}",
+            f"tracking.uri=sqlite:///{tmp / 'mlflow.db'}",
+            "tracking.log_model=false",
+            *overrides,
+        ],
+    )
+
+
+DEMO_SFT_EPOCHS = 12
+
+
 @pytest.fixture(scope="session")
 def demo_sft(tmp_path_factory):
     """The demo SFT recipe (configs/demo/sft.yaml), shortened to `DEMO_SFT_EPOCHS` epochs, trained once per test
     session. Returns its FitResult (`hf_dir` is a Hugging Face directory the DPO/RM/RLVR tests start from)."""
-    from tulu_lightning.train import fit, load_run_config
+    from tulu_lightning.train import fit
 
     tmp = tmp_path_factory.mktemp("demo_sft")
-    cfg = load_run_config(
-        str(REPO / "configs" / "demo" / "sft.yaml"),
-        [
-            f"trainer.max_epochs={DEMO_SFT_EPOCHS}",
-            f"trainer.output_dir={tmp / 'sft'}",
-            f"tracking.uri=sqlite:///{tmp / 'mlflow.db'}",
-            "tracking.log_model=false",
-            f"data.train_files=[{DEMO_DATA / 'sft_train.jsonl'}]",
-            f"data.val_files=[{DEMO_DATA / 'sft_val.jsonl'}]",
-        ],
-    )
-    return fit(cfg)
+    return fit(demo_config("sft", "sft", tmp, f"trainer.max_epochs={DEMO_SFT_EPOCHS}"))
 
 
-DEMO_SFT_EPOCHS = 12
+@pytest.fixture(scope="session")
+def demo_rm(demo_sft, tmp_path_factory):
+    """The demo reward model (configs/demo/rm.yaml) trained from the demo SFT model, once per test session.
+    Returns its FitResult (`hf_dir` initialises the demo PPO value model)."""
+    from tulu_lightning.train import fit
+
+    tmp = tmp_path_factory.mktemp("demo_rm")
+    return fit(demo_config("rm", "preference", tmp, f"model.name_or_path={demo_sft.hf_dir}"))

@@ -10,7 +10,7 @@ import torch
 from mlflow import MlflowClient
 from safetensors.torch import load_file
 
-from tests.conftest import DEMO_DATA, write_config
+from tests.conftest import merge_sections, tiny_preference_config, write_config
 from tests.test_distributed import run_fit
 from tulu_lightning.chat import IGNORE_INDEX
 from tulu_lightning.cli import main
@@ -102,38 +102,13 @@ def test_identical_policy_and_reference_give_log_2():
 
 
 def tiny_dpo_config(tmp_path, **sections) -> dict:
-    cfg = {
-        "objective": "dpo",
-        "model": {
-            "tiny": {
-                "vocab_size": 320,
-                "hidden_size": 48,
-                "intermediate_size": 96,
-                "num_hidden_layers": 2,
-                "num_attention_heads": 4,
-                "num_key_value_heads": 2,
-            }
-        },
-        "data": {
-            "train_files": [str(DEMO_DATA / "preference_train.jsonl")],
-            "val_files": [str(DEMO_DATA / "preference_val.jsonl")],
-            "max_train_samples": 32,
-            "max_seq_length": 96,
-        },
-        "optim": {"lr": 1e-3, "warmup_steps": 0, "max_grad_norm": None},
-        "trainer": {
-            "output_dir": str(tmp_path / "run"),
-            "max_steps": 3,
-            "micro_batch_size": 4,
-            "accelerator": "cpu",
-            "log_every_n_steps": 1,
-        },
-        "tracking": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "log_model": False},
-        "dpo": {"loss_type": "dpo", "beta": 0.5, "reference_cache_dir": str(tmp_path / "cache")},
-    }
-    for section, values in sections.items():
-        cfg.setdefault(section, {}).update(values)
-    return cfg
+    cfg = tiny_preference_config(
+        tmp_path,
+        "dpo",
+        optim={"lr": 1e-3, "warmup_steps": 0, "max_grad_norm": None},
+        dpo={"loss_type": "dpo", "beta": 0.5, "reference_cache_dir": str(tmp_path / "cache")},
+    )
+    return merge_sections(cfg, sections)
 
 
 def fit_dpo(tmp_path, name: str, **sections):

@@ -11,7 +11,7 @@ import torch
 from mlflow import MlflowClient
 from transformers import AutoModelForSequenceClassification
 
-from tests.conftest import DEMO_DATA, write_config
+from tests.conftest import tiny_preference_config, write_config
 from tulu_lightning.chat import prompt_ids, tokenize_chat
 from tulu_lightning.objectives.reward_model import build, sequence_rewards
 from tulu_lightning.objectives.rlvr import head_outputs, load_scalar_model, position_ids
@@ -19,37 +19,7 @@ from tulu_lightning.train import fit, load_run_config
 
 
 def tiny_rm_config(tmp_path, **sections) -> dict:
-    cfg = {
-        "objective": "reward_model",
-        "model": {
-            "tiny": {
-                "vocab_size": 320,
-                "hidden_size": 48,
-                "intermediate_size": 96,
-                "num_hidden_layers": 2,
-                "num_attention_heads": 4,
-                "num_key_value_heads": 2,
-            }
-        },
-        "data": {
-            "train_files": [str(DEMO_DATA / "preference_train.jsonl")],
-            "val_files": [str(DEMO_DATA / "preference_val.jsonl")],
-            "max_train_samples": 32,
-            "max_seq_length": 96,
-        },
-        "optim": {"lr": 1e-3, "warmup_steps": 0},
-        "trainer": {
-            "output_dir": str(tmp_path / "run"),
-            "max_steps": 3,
-            "micro_batch_size": 4,
-            "accelerator": "cpu",
-            "log_every_n_steps": 1,
-        },
-        "tracking": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "log_model": False},
-    }
-    for section, values in sections.items():
-        cfg.setdefault(section, {}).update(values)
-    return cfg
+    return tiny_preference_config(tmp_path, "reward_model", **sections)
 
 
 def reward_alone(model, input_ids: list[int]) -> float:
