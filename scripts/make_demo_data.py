@@ -3,10 +3,15 @@
     python scripts/make_demo_data.py
 
 Files (JSONL): sft_{train,val}.jsonl (`messages`, `ground_truth`), preference_{train,val}.jsonl (`chosen`,
-`rejected` message lists), rlvr_{train,val}.jsonl (`messages`, `ground_truth`, `dataset`; the training prompts end with a few IFEval-style
-ones, `dataset` "ifeval", ground truth in Tülu's `{"func_name": ...}` form, so RLVR batches mix verifiers).
-Validation problems
-never appear, with the same names, objects and numbers, in any training file. Deterministic (fixed seeds).
+`rejected` message lists), rlvr_{train,val}.jsonl (`messages`, `ground_truth`, `dataset`; the training prompts
+end with a few IFEval-style ones, `dataset` "ifeval", ground truth in Tülu's `{"func_name": ...}` form, so RLVR
+batches mix verifiers). Validation problems never appear, with the same names, objects and numbers, in any
+training file. Deterministic (fixed seeds).
+
+The SFT answers come in two styles, as real SFT mixtures do: "... = 7. The answer is 7." and "... = 7. Check:
+7 - 3 = 4." (half of them). Both are right, but the GSM8K verifier reads the last number, so only the first is verified:
+held-out accuracy after SFT is the model's arithmetic times how often it ends on the answer, and RLVR has a
+verifiable signal to learn from beyond arithmetic itself, as on real GSM8K prompts.
 """
 
 from __future__ import annotations
@@ -55,16 +60,19 @@ def problem(rng: random.Random) -> dict:
     if rng.random() < 0.5:
         question, worked = rng.choice(ADD_TEMPLATES)
         result = a + b
+        check = f"{result} - {b} = {a}"
     else:
         a, b = max(a, b), min(a, b)
         question, worked = rng.choice(SUB_TEMPLATES)
         result = a - b
+        check = f"{result} + {b} = {a}"
     wrong_result = wrong(result, rng)
     fill = {"n": name, "o": obj, "a": a, "b": b, "c": result}
     return {
         "key": (question, name, obj, a, b),
         "question": question.format(**fill),
         "answer": worked.format(**fill) + f" The answer is {result}.",
+        "checked_answer": worked.format(**fill) + f" Check: {check}.",
         "wrong_answer": worked.format(**{**fill, "c": wrong_result}) + f" The answer is {wrong_result}.",
         "result": result,
     }
@@ -85,11 +93,15 @@ def unique_problems(rng: random.Random, count: int, exclude: set) -> list[dict]:
     return out
 
 
-def sft_row(p: dict) -> dict:
+def sft_row(p: dict, styles: random.Random) -> dict:
+    """Half the answers end with the result ("The answer is 7."), half with a check of the working that ends on
+    an operand ("Check: 7 - 3 = 4."). Both are right, but a verifier that reads the last number (GSM8K's) only
+    accepts the first style: the SFT model learns both, and RLVR has to learn to end on the answer."""
+    answer = p["answer"] if styles.random() < 0.5 else p["checked_answer"]
     return {
         "messages": [
             {"role": "user", "content": p["question"]},
-            {"role": "assistant", "content": p["answer"]},
+            {"role": "assistant", "content": answer},
         ],
         "ground_truth": str(p["result"]),
     }
@@ -138,8 +150,10 @@ def main(out_dir: Path = Path("data/demo")) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     seen: set = set()
     val = unique_problems(random.Random(1), 200, seen)  # held out first, so no training file repeats them
-    write(out_dir / "sft_train.jsonl", [sft_row(p) for p in unique_problems(random.Random(0), 3000, seen)])
-    write(out_dir / "sft_val.jsonl", [sft_row(p) for p in val])
+    styles = random.Random(6)
+    sft_train = unique_problems(random.Random(0), 3000, seen)
+    write(out_dir / "sft_train.jsonl", [sft_row(p, styles) for p in sft_train])
+    write(out_dir / "sft_val.jsonl", [sft_row(p, styles) for p in val])
     write(
         out_dir / "preference_train.jsonl",
         [preference_row(p) for p in unique_problems(random.Random(2), 2000, seen)],

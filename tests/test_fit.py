@@ -99,6 +99,7 @@ def test_resume_mid_epoch_gives_the_same_weights(tmp_path):
         ("sft.reduction=median", "sft.reduction"),
         ("trainer.strategy=fsdp", "trainer.strategy"),
         ("optim.lr", "not of the form key=value"),
+        ("model.name_or_path=outputs/missing/hf", "model.name_or_path: model directory not found"),
     ],
 )
 def test_config_errors_name_the_key(sft_config, capsys, override, message):

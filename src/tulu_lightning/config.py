@@ -182,6 +182,14 @@ def require_files(paths: dict[str, list[str] | str | None]) -> None:
                 raise ConfigError(f"{key}: file not found: {path}")
 
 
+def require_model_dir(key: str, name_or_path: str | None) -> None:
+    """Fail early when a model named by a local path is missing (a hub name is `org/name`, checked on load)."""
+    if name_or_path is None or Path(name_or_path).exists():
+        return
+    if name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") != 1:
+        raise ConfigError(f"{key}: model directory not found: {name_or_path}")
+
+
 __all__ = [
     "MISSING",
     "ConfigError",
@@ -197,6 +205,7 @@ __all__ = [
     "load_yaml",
     "merge_config",
     "require_files",
+    "require_model_dir",
     "to_yaml",
 ]
 

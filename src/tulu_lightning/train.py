@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tulu_lightning.config import ConfigError, RunConfig, load_yaml, merge_config, require_files, to_yaml
+from tulu_lightning.config import (
+    ConfigError,
+    RunConfig,
+    load_yaml,
+    merge_config,
+    require_files,
+    require_model_dir,
+    to_yaml,
+)
 from tulu_lightning.objectives import OBJECTIVES
 
 
@@ -25,6 +33,7 @@ def load_run_config(path: str, overrides: list[str] | None = None) -> RunConfig:
     objective_module = importlib.import_module(module_name)
     cfg = merge_config(getattr(objective_module, class_name), data, overrides, source=path)
     require_files({"data.train_files": cfg.data.train_files, "data.val_files": cfg.data.val_files})
+    require_model_dir("model.name_or_path", cfg.model.name_or_path)
     _validate_trainer(cfg)
     if hasattr(objective_module, "validate"):
         objective_module.validate(cfg)

@@ -63,7 +63,7 @@ def shifted_targets(labels: list[int]) -> list[int]:
 
 
 class PreferenceDataModule(StepDataModule):
-    """Tokenized pairs as items `{"index", "chosen": {input_ids, labels}, "rejected": {...}}`; a pair whose
+    """Tokenized pairs as items `{"chosen": {input_ids, labels, trained}, "rejected": {...}}`; a pair whose
     chosen or rejected side has no trained token left after truncation is dropped and counted."""
 
     def __init__(
@@ -97,7 +97,7 @@ class PreferenceDataModule(StepDataModule):
             if sides["chosen"]["trained"] == 0 or sides["rejected"]["trained"] == 0:
                 self.dropped_pairs += 1
                 continue
-            items.append({"index": len(items), **sides})
+            items.append(sides)
         return items
 
     def collate(self, items: list[dict]) -> dict:
@@ -117,7 +117,6 @@ class PreferenceDataModule(StepDataModule):
             "input_ids": input_ids,
             "attention_mask": attention_mask,
             "targets": targets,
-            "index": torch.tensor([item["index"] for item in items]),
             "num_pairs": len(items),
             "num_tokens": int(attention_mask.sum()),
         }
