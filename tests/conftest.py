@@ -119,17 +119,14 @@ def demo_config(name: str, data: str, tmp: Path, *overrides: str):
     )
 
 
-DEMO_SFT_EPOCHS = 12
-
-
 @pytest.fixture(scope="session")
 def demo_sft(tmp_path_factory):
-    """The demo SFT recipe (configs/demo/sft.yaml), shortened to `DEMO_SFT_EPOCHS` epochs, trained once per test
-    session. Returns its FitResult (`hf_dir` is a Hugging Face directory the DPO/RM/RLVR tests start from)."""
+    """The demo SFT recipe (configs/demo/sft.yaml, what `make demo` trains), once per test session. Returns its
+    FitResult (`hf_dir` is a Hugging Face directory the DPO/RM/RLVR tests start from)."""
     from tulu_lightning.train import fit
 
     tmp = tmp_path_factory.mktemp("demo_sft")
-    return fit(demo_config("sft", "sft", tmp, f"trainer.max_epochs={DEMO_SFT_EPOCHS}"))
+    return fit(demo_config("sft", "sft", tmp))
 
 
 @pytest.fixture(scope="session")
