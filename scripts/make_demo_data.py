@@ -3,7 +3,7 @@
     python scripts/make_demo_data.py
 
 Files (JSONL): sft_{train,val}.jsonl (`messages`, `ground_truth`), preference_{train,val}.jsonl (`chosen`,
-`rejected` message lists), rlvr_{train,val}.jsonl (`messages`, `ground_truth`, `dataset`; the training prompts
+`rejected` message lists, `ground_truth`), rlvr_{train,val}.jsonl (`messages`, `ground_truth`, `dataset`; the training prompts
 end with a few IFEval-style ones, `dataset` "ifeval", ground truth in Tülu's `{"func_name": ...}` form, so RLVR
 batches mix verifiers). Validation problems never appear, with the same names, objects and numbers, in any
 training file. Deterministic (fixed seeds).
@@ -112,6 +112,7 @@ def preference_row(p: dict) -> dict:
     return {
         "chosen": [user, {"role": "assistant", "content": p["answer"]}],
         "rejected": [user, {"role": "assistant", "content": p["wrong_answer"]}],
+        "ground_truth": str(p["result"]),  # lets `eval` score the policy's own answers to the prompts
     }
 
 

@@ -35,6 +35,10 @@ def test_dpo_moves_the_policy_toward_correct_answers(demo_sft, tmp_path):
     # (at the start policy = reference: every pair ties, the loss is log 2).
     assert history["val/rewards/accuracy"][-1] >= 0.7, history
     assert history["val/loss"][-1] < 0.65, history
+    # Greedy answers to the same held-out prompts (gsm8k verifier) beat the SFT model's: every chosen answer ends
+    # on the result, the format the verifier reads.
+    sft_accuracy = val_history(demo_sft.module.cfg.tracking.uri, demo_sft.run_id)["val/accuracy"][-1]
+    assert history["val/accuracy"][-1] >= sft_accuracy + 0.05, (sft_accuracy, history)
 
 
 def test_reward_model_ranks_held_out_pairs(demo_rm):
