@@ -217,7 +217,7 @@ def test_prompt_plus_completion_strings_equal_message_lists():
     assert pair_messages(strings, "row 0") == pair_messages(messages, "row 0")
 
 
-def test_a_row_without_rejected_names_file_and_row(tmp_path):
+def test_a_row_without_rejected_names_the_row_and_field(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"chosen": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}\n')
     cfg = load_run_config(

@@ -79,6 +79,14 @@ def split_validation(rows: list[dict], fraction: float, seed: int) -> tuple[list
     return [rows[i] for i in order[n_val:]], [rows[i] for i in order[:n_val]]
 
 
+def load_train_val(data: DataConfig) -> tuple[list[dict], list[dict]]:
+    """Training and validation rows; without validation files, `data.val_fraction` of training is held out."""
+    train_rows, val_rows = load_split(data, "train"), load_split(data, "val")
+    if not val_rows:
+        train_rows, val_rows = split_validation(train_rows, data.val_fraction, data.shuffle_seed)
+    return train_rows, val_rows
+
+
 def require_fields(rows: Sequence[dict], fields: Sequence[str], source: str) -> None:
     for index, row in enumerate(rows):
         missing = [name for name in fields if name not in row]

@@ -22,12 +22,12 @@ import torch.nn.functional as F
 
 from tulu_lightning.chat import IGNORE_INDEX
 from tulu_lightning.config import ConfigError, RunConfig
+from tulu_lightning.data import load_train_val
 from tulu_lightning.models import disable_dropout, frozen_copy, load_causal_lm, load_tokenizer
 from tulu_lightning.objectives.preference import (
     PairwiseModule,
     PreferenceDataModule,
     halves,
-    load_preference_rows,
     preference_texts,
 )
 
@@ -299,7 +299,7 @@ def attach_cached_reference(module: DPOModule, datamodule: PreferenceDataModule)
 
 def build(cfg: DPOConfig):
     """Pairs -> tokenizer -> policy (the reference is its frozen copy or cached log-probs) -> module, data."""
-    train_rows, val_rows = load_preference_rows(cfg)
+    train_rows, val_rows = load_train_val(cfg.data)
     tokenizer = load_tokenizer(cfg.model, texts=preference_texts(train_rows))
     model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed)
     datamodule = PreferenceDataModule(cfg, tokenizer, train_rows, val_rows, cfg.dpo.last_turn_only)

@@ -17,7 +17,7 @@ import torch
 
 from tulu_lightning.chat import IGNORE_INDEX, tokenize_chat
 from tulu_lightning.config import RunConfig
-from tulu_lightning.data import DataError, load_split, split_validation
+from tulu_lightning.data import DataError
 from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule
 
 
@@ -48,13 +48,6 @@ def preference_texts(rows: list[dict]) -> Iterator[str]:
         for messages in pair_messages(row, f"row {index}"):
             for message in messages:
                 yield message["content"]
-
-
-def load_preference_rows(cfg: RunConfig) -> tuple[list[dict], list[dict]]:
-    train_rows, val_rows = load_split(cfg.data, "train"), load_split(cfg.data, "val")
-    if not val_rows:
-        train_rows, val_rows = split_validation(train_rows, cfg.data.val_fraction, cfg.data.shuffle_seed)
-    return train_rows, val_rows
 
 
 def shifted_targets(labels: list[int]) -> list[int]:

@@ -16,11 +16,11 @@ import torch
 import torch.nn.functional as F
 
 from tulu_lightning.config import RunConfig
+from tulu_lightning.data import load_train_val
 from tulu_lightning.models import disable_dropout, load_causal_lm, load_tokenizer
 from tulu_lightning.objectives.preference import (
     PairwiseModule,
     PreferenceDataModule,
-    load_preference_rows,
     preference_texts,
 )
 
@@ -68,7 +68,7 @@ class RewardModelModule(PairwiseModule):
 
 def build(cfg: RewardModelConfig):
     """Pairs -> tokenizer -> causal-LM backbone with a new scalar head -> module, data."""
-    train_rows, val_rows = load_preference_rows(cfg)
+    train_rows, val_rows = load_train_val(cfg.data)
     tokenizer = load_tokenizer(cfg.model, texts=preference_texts(train_rows))
     model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed, reward_head=True)
     datamodule = PreferenceDataModule(cfg, tokenizer, train_rows, val_rows, last_turn_only=False)

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from tulu_lightning.chat import IGNORE_INDEX, tokenize_chat
 from tulu_lightning.config import ConfigError, RunConfig
-from tulu_lightning.data import collate_packed, load_split, pack_rows, require_fields, split_validation
+from tulu_lightning.data import collate_packed, load_train_val, pack_rows, require_fields
 from tulu_lightning.models import load_causal_lm, load_tokenizer
 from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule
 
@@ -146,10 +146,7 @@ class SFTModule(PostTrainingModule):
 
 def build(cfg: SFTConfig):
     """Rows -> tokenizer -> model -> (LightningModule, LightningDataModule)."""
-    train_rows = load_split(cfg.data, "train")
-    val_rows = load_split(cfg.data, "val")
-    if not val_rows:
-        train_rows, val_rows = split_validation(train_rows, cfg.data.val_fraction, cfg.data.shuffle_seed)
+    train_rows, val_rows = load_train_val(cfg.data)
     require_fields(train_rows, ["messages"], "training data")
     require_fields(val_rows, ["messages"], "validation data")
     tokenizer = load_tokenizer(cfg.model, texts=_chat_texts(train_rows))
