@@ -3,7 +3,7 @@
     python scripts/make_demo_data.py
 
 Files (JSONL): sft_{train,val}.jsonl (`messages`, `ground_truth`), preference_{train,val}.jsonl (`chosen`,
-`rejected` message lists, `ground_truth`), rlvr_{train,val}.jsonl (`messages`, `ground_truth`, `dataset`; the training prompts
+`rejected` message lists, `ground_truth`, `rejected_kind`), rlvr_{train,val}.jsonl (`messages`, `ground_truth`, `dataset`; the training prompts
 end with a few IFEval-style ones, `dataset` "ifeval", ground truth in Tülu's `{"func_name": ...}` form, so RLVR
 batches mix verifiers). Validation problems never appear, with the same names, objects and numbers, in any
 training file. Deterministic (fixed seeds).
@@ -12,6 +12,11 @@ The SFT answers come in two styles, as real SFT mixtures do: "... = 7. The answe
 7 - 3 = 4." (half of them). Both are right, but the GSM8K verifier reads the last number, so only the first is verified:
 held-out accuracy after SFT is the model's arithmetic times how often it ends on the answer, and RLVR has a
 verifiable signal to learn from beyond arithmetic itself, as on real GSM8K prompts.
+
+A preference pair's chosen answer is right and states the result; its rejected answer makes one of five mistakes
+(`REJECTED_KINDS`, a fifth of the pairs each): wrong arithmetic, the wrong operation, a misread operand, a final
+answer that contradicts the working, or a right working that never states the answer. The rejected answers draw on
+their own random stream, so the SFT and RLVR files do not change with them.
 """
 
 from __future__ import annotations
@@ -75,6 +80,8 @@ def problem(rng: random.Random) -> dict:
         "checked_answer": worked.format(**fill) + f" Check: {check}.",
         "wrong_answer": worked.format(**{**fill, "c": wrong_result}) + f" The answer is {wrong_result}.",
         "result": result,
+        "worked": worked,
+        "fill": fill,
     }
 
 
@@ -107,12 +114,51 @@ def sft_row(p: dict, styles: random.Random) -> dict:
     }
 
 
-def preference_row(p: dict) -> dict:
+# The mistakes a rejected answer makes, as in real preference data. Each ends on a number other than the result,
+# so the GSM8K verifier rejects every one.
+REJECTED_KINDS = ("arithmetic", "operation", "misread", "answer", "unstated")
+
+
+def rejected_answer(p: dict, kind: str, rng: random.Random) -> str:
+    """A wrong answer to problem `p`:
+    - arithmetic: the working's sum is off ("3 + 4 = 8. The answer is 8.");
+    - operation: right arithmetic, wrong operation for the question ("7 + 3 = 10" where 3 are given away);
+    - misread: an operand copied wrong from the question, then right arithmetic on it ("3 + 5 = 8" for 3 and 4);
+    - answer: right working, a different final answer ("3 + 4 = 7. The answer is 8.");
+    - unstated: right working that never states the answer, ending on a check ("3 + 4 = 7. Check: 7 - 4 = 3.")."""
+    fill, worked, result = p["fill"], p["worked"], p["result"]
+    a, b = fill["a"], fill["b"]
+    if kind == "arithmetic":
+        return p["wrong_answer"]
+    if kind == "operation":
+        if " + " in worked:
+            worked, result = worked.replace(" + ", " - "), a - b
+        else:
+            worked, result = worked.replace(" - ", " + "), a + b
+        if result == p["result"]:  # b = 0: both operations agree, so misread instead
+            return rejected_answer(p, "misread", rng)
+        return worked.format(**{**fill, "c": result}) + f" The answer is {result}."
+    if kind == "misread":
+        misread_b = wrong(b, rng)
+        result += misread_b - b if " + " in worked else b - misread_b
+        return worked.format(**{**fill, "b": misread_b, "c": result}) + f" The answer is {result}."
+    if kind == "answer":
+        return worked.format(**fill) + f" The answer is {wrong(result, rng)}."
+    if kind == "unstated":
+        if b == 0:  # the check would end on the result itself ("7 - 0 = 7")
+            return rejected_answer(p, "answer", rng)
+        return p["checked_answer"]
+    raise ValueError(f"unknown rejected kind {kind!r}")
+
+
+def preference_row(p: dict, rng: random.Random) -> dict:
+    kind = rng.choice(REJECTED_KINDS)
     user = {"role": "user", "content": p["question"]}
     return {
         "chosen": [user, {"role": "assistant", "content": p["answer"]}],
-        "rejected": [user, {"role": "assistant", "content": p["wrong_answer"]}],
+        "rejected": [user, {"role": "assistant", "content": rejected_answer(p, kind, rng)}],
         "ground_truth": str(p["result"]),  # lets `eval` score the policy's own answers to the prompts
+        "rejected_kind": kind,
     }
 
 
@@ -155,11 +201,12 @@ def main(out_dir: Path = Path("data/demo")) -> None:
     sft_train = unique_problems(random.Random(0), 3000, seen)
     write(out_dir / "sft_train.jsonl", [sft_row(p, styles) for p in sft_train])
     write(out_dir / "sft_val.jsonl", [sft_row(p, styles) for p in val])
+    mistakes = random.Random(5)  # its own stream: the SFT and RLVR files do not depend on the preference rows
     write(
         out_dir / "preference_train.jsonl",
-        [preference_row(p) for p in unique_problems(random.Random(2), 2000, seen)],
+        [preference_row(p, mistakes) for p in unique_problems(random.Random(2), 2000, seen)],
     )
-    write(out_dir / "preference_val.jsonl", [preference_row(p) for p in val])
+    write(out_dir / "preference_val.jsonl", [preference_row(p, mistakes) for p in val])
     rlvr_train = [rlvr_row(p) for p in unique_problems(random.Random(3), 1500, seen)]
     ifeval_rng = random.Random(4)
     rlvr_train += [ifeval_row(p, ifeval_rng) for p in unique_problems(ifeval_rng, 100, seen)]

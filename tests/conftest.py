@@ -132,7 +132,7 @@ def demo_sft(tmp_path_factory):
 @pytest.fixture(scope="session")
 def demo_rm(demo_sft, tmp_path_factory):
     """The demo reward model (configs/demo/rm.yaml) trained from the demo SFT model, once per test session.
-    Returns its FitResult (`hf_dir` initialises the demo PPO value model)."""
+    Returns its FitResult (`hf_dir` is its Hugging Face export)."""
     from tulu_lightning.train import fit
 
     tmp = tmp_path_factory.mktemp("demo_rm")

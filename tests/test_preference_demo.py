@@ -1,7 +1,5 @@
 """The preference demos learn, from the demo SFT model, on held-out pairs (the SFT validation problems, never
-trained on): DPO moves the policy toward the correct answers, and the reward model ranks them above chance."""
-
-import math
+trained on): DPO moves the policy toward the correct answers, and the reward model ranks them first."""
 
 import pytest
 from conftest import demo_config
@@ -35,6 +33,8 @@ def test_dpo_moves_the_policy_toward_correct_answers(demo_sft, tmp_path):
     # (at the start policy = reference: every pair ties, the loss is log 2).
     assert history["val/rewards/accuracy"][-1] >= 0.7, history
     assert history["val/loss"][-1] < 0.65, history
+    # The policy's own log-probs prefer the correct answer more often than the SFT model's (the reference) did.
+    assert history["val/preference_accuracy"][-1] > history["val/ref_preference_accuracy"][-1], history
     # Greedy answers to the same held-out prompts (gsm8k verifier) beat the SFT model's: every chosen answer ends
     # on the result, the format the verifier reads.
     sft_accuracy = val_history(demo_sft.module.cfg.tracking.uri, demo_sft.run_id)["val/accuracy"][-1]
@@ -42,8 +42,9 @@ def test_dpo_moves_the_policy_toward_correct_answers(demo_sft, tmp_path):
 
 
 def test_reward_model_ranks_held_out_pairs(demo_rm):
-    # Weak but real: a last-token Bradley–Terry head on this tiny backbone mostly memorises the 2,000 pairs
-    # (training accuracy climbs, held-out stays near 0.55-0.65; see the issue note). It must beat chance.
+    # A fifth of the rejected answers each: wrong operation and unstated answer are read off almost always, the
+    # three arithmetic slips (wrong sum, misread operand, contradicting final answer) about 0.45-0.7 of the time
+    # by this 4-layer backbone; in all about 0.75 (see the issue note).
     history = val_history(demo_rm.module.cfg.tracking.uri, demo_rm.run_id)
-    assert history["val/accuracy"][-1] > 0.5, history
-    assert history["val/loss"][-1] < math.log(2), history
+    assert history["val/accuracy"][-1] >= 0.65, history
+    assert history["val/loss"][-1] < 0.6, history
