@@ -157,8 +157,11 @@ def test_cached_reference_equals_live_reference(tmp_path, loss_type):
     assert live_losses == pytest.approx(cached_losses, rel=1e-5)
     if loss_type != "ipo":  # the first step starts from policy = reference: h = 0
         assert live_losses[0] == pytest.approx(math.log(2), rel=1e-5)
+    # The cached log-probs were summed in other batch shapes, so they differ from the live ones in the last float
+    # bits; Adam divides each gradient by its own RMS, which can turn that into a few % of one step (LR 1e-3) on a
+    # weight whose gradient is near zero.
     for name, value in live_weights.items():
-        torch.testing.assert_close(cached_weights[name], value, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(cached_weights[name], value, rtol=1e-4, atol=5e-5)
     assert cached.module.ref_model is None and live.module.ref_model is not None
     # a second run with the same model, data and settings reuses the cache file
     files = list((tmp_path / "cached" / "cache").glob("*.pt"))
