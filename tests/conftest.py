@@ -36,53 +36,54 @@ def merge_sections(cfg: dict, sections: dict) -> dict:
     return cfg
 
 
-def tiny_sft_config(tmp_path: Path, **sections) -> dict:
-    """A small, fast SFT config as a dict (sections deep-merged with `sections`)."""
+def tiny_config(tmp_path: Path, objective: str, dataset: str, **sections) -> dict:
+    """A small, fast config as a dict: the tiny model on the bundled `data/demo/<dataset>_{train,val}.jsonl`, on CPU,
+    tracked in `tmp_path` (sections merged with `sections`)."""
     cfg = {
-        "objective": "sft",
+        "objective": objective,
         "model": dict(TINY_MODEL),
         "data": {
-            "train_files": [str(DEMO_DATA / "sft_train.jsonl")],
-            "val_files": [str(DEMO_DATA / "sft_val.jsonl")],
-            "max_train_samples": 96,
-            "max_seq_length": 128,
+            "train_files": [str(DEMO_DATA / f"{dataset}_train.jsonl")],
+            "val_files": [str(DEMO_DATA / f"{dataset}_val.jsonl")],
         },
-        "optim": {"lr": 1e-3, "warmup_steps": 2},
+        "optim": {"lr": 1e-3},
         "trainer": {
             "output_dir": str(tmp_path / "run"),
-            "max_steps": 6,
             "micro_batch_size": 4,
             "accelerator": "cpu",
             "log_every_n_steps": 1,
-            "val_check_interval": 1.0,
         },
-        "tracking": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "log_model": True},
-        "sft": {"reduction": "mean", "packing": True},
+        "tracking": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}"},
     }
+    return merge_sections(cfg, sections)
+
+
+def tiny_sft_config(tmp_path: Path, **sections) -> dict:
+    """A small, fast SFT config as a dict (sections merged with `sections`)."""
+    cfg = tiny_config(
+        tmp_path,
+        "sft",
+        "sft",
+        data={"max_train_samples": 96, "max_seq_length": 128},
+        optim={"warmup_steps": 2},
+        trainer={"max_steps": 6, "val_check_interval": 1.0},
+        tracking={"log_model": True},
+        sft={"reduction": "mean", "packing": True},
+    )
     return merge_sections(cfg, sections)
 
 
 def tiny_preference_config(tmp_path: Path, objective: str, **sections) -> dict:
     """A small, fast DPO or reward-model config on the bundled preference pairs, as a dict."""
-    cfg = {
-        "objective": objective,
-        "model": dict(TINY_MODEL),
-        "data": {
-            "train_files": [str(DEMO_DATA / "preference_train.jsonl")],
-            "val_files": [str(DEMO_DATA / "preference_val.jsonl")],
-            "max_train_samples": 32,
-            "max_seq_length": 96,
-        },
-        "optim": {"lr": 1e-3, "warmup_steps": 0},
-        "trainer": {
-            "output_dir": str(tmp_path / "run"),
-            "max_steps": 3,
-            "micro_batch_size": 4,
-            "accelerator": "cpu",
-            "log_every_n_steps": 1,
-        },
-        "tracking": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "log_model": False},
-    }
+    cfg = tiny_config(
+        tmp_path,
+        objective,
+        "preference",
+        data={"max_train_samples": 32, "max_seq_length": 96},
+        optim={"warmup_steps": 0},
+        trainer={"max_steps": 3},
+        tracking={"log_model": False},
+    )
     return merge_sections(cfg, sections)
 
 
@@ -103,7 +104,7 @@ def sft_config(tmp_path):
 
 
 def demo_config(name: str, data: str, tmp: Path, *overrides: str):
-    """configs/demo/<name>.yaml on the bundled `data/demo/<data>_{train,val}.jsonl`, writing under `tmp`."""
+    """configs/demo/<name>.yaml on the bundled `data/demo/<dataset>_{train,val}.jsonl`, writing under `tmp`."""
     from tulu_lightning.train import load_run_config
 
     return load_run_config(
