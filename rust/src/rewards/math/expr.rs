@@ -64,13 +64,51 @@ const FUNCTIONS: [&str; 19] = [
     "ln", "log", "exp", "lg", "abs", "floor", "ceil",
 ];
 const GREEK: [&str; 33] = [
-    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta",
-    "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "varphi",
-    "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Sigma", "Phi", "Psi", "Omega",
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "epsilon",
+    "varepsilon",
+    "zeta",
+    "eta",
+    "theta",
+    "vartheta",
+    "iota",
+    "kappa",
+    "lambda",
+    "mu",
+    "nu",
+    "xi",
+    "rho",
+    "sigma",
+    "tau",
+    "upsilon",
+    "phi",
+    "varphi",
+    "chi",
+    "psi",
+    "omega",
+    "Gamma",
+    "Delta",
+    "Theta",
+    "Lambda",
+    "Sigma",
+    "Phi",
+    "Psi",
+    "Omega",
 ];
 /// Commands that only style their argument.
 const STYLES: [&str; 9] = [
-    "text", "textbf", "mathrm", "mathbf", "mbox", "mathit", "textit", "boldsymbol", "operatorname",
+    "text",
+    "textbf",
+    "mathrm",
+    "mathbf",
+    "mbox",
+    "mathit",
+    "textit",
+    "boldsymbol",
+    "operatorname",
 ];
 
 // ---------------------------------------------------------------- tokens
@@ -123,6 +161,10 @@ fn tokenize(text: &str) -> Option<Vec<Token>> {
             }
         } else if "+-*/^_!=|,%".contains(c) {
             tokens.push(Token::Op(c));
+            i += 1;
+        } else if c == ':' {
+            // A ratio `7:32` is a quotient.
+            tokens.push(Token::Op('/'));
             i += 1;
         } else if "([{".contains(c) {
             tokens.push(Token::Open(c));
@@ -523,22 +565,45 @@ impl Parser<'_> {
                 Some(c.to_string())
             }
             Some(Token::Open('{')) => {
+                // Any balanced content names the variable: `F_{n-k-1}`, `S_{MBCN}`.
                 self.pos += 1;
-                let mut text = String::new();
+                let mut text = String::from("{");
+                let mut depth = 0usize;
                 loop {
                     match self.peek().cloned() {
                         Some(Token::Num(n)) => text.push_str(&n.digits),
                         Some(Token::Letter(c)) => text.push(c),
                         Some(Token::Word(w)) => text.push_str(&w),
-                        Some(Token::Close('}')) => break,
-                        _ => {
+                        Some(Token::Cmd(c)) => {
+                            text.push('\\');
+                            text.push_str(&c);
+                        }
+                        Some(Token::Op(c)) => text.push(c),
+                        Some(Token::Open(c)) => {
+                            depth += 1;
+                            text.push(c);
+                        }
+                        Some(Token::Close('}')) if depth == 0 => break,
+                        Some(Token::Close(c)) => {
+                            depth = depth.saturating_sub(1);
+                            text.push(c);
+                        }
+                        None => {
                             text.clear();
                             break;
                         }
                     }
                     self.pos += 1;
                 }
-                (!text.is_empty() && self.eat(&Token::Close('}'))).then_some(text)
+                text.push('}');
+                // `x_{1}` is `x_1`.
+                let plain = &text[1..text.len() - 1];
+                let name = if plain.chars().all(|c| c.is_alphanumeric()) {
+                    plain.to_string()
+                } else {
+                    text.clone()
+                };
+                (text.len() > 2 && self.eat(&Token::Close('}'))).then_some(name)
             }
             _ => None,
         };
@@ -575,7 +640,10 @@ impl Parser<'_> {
                     Expr::Root(boxed(radicand), boxed(index))
                 } else {
                     let radicand = some_or_none!(self.argument());
-                    Expr::Root(boxed(radicand), boxed(Expr::Num(Decimal::parse("2", "", 0))))
+                    Expr::Root(
+                        boxed(radicand),
+                        boxed(Expr::Num(Decimal::parse("2", "", 0))),
+                    )
                 }
             }
             "binom" | "dbinom" | "tbinom" => {
@@ -648,7 +716,10 @@ impl Parser<'_> {
         };
         let applied = match (function, base) {
             ("log", Some(base)) => Expr::Log(boxed(base), boxed(argument)),
-            ("log" | "lg", None) => Expr::Log(boxed(Expr::Num(Decimal::parse("10", "", 0))), boxed(argument)),
+            ("log" | "lg", None) => Expr::Log(
+                boxed(Expr::Num(Decimal::parse("10", "", 0))),
+                boxed(argument),
+            ),
             _ => Expr::Func(function, boxed(argument)),
         };
         Ok(Some(match power {
@@ -895,7 +966,11 @@ fn exact_in(expr: &Expr, env: Bindings<Q>, budget: &mut Budget) -> Result<Option
     }
     Ok(match expr {
         Expr::Num(d) => d.value(),
-        Expr::Var(name) => env.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.clone()),
+        Expr::Var(name) => env
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone()),
         Expr::Neg(a) => Some(-go!(a)),
         Expr::Add(terms) => {
             let mut total = Q::zero();
@@ -926,7 +1001,10 @@ fn exact_in(expr: &Expr, env: Bindings<Q>, budget: &mut Budget) -> Result<Option
         }
         Expr::Root(a, n) => {
             let (radicand, index) = (go!(a), go!(n));
-            let index = index.is_integer().then(|| index.to_integer().to_u32()).flatten();
+            let index = index
+                .is_integer()
+                .then(|| index.to_integer().to_u32())
+                .flatten();
             index.and_then(|n| number::root(&radicand, n))
         }
         Expr::Factorial(a) => number::factorial(&go!(a)),
@@ -1153,8 +1231,7 @@ fn eval_in(expr: &Expr, env: &mut Vec<(String, f64)>, budget: &mut Budget) -> Re
         }
         Expr::Binom(n, k) => {
             let (n, k) = (eval_in(n, env, budget)?, eval_in(k, env, budget)?);
-            if n.is_real() && k.is_real() && k.re.fract() == 0.0 && (0.0..=170.0).contains(&k.re)
-            {
+            if n.is_real() && k.is_real() && k.re.fract() == 0.0 && (0.0..=170.0).contains(&k.re) {
                 let mut result = 1.0;
                 for i in 0..k.re as u32 {
                     result = result * (n.re - f64::from(i)) / f64::from(i + 1);

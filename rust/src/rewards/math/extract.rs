@@ -3,7 +3,8 @@
 //! - [`last_boxes`]: the last `\boxed{}` / `\fbox{}`, together with the boxes just before it that
 //!   belong to the same answer (math-verify's rule: fewer than 10 characters between them, or fewer
 //!   than 70 with a separator — a comma, semicolon, "and", "or" — and a different content).
-//! - [`minerva_answer`]: Minerva's "Final Answer: The final answer is X. I hope it is correct."
+//! - [`minerva_answer`]: Minerva's sentence, "Final Answer: The final answer is X. I hope it is
+//!   correct."
 //! - [`flex_answer`]: what a grader reads, in math-verify's order of preference: Minerva's sentence,
 //!   then the boxed answer or "final answer ... is X", then the math after the word "answer", then the
 //!   last math in the response (`$...$`, `$$...$$`, `\[...\]`, `\(...\)`, a number in the text).
@@ -167,7 +168,9 @@ fn math_spans(text: &str) -> Vec<Span> {
         let whole = caps.get(0).expect("group 0");
         // `\$5 and \$6` are dollar amounts, and a `$` right after a digit is a price ("costs 5$").
         let before = text[..whole.start()].chars().next_back();
-        if whole.as_str().starts_with('$') && before.is_some_and(|c| c == '\\' || c.is_ascii_digit()) {
+        if whole.as_str().starts_with('$')
+            && before.is_some_and(|c| c == '\\' || c.is_ascii_digit())
+        {
             continue;
         }
         let content = (1..=4)
@@ -185,12 +188,13 @@ fn math_spans(text: &str) -> Vec<Span> {
     spans
 }
 
-/// Numbers and simple arithmetic written in plain text ("7,425,000", "3/4", "$1,000.99", "28 percent").
+/// Numbers written in plain text ("7,425,000", "1 000", ".4", "3/4", "$1,000.99", "28 percent",
+/// a bare `\frac{10}{9}`).
 fn text_numbers(text: &str) -> Vec<Span> {
     static NUMBER: OnceLock<Regex> = OnceLock::new();
     let number = regex(
         &NUMBER,
-        r"(?:^|[\s=(:*])(?:\\?\$|[€£¥₹])?(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+)?(?:\s*(?:%|percent\b|pct\b))?)",
+        r"(?:^|[\s=(:*])(?:\\?\$|[€£¥₹])?(-?(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+\b|\d+|(?:\d+)?\.\d+|\\[dtc]?frac\{-?\d+\}\{-?\d+\})(?:\.\d+)?(?:\s*/\s*\d+)?(?:\s*(?:%|percent\b|pct\b))?)",
     );
     number
         .captures_iter(text)
@@ -240,13 +244,16 @@ fn math_after(text: &str, from: usize, window: Option<usize>) -> Option<Vec<Stri
         .map(|(i, s)| (s.start, s.end, Item::Span(i)))
         .collect();
     for number in text_numbers(text) {
-        if !spans.iter().any(|s| s.start <= number.start && number.end <= s.end) {
+        if !spans
+            .iter()
+            .any(|s| s.start <= number.start && number.end <= s.end)
+        {
             items.push((number.start, number.end, Item::Number(number.content)));
         }
     }
-    let candidates = items.into_iter().filter(|(start, _, _)| {
-        *start >= from && window.is_none_or(|w| *start <= from + w)
-    });
+    let candidates = items
+        .into_iter()
+        .filter(|(start, _, _)| *start >= from && window.map_or(true, |w| *start <= from + w));
     let chosen = match window {
         Some(_) => candidates.min_by_key(|(start, _, _)| *start),
         // The rightmost end; on a tie the longer item (a span around a number).
@@ -309,7 +316,8 @@ mod tests {
         assert_eq!(last_boxes("$\\boxed{1}\\boxed{2}$"), ["1", "2"]);
         assert_eq!(last_boxes("\\boxed{1} and \\boxed{2}"), ["1", "2"]);
         assert_eq!(last_boxes("\\boxed{5} so \\boxed{5}"), ["5"]);
-        let far = "\\boxed{3}. Wait: that ignores the second condition. Redoing the computation with \
+        let far =
+            "\\boxed{3}. Wait: that ignores the second condition. Redoing the computation with \
                    both conditions gives another value: \\boxed{5}";
         assert_eq!(last_boxes(far), ["5"]);
     }
@@ -330,7 +338,10 @@ mod tests {
     fn flex_reading() {
         let read = |t: &str| flex_answer(t).map(|v| v.join(" | "));
         assert_eq!(read("we get $x=1$ so $2$ works").as_deref(), Some("2"));
-        assert_eq!(read("The answer is 7,425,000.").as_deref(), Some("7,425,000"));
+        assert_eq!(
+            read("The answer is 7,425,000.").as_deref(),
+            Some("7,425,000")
+        );
         assert_eq!(read("Answer: \\[ 9 \\]").as_deref(), Some("9"));
         assert_eq!(read("so $$5$$").as_deref(), Some("5"));
         assert_eq!(read("so \\(5\\)").as_deref(), Some("5"));

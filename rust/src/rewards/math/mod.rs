@@ -23,7 +23,8 @@
 //!
 //! **The tolerance rule**, the only one: a decimal written with k places (0.0833333333333333,
 //! 4.123105625617661) stands for an exact value v (1/12, √17) when it is v rounded or truncated to
-//! k places (|d − v| < 10^−k) and within a relative 10^−6 (|d − v| ≤ 10^−6·|v|). A decimal inside a
+//! k places (|d − v| < 10^−k, or within a relative 10^−15: the noise of a printed double) and
+//! within a relative 10^−6 (|d − v| ≤ 10^−6·|v|). A decimal inside a
 //! larger expression must be within the relative 10^−6. Two decimals, or two exact values, must be
 //! equal. (Evaluating exact expressions such as √12 and 2√3 in f64 allows only rounding noise, 10^−9.)
 
@@ -57,6 +58,8 @@ impl From<Mode> for Extraction {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Relation {
     Eq,
+    /// `\approx`: the value before it is the answer.
+    Approx,
     Ne,
     Lt,
     Le,
@@ -133,10 +136,10 @@ fn bracket(rest: &str) -> (i32, usize) {
 
 /// Split at every occurrence at bracket depth 0 of a separator accepted by `separator_at` (which
 /// returns the separator's length in bytes); also returns the separators found.
-fn split_top_level<'a, T>(
-    text: &'a str,
+fn split_top_level<T>(
+    text: &str,
     separator_at: impl Fn(&str) -> Option<(T, usize)>,
-) -> (Vec<&'a str>, Vec<T>) {
+) -> (Vec<&str>, Vec<T>) {
     let mut parts = Vec::new();
     let mut found = Vec::new();
     let mut depth = 0i32;
@@ -162,7 +165,10 @@ fn split_top_level<'a, T>(
 }
 
 fn split_on<'a>(text: &'a str, separator: &str) -> Vec<&'a str> {
-    split_top_level(text, |rest| rest.starts_with(separator).then_some(((), separator.len()))).0
+    split_top_level(text, |rest| {
+        rest.starts_with(separator).then_some(((), separator.len()))
+    })
+    .0
 }
 
 /// The relation at the start of `rest`, with its length.
@@ -188,7 +194,8 @@ fn relation_at(rest: &str) -> Option<(Relation, usize)> {
         "le" | "leq" | "leqslant" => Relation::Le,
         "ge" | "geq" | "geqslant" => Relation::Ge,
         "ne" | "neq" => Relation::Ne,
-        "approx" | "simeq" | "equiv" => Relation::Eq,
+        "approx" | "simeq" => Relation::Approx,
+        "equiv" => Relation::Eq,
         "in" => Relation::In,
         _ => return None,
     };
@@ -233,7 +240,11 @@ fn parse_items(
     deadline: &Deadline,
     depth: usize,
 ) -> Result<Option<Vec<Answer>>, TimedOut> {
-    let parts: Vec<&str> = parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).collect();
+    let parts: Vec<&str> = parts
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .collect();
     if parts.is_empty() || parts.len() > MAX_ITEMS {
         return Ok(None);
     }
@@ -242,6 +253,40 @@ fn parse_items(
         items.push(parse_normalized(part, deadline, depth + 1)?);
     }
     Ok(Some(items))
+}
+
+/// `p = 5, q = 2` -> `(5, 2)`; `x = 1, x = 2` -> `{1, 2}`; `None` unless every item assigns a value.
+fn assigned_values(items: &[Answer]) -> Option<Answer> {
+    let mut labels: Vec<&Answer> = Vec::new();
+    let mut values = Vec::new();
+    for item in items {
+        match item {
+            Answer::Chain { terms, ops } if ops == &[Relation::Eq] && is_label(&terms[0]) => {
+                labels.push(&terms[0]);
+                values.push(terms[1].clone());
+            }
+            _ => return None,
+        }
+    }
+    let distinct = labels
+        .iter()
+        .enumerate()
+        .all(|(i, a)| !labels[..i].contains(a));
+    if !distinct {
+        return Some(set_of(values));
+    }
+    // In the order of the labels, so `q = 2, p = 5` and `p = 5, q = 2` are both (5, 2).
+    let mut named: Vec<(String, Answer)> = labels
+        .iter()
+        .map(|label| format!("{label:?}"))
+        .zip(values)
+        .collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    Some(Answer::Tuple {
+        open: '(',
+        close: ')',
+        items: named.into_iter().map(|(_, value)| value).collect(),
+    })
 }
 
 /// Members of a set, with nested bare sets (the values of a `\pm`) merged in.
@@ -258,7 +303,13 @@ fn set_of(items: Vec<Answer>) -> Answer {
 
 fn parse_matrix(s: &str, deadline: &Deadline, depth: usize) -> Result<Option<Answer>, TimedOut> {
     const ENVIRONMENTS: [&str; 7] = [
-        "pmatrix", "bmatrix", "Bmatrix", "vmatrix", "matrix", "smallmatrix", "array",
+        "pmatrix",
+        "bmatrix",
+        "Bmatrix",
+        "vmatrix",
+        "matrix",
+        "smallmatrix",
+        "array",
     ];
     let body = ENVIRONMENTS.iter().find_map(|env| {
         let inner = s
@@ -272,7 +323,11 @@ fn parse_matrix(s: &str, deadline: &Deadline, depth: usize) -> Result<Option<Ans
     });
     let Some(body) = body else { return Ok(None) };
     let mut rows = Vec::new();
-    for row in body.split("\\\\").map(str::trim).filter(|r| !r.is_empty() && *r != "\\hline") {
+    for row in body
+        .split("\\\\")
+        .map(str::trim)
+        .filter(|r| !r.is_empty() && *r != "\\hline")
+    {
         let cells: Vec<&str> = row.split('&').collect();
         match parse_items(&cells, deadline, depth)? {
             Some(items) => rows.push(items),
@@ -301,9 +356,15 @@ fn parse_normalized(s: &str, deadline: &Deadline, depth: usize) -> Result<Answer
             let Some(mut items) = parse_items(&parts, deadline, depth)? else {
                 return Ok(Answer::Text(s.to_string()));
             };
+            // "p = 5, q = 2": values named by different labels form the tuple (5, 2).
+            if let Some(values) = assigned_values(&items) {
+                return Ok(values);
+            }
             // "x = 1, 2": the label of the first item names the whole list.
             if let Answer::Chain { terms, ops } = &items[0] {
-                let others_plain = items[1..].iter().all(|a| !matches!(a, Answer::Chain { .. }));
+                let others_plain = items[1..]
+                    .iter()
+                    .all(|a| !matches!(a, Answer::Chain { .. }));
                 if ops == &[Relation::Eq] && is_label(&terms[0]) && others_plain {
                     let label = terms[0].clone();
                     items[0] = terms[1].clone();
@@ -316,7 +377,16 @@ fn parse_normalized(s: &str, deadline: &Deadline, depth: usize) -> Result<Answer
             return Ok(set_of(items));
         }
     }
-    let (parts, ops) = split_top_level(s, relation_at);
+    let (mut parts, mut ops) = split_top_level(s, relation_at);
+    // `x = 1/3 \approx 0.33`: an approximation after the answer is not part of it.
+    match ops.iter().position(|op| *op == Relation::Approx) {
+        Some(0) => ops[0] = Relation::Eq,
+        Some(first) => {
+            ops.truncate(first);
+            parts.truncate(first + 1);
+        }
+        None => {}
+    }
     if !ops.is_empty() {
         return match parse_items(&parts, deadline, depth)? {
             Some(terms) if terms.len() == parts.len() => Ok(Answer::Chain { terms, ops }),
@@ -338,16 +408,193 @@ fn parse_normalized(s: &str, deadline: &Deadline, depth: usize) -> Result<Answer
     if let Some(matrix) = parse_matrix(unwrapped, deadline, depth)? {
         return Ok(matrix);
     }
+    if s.contains("\\begin{") {
+        if let Some(matrix) = matrix_arithmetic(s, deadline, depth)? {
+            return Ok(matrix);
+        }
+    }
     if let Some(tuple) = parse_bracketed(s, deadline, depth)? {
         return Ok(tuple);
     }
     Ok(match expr::parse(s, deadline)? {
-        Some(e) if expr::has_plus_minus(&e) => {
-            Answer::Set(expr::expand_plus_minus(&e).into_iter().map(Answer::Expr).collect())
-        }
+        Some(e) if expr::has_plus_minus(&e) => Answer::Set(
+            expr::expand_plus_minus(&e)
+                .into_iter()
+                .map(Answer::Expr)
+                .collect(),
+        ),
         Some(e) => Answer::Expr(e),
         None => Answer::Text(s.to_string()),
     })
+}
+
+type Cells = Vec<Vec<Expr>>;
+
+/// A sum of products of matrices and scalars (`A + B`, `2A`, `A B`), computed into one matrix
+/// whose entries are expressions.
+fn matrix_arithmetic(
+    s: &str,
+    deadline: &Deadline,
+    depth: usize,
+) -> Result<Option<Answer>, TimedOut> {
+    let (terms, signs) = split_top_level(s, |rest| match rest.chars().next() {
+        Some('+') => Some((false, 1)),
+        Some('-') => Some((true, 1)),
+        _ => None,
+    });
+    let mut total: Option<Cells> = None;
+    for (i, term) in terms.iter().enumerate() {
+        let negative = i > 0 && signs[i - 1];
+        if term.trim().is_empty() {
+            return Ok(None);
+        }
+        let Some(mut value) = matrix_product(term, deadline, depth)? else {
+            return Ok(None);
+        };
+        if negative {
+            value = map_cells(&value, |e| Expr::Neg(Box::new(e.clone())));
+        }
+        total = match total {
+            None => Some(value),
+            Some(sum) if same_shape(&sum, &value) => Some(
+                sum.iter()
+                    .zip(&value)
+                    .map(|(r1, r2)| {
+                        r1.iter()
+                            .zip(r2)
+                            .map(|(a, b)| Expr::Add(vec![a.clone(), b.clone()]))
+                            .collect()
+                    })
+                    .collect(),
+            ),
+            Some(_) => return Ok(None),
+        };
+    }
+    Ok(total.map(|cells| {
+        Answer::Matrix(
+            cells
+                .into_iter()
+                .map(|row| row.into_iter().map(Answer::Expr).collect())
+                .collect(),
+        )
+    }))
+}
+
+fn same_shape(a: &Cells, b: &Cells) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.len() == y.len())
+}
+
+fn map_cells(cells: &Cells, f: impl Fn(&Expr) -> Expr) -> Cells {
+    cells
+        .iter()
+        .map(|row| row.iter().map(&f).collect())
+        .collect()
+}
+
+/// Factors of one term: matrix environments, and the scalars written between them.
+fn matrix_product(
+    term: &str,
+    deadline: &Deadline,
+    depth: usize,
+) -> Result<Option<Cells>, TimedOut> {
+    let mut factors: Vec<Result<Cells, Expr>> = Vec::new();
+    let mut rest = term.trim();
+    while !rest.is_empty() {
+        let start = rest.find("\\begin{").unwrap_or(rest.len());
+        let scalar = rest[..start].replace("\\cdot", " ").replace("\\times", " ");
+        if !scalar.trim().is_empty() {
+            match expr::parse(scalar.trim(), deadline)? {
+                Some(e) => factors.push(Err(e)),
+                None => return Ok(None),
+            }
+        }
+        if start == rest.len() {
+            break;
+        }
+        // The environment ends where its depth returns to zero.
+        let mut depth_now = 0i32;
+        let mut end = start;
+        while end < rest.len() {
+            let (delta, len) = bracket(&rest[end..]);
+            depth_now += delta;
+            end += len;
+            if depth_now == 0
+                && delta != 0
+                && rest[..end].ends_with('}')
+                && rest[start..end].contains("\\end{")
+            {
+                break;
+            }
+        }
+        match parse_matrix(&rest[start..end], deadline, depth)? {
+            Some(Answer::Matrix(rows)) => {
+                let mut cells = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let mut out = Vec::with_capacity(row.len());
+                    for cell in row {
+                        match cell {
+                            Answer::Expr(e) => out.push(e),
+                            _ => return Ok(None),
+                        }
+                    }
+                    cells.push(out);
+                }
+                factors.push(Ok(cells));
+            }
+            _ => return Ok(None),
+        }
+        rest = rest[end..].trim();
+    }
+    let mut product: Option<Cells> = None;
+    let mut scalars: Vec<Expr> = Vec::new();
+    for factor in factors {
+        match factor {
+            Err(scalar) => scalars.push(scalar),
+            Ok(matrix) => {
+                product = match product {
+                    None => Some(matrix),
+                    Some(left) => {
+                        let inner = left.first().map_or(0, Vec::len);
+                        if inner != matrix.len() || inner == 0 || left.len() * matrix[0].len() > 400
+                        {
+                            return Ok(None);
+                        }
+                        Some(
+                            (0..left.len())
+                                .map(|i| {
+                                    (0..matrix[0].len())
+                                        .map(|j| {
+                                            Expr::Add(
+                                                (0..inner)
+                                                    .map(|k| {
+                                                        Expr::Mul(vec![
+                                                            left[i][k].clone(),
+                                                            matrix[k][j].clone(),
+                                                        ])
+                                                    })
+                                                    .collect(),
+                                            )
+                                        })
+                                        .collect()
+                                })
+                                .collect(),
+                        )
+                    }
+                };
+            }
+        }
+    }
+    Ok(product.map(|cells| {
+        if scalars.is_empty() {
+            cells
+        } else {
+            map_cells(&cells, |e| {
+                let mut factors = scalars.clone();
+                factors.push(e.clone());
+                Expr::Mul(factors)
+            })
+        }
+    }))
 }
 
 /// `\{a, b\}`, `(a, b)`, `[a, b)`, `\langle a, b \rangle` around the whole answer.
@@ -361,15 +608,18 @@ fn parse_bracketed(s: &str, deadline: &Deadline, depth: usize) -> Result<Option<
             return Ok(parse_items(&parts, deadline, depth)?.map(set_of));
         }
     }
-    if let Some(inner) = s.strip_prefix("\\langle").and_then(|r| r.strip_suffix("\\rangle")) {
+    if let Some(inner) = s
+        .strip_prefix("\\langle")
+        .and_then(|r| r.strip_suffix("\\rangle"))
+    {
         if wraps_whole(s) {
-            return Ok(parse_items(&split_on(inner, ","), deadline, depth)?.map(|items| {
-                Answer::Tuple {
+            return Ok(
+                parse_items(&split_on(inner, ","), deadline, depth)?.map(|items| Answer::Tuple {
                     open: '(',
                     close: ')',
                     items,
-                }
-            }));
+                }),
+            );
         }
     }
     let mut chars = s.chars();
@@ -378,7 +628,10 @@ fn parse_bracketed(s: &str, deadline: &Deadline, depth: usize) -> Result<Option<
         return Ok(None);
     };
     let inner = &s[1..s.len() - 1];
-    let parts = split_on(inner, ",");
+    let mut parts = split_on(inner, ",");
+    if parts.len() < 2 {
+        parts = split_on(inner, ";"); // `(0;-2;6)`
+    }
     // `(1, 2]` never balances as brackets; `(a)(b)` is a product, not a tuple.
     if parts.len() < 2 || !(wraps_whole(s) || open != matching_open(close)) {
         return Ok(None);
@@ -415,10 +668,14 @@ fn wraps_whole(text: &str) -> bool {
 
 /// A name standing for the value (`x`, `a_1`, `(p, q)`, `f(x)`): only variables, multiplied.
 fn is_label(answer: &Answer) -> bool {
+    // As math-verify's `is_expr_of_only_symbols`: variables combined without any number
+    // (`x`, `f(x)`, `|AB|`, `A:B`, `x + y`).
     fn only_variables(e: &Expr) -> bool {
         match e {
             Expr::Var(_) => true,
-            Expr::Mul(factors) => factors.iter().all(only_variables),
+            Expr::Mul(items) | Expr::Add(items) => items.iter().all(only_variables),
+            Expr::Div(a, b) => only_variables(a) && only_variables(b),
+            Expr::Func(_, a) => only_variables(a),
             _ => false,
         }
     }
@@ -440,7 +697,9 @@ fn is_assignment(answer: &Answer) -> bool {
 /// `x = 1 + 4 = 5` -> `x = 5`; `x = 1/3 \approx 0.33` keeps what precedes the approximation.
 fn shorten(answer: Answer) -> Answer {
     match answer {
-        Answer::Chain { terms, ops } if ops.iter().all(|op| *op == Relation::Eq) && is_label(&terms[0]) => {
+        Answer::Chain { terms, ops }
+            if ops.iter().all(|op| *op == Relation::Eq) && is_label(&terms[0]) =>
+        {
             let last = terms.last().expect("a chain has terms").clone();
             Answer::Chain {
                 terms: vec![terms[0].clone(), last],
@@ -521,10 +780,17 @@ fn as_set_of_variable(answer: &Answer) -> Option<(String, Answer)> {
     let Answer::Chain { terms, ops } = answer else {
         return None;
     };
-    let variable = terms.iter().position(|t| matches!(t, Answer::Expr(Expr::Var(_))))?;
-    let Answer::Expr(Expr::Var(name)) = &terms[variable] else {
+    // The variable: `x`, or `f(x)` (a product of variables).
+    let is_variable = |t: &Answer| match t {
+        Answer::Expr(Expr::Var(_)) => true,
+        Answer::Expr(Expr::Mul(factors)) => factors.iter().all(|f| matches!(f, Expr::Var(_))),
+        _ => false,
+    };
+    let variable = terms.iter().position(is_variable)?;
+    let Answer::Expr(variable_expr) = &terms[variable] else {
         return None;
     };
+    let name = format!("{:?}", expr::canonical(variable_expr));
     let constant = |t: &Answer| match t {
         Answer::Expr(e) => {
             let mut names = Vec::new();
@@ -533,7 +799,11 @@ fn as_set_of_variable(answer: &Answer) -> Option<(String, Answer)> {
         }
         _ => false,
     };
-    if terms.iter().enumerate().any(|(i, t)| i != variable && !constant(t)) {
+    if terms
+        .iter()
+        .enumerate()
+        .any(|(i, t)| i != variable && !constant(t))
+    {
         return None;
     }
     // Read each relation as a bound on the variable.
@@ -562,7 +832,9 @@ fn as_set_of_variable(answer: &Answer) -> Option<(String, Answer)> {
             Relation::Gt | Relation::Ge if lower.is_none() => {
                 lower = Some((bound, op == Relation::Ge));
             }
-            Relation::Eq if ops.len() == 1 => return Some((name.clone(), Answer::Set(vec![bound]))),
+            Relation::Eq if ops.len() == 1 => {
+                return Some((name.clone(), Answer::Set(vec![bound])))
+            }
             Relation::Ne if ops.len() == 1 => {
                 let union = Answer::Union(vec![
                     interval(None, Some((bound.clone(), false))),
@@ -623,10 +895,9 @@ fn text_key(text: &str) -> String {
 /// `lhs - rhs` of a relation between two expressions.
 fn difference(left: &Answer, right: &Answer) -> Option<Expr> {
     match (left, right) {
-        (Answer::Expr(l), Answer::Expr(r)) => Some(Expr::Add(vec![
-            l.clone(),
-            Expr::Neg(Box::new(r.clone())),
-        ])),
+        (Answer::Expr(l), Answer::Expr(r)) => {
+            Some(Expr::Add(vec![l.clone(), Expr::Neg(Box::new(r.clone()))]))
+        }
         _ => None,
     }
 }
@@ -651,7 +922,10 @@ fn proportional(f: &Expr, g: &Expr, positive: bool, deadline: &Deadline) -> Resu
             continue;
         }
         let scale = 1e-9 * (1.0 + fv.re.abs().max(gv.re.abs()));
-        match (fv.re.abs() <= scale && fv.im.abs() <= scale, gv.re.abs() <= scale && gv.im.abs() <= scale) {
+        match (
+            fv.re.abs() <= scale && fv.im.abs() <= scale,
+            gv.re.abs() <= scale && gv.im.abs() <= scale,
+        ) {
             (true, true) => continue,
             (false, false) => {}
             _ => return Ok(false),
@@ -689,7 +963,11 @@ fn oriented(left: &Answer, op: Relation, right: &Answer) -> Option<(Expr, Relati
     Some((f, op))
 }
 
-fn relations_equivalent(gold: &Answer, pred: &Answer, deadline: &Deadline) -> Result<bool, TimedOut> {
+fn relations_equivalent(
+    gold: &Answer,
+    pred: &Answer,
+    deadline: &Deadline,
+) -> Result<bool, TimedOut> {
     let (Answer::Chain { terms: gt, ops: go }, Answer::Chain { terms: pt, ops: po }) = (gold, pred)
     else {
         return Ok(false);
@@ -703,7 +981,10 @@ fn relations_equivalent(gold: &Answer, pred: &Answer, deadline: &Deadline) -> Re
     // Relation by relation, in order or with the chain read backwards (`a < x < b` = `b > x > a`).
     let reversed_terms: Vec<Answer> = pt.iter().rev().cloned().collect();
     let reversed_ops: Vec<Relation> = po.iter().rev().map(|op| flip(*op)).collect();
-    for (terms, ops) in [(pt.as_slice(), po.as_slice()), (&reversed_terms[..], &reversed_ops[..])] {
+    for (terms, ops) in [
+        (pt.as_slice(), po.as_slice()),
+        (&reversed_terms[..], &reversed_ops[..]),
+    ] {
         let mut all = true;
         for i in 0..go.len() {
             let same = match (
@@ -714,9 +995,11 @@ fn relations_equivalent(gold: &Answer, pred: &Answer, deadline: &Deadline) -> Re
                     let positive = matches!(a, Relation::Gt | Relation::Ge);
                     proportional(&f, &g, positive, deadline)?
                 }
-                _ => go[i] == ops[i]
-                    && equivalent(&gt[i], &terms[i], deadline)?
-                    && equivalent(&gt[i + 1], &terms[i + 1], deadline)?,
+                _ => {
+                    go[i] == ops[i]
+                        && equivalent(&gt[i], &terms[i], deadline)?
+                        && equivalent(&gt[i + 1], &terms[i + 1], deadline)?
+                }
             };
             if !same {
                 all = false;
@@ -793,8 +1076,22 @@ fn compare(gold: &Answer, pred: &Answer, deadline: &Deadline) -> Result<bool, Ti
         ) => o1 == o2 && c1 == c2 && all_equivalent(i1, i2, deadline)?,
         (Union(x), Union(y)) | (Set(x), Set(y)) => same_set(x, y, deadline)?,
         // A point or pair written as a bare list, in order ("3, 2" for (3, 2)).
-        (Tuple { open: '(', close: ')', items }, Set(list)) => all_equivalent(items, list, deadline)?,
-        (Set(list), Tuple { open: '(', close: ')', items }) => same_set(list, items, deadline)?,
+        (
+            Tuple {
+                open: '(',
+                close: ')',
+                items,
+            },
+            Set(list),
+        ) => all_equivalent(items, list, deadline)?,
+        (
+            Set(list),
+            Tuple {
+                open: '(',
+                close: ')',
+                items,
+            },
+        ) => same_set(list, items, deadline)?,
         (Matrix(x), Matrix(y)) => {
             x.len() == y.len() && {
                 let mut same = true;
@@ -825,14 +1122,14 @@ fn compare(gold: &Answer, pred: &Answer, deadline: &Deadline) -> Result<bool, Ti
 
 // ---------------------------------------------------------------- verify
 
-/// The ground truth's answer: its last box group when it has boxes (a full solution), else itself.
+/// The ground truth's answer: its last box group or Minerva sentence when it is a full solution,
+/// else itself (Tülu 3's ground truths are plain answers: `\frac{1}{2}`, `(1,2)`, `\text{(C)}`).
 fn gold_answer(ground_truth: &str) -> String {
     let boxes = extract::last_boxes(ground_truth);
-    if boxes.is_empty() {
-        ground_truth.to_string()
-    } else {
-        boxes.join(", ")
+    if !boxes.is_empty() {
+        return boxes.join(", ");
     }
+    extract::minerva_answer(ground_truth).unwrap_or_else(|| ground_truth.to_string())
 }
 
 pub fn verify(
@@ -867,7 +1164,10 @@ fn verify_inner(
         }
         set_of(items)
     };
-    Ok(Verdict::new(equivalent(&gold, &answer, deadline)?, Some(extracted)))
+    Ok(Verdict::new(
+        equivalent(&gold, &answer, deadline)?,
+        Some(extracted),
+    ))
 }
 
 #[cfg(test)]

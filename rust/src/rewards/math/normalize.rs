@@ -100,7 +100,11 @@ pub fn unicode_to_latex(text: &str) -> String {
             // `√17`: the whole number is under the root (unlike TeX's `\sqrt17`).
             if chars.peek().is_some_and(|c| c.is_ascii_alphanumeric()) {
                 out.push('{');
-                while let Some(next) = chars.peek().copied().filter(|c| c.is_ascii_digit() || *c == '.') {
+                while let Some(next) = chars
+                    .peek()
+                    .copied()
+                    .filter(|c| c.is_ascii_digit() || *c == '.')
+                {
                     out.push(next);
                     chars.next();
                 }
@@ -157,36 +161,31 @@ fn repeating_decimals(text: &str) -> String {
         .into_owned()
 }
 
-/// Drop the commas of `1,234,567` (digit groups of three, nothing else around them).
+/// Drop the separators of `1,234,567` or `1 234 567` when that number is the whole answer (or all
+/// that follows its last `=`): inside a bracket, `(12,102)` is a pair.
 fn drop_thousands_separators(text: &str) -> String {
     static PATTERN: OnceLock<Regex> = OnceLock::new();
-    let pattern = regex(&PATTERN, r"\d{1,3}(?:,\d{3})+");
-    let mut out = String::with_capacity(text.len());
-    let mut last = 0;
-    for m in pattern.find_iter(text) {
-        let before = text[..m.start()].chars().next_back();
-        let after: String = text[m.end()..].chars().take(2).collect();
-        let joined_before = before.is_some_and(|c| c.is_ascii_digit() || c == ',' || c == '.');
-        let mut after_chars = after.chars();
-        let first_after = after_chars.next();
-        let joined_after = first_after.is_some_and(|c| c.is_ascii_digit())
-            || (first_after == Some(',') && after_chars.next().is_some_and(|c| c.is_ascii_digit()));
-        out.push_str(&text[last..m.start()]);
-        if joined_before || joined_after {
-            out.push_str(m.as_str());
-        } else {
-            out.push_str(&m.as_str().replace(',', ""));
-        }
-        last = m.end();
+    let pattern = regex(
+        &PATTERN,
+        r"^(.*=\s*|\s*)(-?\d{1,3}(?:,\d{3})+|-?\d{1,3}(?: \d{3})+)(\.\d+)?(\s*\\?%)?\s*$",
+    );
+    match pattern.captures(text) {
+        Some(caps) => format!(
+            "{}{}{}{}",
+            &caps[1],
+            caps[2].replace([',', ' '], ""),
+            caps.get(3).map_or("", |m| m.as_str()),
+            caps.get(4).map_or("", |m| m.as_str()),
+        ),
+        None => text.to_string(),
     }
-    out.push_str(&text[last..]);
-    out
 }
 
 /// Normalise one extracted answer (the content of a box, a `$...$` span, a gold answer).
 pub fn normalize(answer: &str) -> String {
     static SIZES: OnceLock<Regex> = OnceLock::new();
     static INVERSE_SPACE: OnceLock<Regex> = OnceLock::new();
+    static BRACED_COMMA: OnceLock<Regex> = OnceLock::new();
     static DOUBLE_BACKSLASH: OnceLock<Regex> = OnceLock::new();
     static LEFT_RIGHT: OnceLock<Regex> = OnceLock::new();
     static STYLE: OnceLock<Regex> = OnceLock::new();
@@ -202,12 +201,20 @@ pub fn normalize(answer: &str) -> String {
     // `\\frac` is an over-escaped `\frac`, except in matrices, where `\\` ends a row: keep row breaks
     // out of the way of the clean-ups below (a placeholder, restored at the end).
     if !s.contains("matrix") && !s.contains("array") {
-        s = regex(&DOUBLE_BACKSLASH, r"\\\\([A-Za-z])").replace_all(&s, "\\$1").into_owned();
+        s = regex(&DOUBLE_BACKSLASH, r"\\\\([A-Za-z])")
+            .replace_all(&s, "\\$1")
+            .into_owned();
     }
     s = s.replace("\\\\", ROW_BREAK);
-    s = regex(&SIZES, r"\\(?:[bB]ig{1,2}|[bB]igg)[lrm]?\b").replace_all(&s, "").into_owned();
-    s = regex(&LEFT_RIGHT, r"\\(?:left|right|middle)\b\s*\.?").replace_all(&s, "").into_owned();
-    s = regex(&INVERSE_SPACE, r"\\!\s*").replace_all(&s, "").into_owned();
+    s = regex(&SIZES, r"\\(?:[bB]ig{1,2}|[bB]igg)[lrm]?\b")
+        .replace_all(&s, "")
+        .into_owned();
+    s = regex(&LEFT_RIGHT, r"\\(?:left|right|middle)\b\s*\.?")
+        .replace_all(&s, "")
+        .into_owned();
+    s = regex(&INVERSE_SPACE, r"\\!\s*")
+        .replace_all(&s, "")
+        .into_owned();
     for (from, to) in [
         ("\\,", ""),
         ("\\;", " "),
@@ -227,7 +234,12 @@ pub fn normalize(answer: &str) -> String {
         ("\\lt", "<"),
         ("\\gt", ">"),
         ("\\mathbb{R}", "(-\\infty,\\infty)"),
-        ("{,}", ","),
+        ("\\\"", ""),
+        ("\"", ""),
+        ("\\(", ""),
+        ("\\)", ""),
+        ("\\[", ""),
+        ("\\]", ""),
         ("\\ldots", ""),
         ("\\cdots", ""),
         ("\\dots", ""),
@@ -238,24 +250,44 @@ pub fn normalize(answer: &str) -> String {
             s = s.replace(from, to);
         }
     }
-    s = regex(&STYLE, r"\\(?:mathrm|mathit|mathbf|mathsf|textbf|textnormal|textrm|textit|textsf|mbox|hbox)\b")
-        .replace_all(&s, "\\text")
-        .into_owned();
-    s = regex(&CIRC, r"\^\s*\{?\s*\\circ\s*\}?|\\circ").replace_all(&s, "").into_owned();
-    s = regex(&PERCENT_WORD, r"\s*\\text\{\s*(?:percent|percentage|pct)\s*\}|\s*\b(?:percentage|percent|pct)\b")
-        .replace_all(&s, "\\%")
-        .into_owned();
-    s = regex(&AND_OR, r",?\s*\\text\{\s*(?:and|or)\s*\}|,?\s*\b(?:and|or)\b")
+    s = regex(&BRACED_COMMA, r"\s*\{\s*,\s*\}")
         .replace_all(&s, ",")
         .into_owned();
-    // "5 \text{ cm}^2", "\frac13\text{meters}": a trailing text after a value is a unit.
-    let without_unit = regex(&TRAILING_TEXT, r"^(.*?[0-9a-zA-Z})\]])\s*\\text\{[^{}]*\}\s*(?:\^\s*\{?\d\}?)?$")
-        .replace(&s, "$1")
+    s = regex(
+        &STYLE,
+        r"\\(?:mathrm|mathit|mathbf|mathsf|textbf|textnormal|textrm|textit|textsf|mbox|hbox)\b",
+    )
+    .replace_all(&s, "\\text")
+    .into_owned();
+    s = regex(&CIRC, r"\^\s*\{?\s*\\circ\s*\}?|\\circ")
+        .replace_all(&s, "")
         .into_owned();
+    s = regex(
+        &PERCENT_WORD,
+        r"\s*\\text\{\s*(?:percent|percentage|pct)\s*\}|\s*\b(?:percentage|percent|pct)\b",
+    )
+    .replace_all(&s, "\\%")
+    .into_owned();
+    s = regex(
+        &AND_OR,
+        r",?\s*\\text\{\s*(?:and|or)\s*\}|,?\s*\b(?:and|or)\b",
+    )
+    .replace_all(&s, ",")
+    .into_owned();
+    // "5 \text{ cm}^2", "\frac13\text{meters}": a trailing text after a value is a unit.
+    let without_unit = regex(
+        &TRAILING_TEXT,
+        r"^(.*?[0-9a-zA-Z})\]])\s*\\text\{[^{}]*\}\s*(?:\^\s*\{?\d\}?)?$",
+    )
+    .replace(&s, "$1")
+    .into_owned();
     if !without_unit.trim().is_empty() {
         s = without_unit;
     }
-    let units = regex(&UNITS, &format!(r"(?i)([0-9}}])\s*(?:{UNIT_WORDS})(?:\s*\^?\s*\{{?[23]\}}?)?\s*\.?\s*$"));
+    let units = regex(
+        &UNITS,
+        &format!(r"(?i)([0-9}}])\s*(?:{UNIT_WORDS})(?:\s*\^?\s*\{{?[23]\}}?)?\s*\.?\s*$"),
+    );
     for _ in 0..2 {
         s = units.replace(&s, "$1").into_owned();
     }
@@ -269,7 +301,11 @@ pub fn normalize(answer: &str) -> String {
     }
     s = drop_thousands_separators(&s);
     s = regex(&SPACES, r"\s+").replace_all(&s, " ").into_owned();
-    s = s.trim().trim_end_matches(['.', ' ', ',']).trim().to_string();
+    s = s
+        .trim()
+        .trim_end_matches(['.', ' ', ','])
+        .trim()
+        .to_string();
     if s.starts_with('.') {
         s.insert(0, '0');
     }
@@ -311,6 +347,9 @@ mod tests {
         assert_eq!(normalize("32, 349"), "32, 349");
         assert_eq!(normalize("1,2,3"), "1,2,3");
         assert_eq!(normalize("1,234,5"), "1,234,5");
+        assert_eq!(normalize("(12,102)"), "(12,102)");
+        assert_eq!(normalize("x = 1,000"), "x = 1000");
+        assert_eq!(normalize("1 000"), "1000");
     }
 
     #[test]

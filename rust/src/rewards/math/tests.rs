@@ -68,7 +68,10 @@ fn matrices() {
         Correct
     );
     assert_eq!(
-        boxed("\\left[\\begin{array}{cc}1&2\\\\3&4\\end{array}\\right]", gold),
+        boxed(
+            "\\left[\\begin{array}{cc}1&2\\\\3&4\\end{array}\\right]",
+            gold
+        ),
         Correct
     );
     assert_eq!(
@@ -79,6 +82,10 @@ fn matrices() {
         boxed("\\begin{pmatrix}1&2\\\\4&3\\end{pmatrix}", gold),
         Wrong
     );
+    let sum = "\\begin{pmatrix}1 & 1 \\\\ 1 & 1\\end{pmatrix} + \\begin{pmatrix}0 & 1 \\\\ 2 & 3\\end{pmatrix}";
+    assert_eq!(boxed(sum, gold), Correct);
+    let product = "2 \\begin{pmatrix}1 & 0 \\\\ 0 & 1\\end{pmatrix} \\begin{pmatrix}0.5 & 1 \\\\ 1.5 & 2\\end{pmatrix}";
+    assert_eq!(boxed(product, gold), Correct);
 }
 
 #[test]
@@ -123,7 +130,10 @@ fn labels_and_equations() {
 
 #[test]
 fn plus_minus_and_percent() {
-    assert_eq!(boxed("1+\\sqrt{19}, 1-\\sqrt{19}", "1 \\pm \\sqrt{19}"), Correct);
+    assert_eq!(
+        boxed("1+\\sqrt{19}, 1-\\sqrt{19}", "1 \\pm \\sqrt{19}"),
+        Correct
+    );
     assert_eq!(boxed("x = 1 \\pm \\sqrt{19}", "1 \\pm \\sqrt{19}"), Correct);
     assert_eq!(boxed("1+\\sqrt{19}", "1 \\pm \\sqrt{19}"), Wrong);
     assert_eq!(
@@ -178,13 +188,24 @@ fn pathological_inputs_finish() {
         "\\frac{".repeat(3000),
         "}{2}".repeat(3000)
     );
-    assert!(matches!(check(&bomb, "1"), Wrong | Unparseable | Status::Timeout));
+    assert!(matches!(
+        check(&bomb, "1"),
+        Wrong | Unparseable | Status::Timeout
+    ));
     let many = "\\boxed{1}".repeat(20000);
     assert_eq!(check(&many, "1"), Correct);
-    for hostile in ["10^{10^{10}}", "99999!", "2^{2^{2^{2^{2^{2^{99}}}}}}", "\\binom{10^{9}}{5000}"] {
+    for hostile in [
+        "10^{10^{10}}",
+        "99999!",
+        "2^{2^{2^{2^{2^{2^{99}}}}}}",
+        "\\binom{10^{9}}{5000}",
+    ] {
         let start = std::time::Instant::now();
         let status = boxed(hostile, "1");
-        assert!(matches!(status, Wrong | Unparseable), "{hostile}: {status:?}");
+        assert!(
+            matches!(status, Wrong | Unparseable),
+            "{hostile}: {status:?}"
+        );
         assert!(start.elapsed() < Duration::from_millis(500), "{hostile}");
     }
 }
@@ -216,8 +237,22 @@ impl Chars {
 
     fn text(&mut self, max: usize) -> String {
         const PIECES: [&str; 16] = [
-            "\\frac{", "}{", "}", "{", "\\sqrt[", "]", "$", "\\boxed{", ",", "=", "\\pm", "\\cup",
-            "(", ")", "^", "\\begin{pmatrix}",
+            "\\frac{",
+            "}{",
+            "}",
+            "{",
+            "\\sqrt[",
+            "]",
+            "$",
+            "\\boxed{",
+            ",",
+            "=",
+            "\\pm",
+            "\\cup",
+            "(",
+            ")",
+            "^",
+            "\\begin{pmatrix}",
         ];
         let len = (self.next() % (max as u64 + 1)) as usize;
         let mut out = String::new();
@@ -235,7 +270,7 @@ impl Chars {
 #[test]
 fn any_unicode_never_panics() {
     let mut rng = Chars(0x2545_F491_4F6C_DD1D);
-    for _ in 0..4000 {
+    for _ in 0..1000 {
         let (a, b) = (rng.text(12), rng.text(12));
         let responses = [
             format!("\\boxed{{{a}}}"),
@@ -246,7 +281,11 @@ fn any_unicode_never_panics() {
             a.clone(),
         ];
         for response in &responses {
-            for extraction in [Extraction::Strict, Extraction::Flex, Extraction::MinervaOnly] {
+            for extraction in [
+                Extraction::Strict,
+                Extraction::Flex,
+                Extraction::MinervaOnly,
+            ] {
                 // A panic fails the test; any verdict is fine.
                 let _ = run(response, &b, extraction);
                 let _ = run(&b, response, extraction);
@@ -254,4 +293,3 @@ fn any_unicode_never_panics() {
         }
     }
 }
-
