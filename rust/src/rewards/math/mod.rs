@@ -86,6 +86,8 @@ pub enum Answer {
         terms: Vec<Answer>,
         ops: Vec<Relation>,
     },
+    /// `p = 5, q = 2`: values named by different labels.
+    Assignments(Vec<(Answer, Answer)>),
     Text(String),
 }
 
@@ -255,7 +257,7 @@ fn parse_items(
     Ok(Some(items))
 }
 
-/// `p = 5, q = 2` -> `(5, 2)`; `x = 1, x = 2` -> `{1, 2}`; `None` unless every item assigns a value.
+/// `p = 5, q = 2` -> assignments; `x = 1, x = 2` -> `{1, 2}`; `None` unless every item assigns a value.
 fn assigned_values(items: &[Answer]) -> Option<Answer> {
     let mut labels: Vec<&Answer> = Vec::new();
     let mut values = Vec::new();
@@ -275,18 +277,9 @@ fn assigned_values(items: &[Answer]) -> Option<Answer> {
     if !distinct {
         return Some(set_of(values));
     }
-    // In the order of the labels, so `q = 2, p = 5` and `p = 5, q = 2` are both (5, 2).
-    let mut named: Vec<(String, Answer)> = labels
-        .iter()
-        .map(|label| format!("{label:?}"))
-        .zip(values)
-        .collect();
-    named.sort_by(|a, b| a.0.cmp(&b.0));
-    Some(Answer::Tuple {
-        open: '(',
-        close: ')',
-        items: named.into_iter().map(|(_, value)| value).collect(),
-    })
+    Some(Answer::Assignments(
+        labels.into_iter().cloned().zip(values).collect(),
+    ))
 }
 
 /// Members of a set, with nested bare sets (the values of a `\pm`) merged in.
@@ -1104,6 +1097,30 @@ fn compare(gold: &Answer, pred: &Answer, deadline: &Deadline) -> Result<bool, Ti
                 same
             }
         }
+        // Label by label, in any order (`a_3 = 2, a_{37} = 19`).
+        (Assignments(x), Assignments(y)) => {
+            let mut all = x.len() == y.len();
+            for (label, value) in x {
+                if !all {
+                    break;
+                }
+                let mut found = false;
+                for (other_label, other_value) in y {
+                    if equivalent(label, other_label, deadline)? {
+                        found = equivalent(value, other_value, deadline)?;
+                        break;
+                    }
+                }
+                all = found;
+            }
+            all
+        }
+        // Values in the order written, against a tuple or a bare list (`x = -5, p = 14/3` vs `-5, 14/3`).
+        (Assignments(named), Tuple { items, .. } | Set(items))
+        | (Tuple { items, .. } | Set(items), Assignments(named)) => {
+            let values: Vec<Answer> = named.iter().map(|(_, v)| v.clone()).collect();
+            all_equivalent(&values, items, deadline)?
+        }
         // One distinct value written several times (`\boxed{5} so \boxed{5.0}`).
         (Set(items), other) | (other, Set(items)) if !matches!(other, Set(_)) => {
             let mut all = !items.is_empty();
@@ -1162,7 +1179,8 @@ fn verify_inner(
         for part in &parts {
             items.push(parse_answer(part, deadline)?);
         }
-        set_of(items)
+        // `\boxed{k = 45} and \boxed{n = 2}`
+        assigned_values(&items).unwrap_or_else(|| set_of(items))
     };
     Ok(Verdict::new(
         equivalent(&gold, &answer, deadline)?,
