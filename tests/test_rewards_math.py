@@ -192,7 +192,10 @@ TEMPLATES = [
 math_chars = st.sampled_from(
     [*"−×÷·√∛π∞≤≥≠±∓∈∪°²³⁻¹½¾…θ，（）\u00a0\u200b", "\\frac{", "}{", "\\sqrt[", "^{", "_{", "\\\\", "&"]
 )
-unicode_text = st.lists(st.one_of(st.characters(), math_chars), max_size=24).map("".join)
+# Lone surrogates (category Cs) are left out: they are not valid text and cannot cross into Rust at all.
+unicode_text = st.lists(st.one_of(st.characters(exclude_categories=("Cs",)), math_chars), max_size=24).map(
+    "".join
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -228,6 +228,8 @@ struct Parser<'a> {
     /// Summation indices in scope (`i`, `e` are then variables, not constants).
     bound: Vec<String>,
     deadline: &'a Deadline,
+    /// Calls of `enter`, to poll the clock only now and then.
+    calls: u32,
 }
 
 type Parsed = Result<Option<Expr>, TimedOut>;
@@ -278,7 +280,8 @@ impl Parser<'_> {
 
     /// Guard recursion: `Ok(false)` past the depth limit, `Err` past the deadline.
     fn enter(&mut self) -> Result<bool, TimedOut> {
-        if self.deadline.expired() {
+        self.calls += 1;
+        if self.calls % 64 == 0 && self.deadline.expired() {
             return Err(TimedOut);
         }
         self.depth += 1;
@@ -567,7 +570,7 @@ impl Parser<'_> {
             Some(Token::Open('{')) => {
                 // Any balanced content names the variable: `F_{n-k-1}`, `S_{MBCN}`.
                 self.pos += 1;
-                let mut text = String::from("{");
+                let mut text = String::new();
                 let mut depth = 0usize;
                 loop {
                     match self.peek().cloned() {
@@ -588,22 +591,18 @@ impl Parser<'_> {
                             depth = depth.saturating_sub(1);
                             text.push(c);
                         }
-                        None => {
-                            text.clear();
-                            break;
-                        }
+                        // Unclosed: not a subscript.
+                        None => break,
                     }
                     self.pos += 1;
                 }
-                text.push('}');
-                // `x_{1}` is `x_1`.
-                let plain = &text[1..text.len() - 1];
-                let name = if plain.chars().all(|c| c.is_alphanumeric()) {
-                    plain.to_string()
+                // `x_{1}` is `x_1`; other content keeps its braces.
+                let name = if text.chars().all(char::is_alphanumeric) {
+                    text
                 } else {
-                    text.clone()
+                    format!("{{{text}}}")
                 };
-                (text.len() > 2 && self.eat(&Token::Close('}'))).then_some(name)
+                (!name.is_empty() && self.eat(&Token::Close('}'))).then_some(name)
             }
             _ => None,
         };
@@ -775,6 +774,7 @@ pub fn parse(text: &str, deadline: &Deadline) -> Result<Option<Expr>, TimedOut> 
         bars: 0,
         bound: Vec::new(),
         deadline,
+        calls: 0,
     };
     let expr = parser.sum()?;
     Ok(expr.filter(|_| parser.pos == parser.tokens.len()))
@@ -1543,6 +1543,13 @@ mod tests {
     fn words_are_not_products() {
         let deadline = Deadline::after(Duration::from_secs(1));
         assert_eq!(parse("Monday", &deadline).unwrap(), None);
+    }
+
+    #[test]
+    fn unclosed_subscript_is_not_a_name() {
+        let deadline = Deadline::after(Duration::from_secs(1));
+        assert_eq!(parse("0_{", &deadline).unwrap(), None);
+        assert_eq!(parse("x_{", &deadline).unwrap(), None);
     }
 
     #[test]

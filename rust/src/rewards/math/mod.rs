@@ -116,23 +116,28 @@ pub fn candidates(response: &str, extraction: Extraction) -> Option<Vec<String>>
 
 /// Bracket depth change of the character at `text[i..]` (and how many bytes it spans).
 fn bracket(rest: &str) -> (i32, usize) {
-    for (token, delta) in [("\\begin{", 1), ("\\end{", -1)] {
-        if rest.starts_with(token) {
-            // The environment's name is part of the bracket.
-            let name_end = rest.find('}').map_or(rest.len(), |i| i + 1);
-            return (delta, name_end);
+    let Some(c) = rest.chars().next() else {
+        return (0, 1);
+    };
+    match c {
+        '(' | '[' | '{' => (1, 1),
+        ')' | ']' | '}' => (-1, 1),
+        '\\' => {
+            for (token, delta) in [("\\begin{", 1), ("\\end{", -1)] {
+                if rest.starts_with(token) {
+                    // The environment's name is part of the bracket.
+                    let name_end = rest.find('}').map_or(rest.len(), |i| i + 1);
+                    return (delta, name_end);
+                }
+            }
+            for (token, delta) in [("\\{", 1), ("\\}", -1), ("\\langle", 1), ("\\rangle", -1)] {
+                if rest.starts_with(token) {
+                    return (delta, token.len());
+                }
+            }
+            (0, 1)
         }
-    }
-    for (token, delta) in [("\\{", 1), ("\\}", -1), ("\\langle", 1), ("\\rangle", -1)] {
-        if rest.starts_with(token) {
-            return (delta, token.len());
-        }
-    }
-    match rest.chars().next() {
-        Some(c @ ('(' | '[' | '{')) => (1, c.len_utf8()),
-        Some(c @ (')' | ']' | '}')) => (-1, c.len_utf8()),
-        Some(c) => (0, c.len_utf8()),
-        None => (0, 1),
+        other => (0, other.len_utf8()),
     }
 }
 
@@ -167,14 +172,22 @@ fn split_top_level<T>(
 }
 
 fn split_on<'a>(text: &'a str, separator: &str) -> Vec<&'a str> {
+    if !text.contains(separator) {
+        return vec![text];
+    }
+    let first = separator.as_bytes()[0];
     split_top_level(text, |rest| {
-        rest.starts_with(separator).then_some(((), separator.len()))
+        (rest.as_bytes()[0] == first && rest.starts_with(separator))
+            .then_some(((), separator.len()))
     })
     .0
 }
 
 /// The relation at the start of `rest`, with its length.
 fn relation_at(rest: &str) -> Option<(Relation, usize)> {
+    if !matches!(rest.as_bytes()[0], b'<' | b'>' | b'!' | b'=' | b'\\') {
+        return None;
+    }
     const SYMBOLS: [(&str, Relation); 6] = [
         ("<=", Relation::Le),
         (">=", Relation::Ge),
@@ -304,6 +317,9 @@ fn parse_matrix(s: &str, deadline: &Deadline, depth: usize) -> Result<Option<Ans
         "smallmatrix",
         "array",
     ];
+    if !s.starts_with("\\begin{") {
+        return Ok(None);
+    }
     let body = ENVIRONMENTS.iter().find_map(|env| {
         let inner = s
             .strip_prefix(&format!("\\begin{{{env}}}"))?

@@ -124,6 +124,13 @@ pub fn unicode_to_latex(text: &str) -> String {
     out
 }
 
+/// `re.replace_all` in place, without copying when nothing matches.
+fn replace_all(text: &mut String, re: &Regex, replacement: &str) {
+    if let std::borrow::Cow::Owned(replaced) = re.replace_all(text, replacement) {
+        *text = replaced;
+    }
+}
+
 /// Replace `\cmd{X}` by `X` (balanced braces).
 fn unwrap_command(text: &str, command: &str) -> String {
     let needle = format!("\\{command}{{");
@@ -201,20 +208,20 @@ pub fn normalize(answer: &str) -> String {
     // `\\frac` is an over-escaped `\frac`, except in matrices, where `\\` ends a row: keep row breaks
     // out of the way of the clean-ups below (a placeholder, restored at the end).
     if !s.contains("matrix") && !s.contains("array") {
-        s = regex(&DOUBLE_BACKSLASH, r"\\\\([A-Za-z])")
-            .replace_all(&s, "\\$1")
-            .into_owned();
+        replace_all(&mut s, regex(&DOUBLE_BACKSLASH, r"\\\\([A-Za-z])"), "\\$1");
     }
     s = s.replace("\\\\", ROW_BREAK);
-    s = regex(&SIZES, r"\\(?:[bB]ig{1,2}|[bB]igg)[lrm]?\b")
-        .replace_all(&s, "")
-        .into_owned();
-    s = regex(&LEFT_RIGHT, r"\\(?:left|right|middle)\b\s*\.?")
-        .replace_all(&s, "")
-        .into_owned();
-    s = regex(&INVERSE_SPACE, r"\\!\s*")
-        .replace_all(&s, "")
-        .into_owned();
+    replace_all(
+        &mut s,
+        regex(&SIZES, r"\\(?:[bB]ig{1,2}|[bB]igg)[lrm]?\b"),
+        "",
+    );
+    replace_all(
+        &mut s,
+        regex(&LEFT_RIGHT, r"\\(?:left|right|middle)\b\s*\.?"),
+        "",
+    );
+    replace_all(&mut s, regex(&INVERSE_SPACE, r"\\!\s*"), "");
     for (from, to) in [
         ("\\,", ""),
         ("\\;", " "),
@@ -250,49 +257,60 @@ pub fn normalize(answer: &str) -> String {
             s = s.replace(from, to);
         }
     }
-    s = regex(&BRACED_COMMA, r"\s*\{\s*,\s*\}")
-        .replace_all(&s, ",")
-        .into_owned();
-    s = regex(
-        &STYLE,
-        r"\\(?:mathrm|mathit|mathbf|mathsf|textbf|textnormal|textrm|textit|textsf|mbox|hbox)\b",
-    )
-    .replace_all(&s, "\\text")
-    .into_owned();
-    s = regex(&CIRC, r"\^\s*\{?\s*\\circ\s*\}?|\\circ")
-        .replace_all(&s, "")
-        .into_owned();
-    s = regex(
-        &PERCENT_WORD,
-        r"\s*\\text\{\s*(?:percent|percentage|pct)\s*\}|\s*\b(?:percentage|percent|pct)\b",
-    )
-    .replace_all(&s, "\\%")
-    .into_owned();
-    s = regex(
-        &AND_OR,
-        r",?\s*\\text\{\s*(?:and|or)\s*\}|,?\s*\b(?:and|or)\b",
-    )
-    .replace_all(&s, ",")
-    .into_owned();
+    replace_all(&mut s, regex(&BRACED_COMMA, r"\s*\{\s*,\s*\}"), ",");
+    replace_all(
+        &mut s,
+        regex(
+            &STYLE,
+            r"\\(?:mathrm|mathit|mathbf|mathsf|textbf|textnormal|textrm|textit|textsf|mbox|hbox)\b",
+        ),
+        "\\text",
+    );
+    replace_all(&mut s, regex(&CIRC, r"\^\s*\{?\s*\\circ\s*\}?|\\circ"), "");
+    replace_all(
+        &mut s,
+        regex(
+            &PERCENT_WORD,
+            r"\s*\\text\{\s*(?:percent|percentage|pct)\s*\}|\s*\b(?:percentage|percent|pct)\b",
+        ),
+        "\\%",
+    );
+    replace_all(
+        &mut s,
+        regex(
+            &AND_OR,
+            r",?\s*\\text\{\s*(?:and|or)\s*\}|,?\s*\b(?:and|or)\b",
+        ),
+        ",",
+    );
     // "5 \text{ cm}^2", "\frac13\text{meters}": a trailing text after a value is a unit.
-    let without_unit = regex(
+    let trailing_text = regex(
         &TRAILING_TEXT,
         r"^(.*?[0-9a-zA-Z})\]])\s*\\text\{[^{}]*\}\s*(?:\^\s*\{?\d\}?)?$",
-    )
-    .replace(&s, "$1")
-    .into_owned();
-    if !without_unit.trim().is_empty() {
-        s = without_unit;
-    }
-    let units = regex(
-        &UNITS,
-        &format!(r"(?i)([0-9}}])\s*(?:{UNIT_WORDS})(?:\s*\^?\s*\{{?[23]\}}?)?\s*\.?\s*$"),
     );
-    for _ in 0..2 {
-        s = units.replace(&s, "$1").into_owned();
+    if let std::borrow::Cow::Owned(without_unit) = trailing_text.replace(&s, "$1") {
+        if !without_unit.trim().is_empty() {
+            s = without_unit;
+        }
     }
-    for command in ["text", "boxed", "fbox", "textup", "hbox", "operatorname*"] {
-        if s.contains(&format!("\\{command}{{")) {
+    let units = UNITS.get_or_init(|| {
+        let pattern =
+            format!(r"(?i)([0-9}}])\s*(?:{UNIT_WORDS})(?:\s*\^?\s*\{{?[23]\}}?)?\s*\.?\s*$");
+        Regex::new(&pattern).expect("valid unit pattern")
+    });
+    for _ in 0..2 {
+        if let std::borrow::Cow::Owned(shorter) = units.replace(&s, "$1") {
+            s = shorter;
+        }
+    }
+    for (needle, command) in [
+        ("\\text{", "text"),
+        ("\\boxed{", "boxed"),
+        ("\\fbox{", "fbox"),
+        ("\\textup{", "textup"),
+        ("\\hbox{", "hbox"),
+    ] {
+        if s.contains(needle) {
             s = unwrap_command(&s, command);
         }
     }
@@ -300,7 +318,7 @@ pub fn normalize(answer: &str) -> String {
         s = repeating_decimals(&s);
     }
     s = drop_thousands_separators(&s);
-    s = regex(&SPACES, r"\s+").replace_all(&s, " ").into_owned();
+    replace_all(&mut s, regex(&SPACES, r"\s+"), " ");
     s = s
         .trim()
         .trim_end_matches(['.', ' ', ','])

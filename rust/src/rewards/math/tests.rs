@@ -236,7 +236,7 @@ impl Chars {
     }
 
     fn text(&mut self, max: usize) -> String {
-        const PIECES: [&str; 16] = [
+        const PIECES: [&str; 24] = [
             "\\frac{",
             "}{",
             "}",
@@ -253,6 +253,14 @@ impl Chars {
             ")",
             "^",
             "\\begin{pmatrix}",
+            "_{",
+            "_",
+            "\\\\",
+            "&",
+            "\\le",
+            "\\sum_{k=",
+            "|",
+            "0",
         ];
         let len = (self.next() % (max as u64 + 1)) as usize;
         let mut out = String::new();
