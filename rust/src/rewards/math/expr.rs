@@ -786,7 +786,6 @@ pub fn parse(text: &str, deadline: &Deadline) -> Result<Option<Expr>, TimedOut> 
 /// removed: two trees that differ only by commutativity or associativity become equal.
 pub fn canonical(expr: &Expr) -> Expr {
     use Expr::*;
-    let map = |e: &Expr| boxed(canonical(e));
     match expr {
         Add(terms) | Mul(terms) => {
             let is_add = matches!(expr, Add(_));
@@ -809,6 +808,18 @@ pub fn canonical(expr: &Expr) -> Expr {
             Neg(inner) => *inner,
             other => Neg(boxed(other)),
         },
+        other => map_children(other, &canonical),
+    }
+}
+
+/// The same node with `f` applied to each child.
+fn map_children(expr: &Expr, f: &dyn Fn(&Expr) -> Expr) -> Expr {
+    use Expr::*;
+    let map = |e: &Expr| boxed(f(e));
+    match expr {
+        Add(terms) => Add(terms.iter().map(f).collect()),
+        Mul(factors) => Mul(factors.iter().map(f).collect()),
+        Neg(a) => Neg(map(a)),
         Div(a, b) => Div(map(a), map(b)),
         Pow(a, b) => Pow(map(a), map(b)),
         Root(a, b) => Root(map(a), map(b)),
@@ -862,29 +873,16 @@ pub fn has_plus_minus(expr: &Expr) -> bool {
 /// the other): `1 \pm \sqrt{2}` -> [1 + √2, 1 - √2].
 pub fn expand_plus_minus(expr: &Expr) -> Vec<Expr> {
     fn with_sign(expr: &Expr, plus: bool) -> Expr {
-        use Expr::*;
-        let map = |e: &Expr| boxed(with_sign(e, plus));
         match expr {
-            PlusMinus(a, minus_first) => {
+            Expr::PlusMinus(a, minus_first) => {
                 let inner = with_sign(a, plus);
                 if plus != *minus_first {
                     inner
                 } else {
-                    Neg(boxed(inner))
+                    Expr::Neg(boxed(inner))
                 }
             }
-            Add(v) => Add(v.iter().map(|e| with_sign(e, plus)).collect()),
-            Mul(v) => Mul(v.iter().map(|e| with_sign(e, plus)).collect()),
-            Neg(a) => Neg(map(a)),
-            Div(a, b) => Div(map(a), map(b)),
-            Pow(a, b) => Pow(map(a), map(b)),
-            Root(a, b) => Root(map(a), map(b)),
-            Factorial(a) => Factorial(map(a)),
-            Func(n, a) => Func(n, map(a)),
-            Log(a, b) => Log(map(a), map(b)),
-            Binom(a, b) => Binom(map(a), map(b)),
-            Percent(a) => Percent(map(a)),
-            other => other.clone(),
+            other => map_children(other, &|e| with_sign(e, plus)),
         }
     }
     if has_plus_minus(expr) {
