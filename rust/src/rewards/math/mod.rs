@@ -34,6 +34,7 @@ pub mod extract;
 pub mod normalize;
 pub mod number;
 pub mod parse;
+pub mod value;
 
 pub use equivalence::equivalent;
 pub use parse::parse_answer;
