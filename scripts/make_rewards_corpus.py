@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import math
 import random
 import re
 import sys
@@ -163,6 +164,302 @@ def math_corpus(rng: random.Random) -> list[dict]:
         response = rng.choice(templates).format(a=answer)
         reference = verify(parse(f"\\boxed{{{gold}}}"), parse(response))
         rows.append({"gold": gold, "response": response, "reference": bool(reference)})
+    return rows
+
+
+# ---------------------------------------------------------------- math answers by class, in the forms models print
+
+# How a model writes its final answer X; `flex` mode must read every one of them.
+MATH_FORMS = {
+    "boxed": "We combine the cases above. Therefore, the answer is $\\boxed{{{a}}}$.",
+    "boxed_display": "Putting everything together,\n\\[\n\\boxed{{{a}}}\n\\]",
+    "minerva": "Solving gives the result.\nFinal Answer: The final answer is ${a}$. I hope it is correct.",
+    "dollar": "After simplifying, we find that the answer is ${a}$.",
+    "display_dollar": "Collecting terms, the result is\n$$ {a} $$",
+    "display_bracket": "Collecting terms, the result is\n\\[ {a} \\]",
+    "inline_paren": "So the value we want is \\( {a} \\).",
+}
+
+
+def math_class_pairs(rng: random.Random) -> list[tuple[str, str, str, str, bool]]:
+    """(class, case, gold, answer, intended) over the answer classes real solvers produce.
+
+    `answer` is wrapped in each of `MATH_FORMS` unless `case` ends in `/raw` (then it is the whole
+    response). `intended` is whether the answer means the gold, as a grader would read it.
+    """
+    out: list[tuple[str, str, str, str, bool]] = []
+
+    def add(cls: str, case: str, gold: str, answer: str, intended: bool) -> None:
+        out.append((cls, case, gold, answer, intended))
+
+    for _ in range(6):
+        a, b = sorted(rng.sample(range(-9, 20), 2))
+        c = rng.choice([x for x in range(-9, 20) if x not in (a, b)])
+        gold = f"{a}, {b}"
+        add("several_boxes", "adjacent/raw", gold, f"The solutions are $\\boxed{{{a}}}\\boxed{{{b}}}$.", True)
+        add("several_boxes", "comma/raw", gold, f"So $x = \\boxed{{{b}}}$, $\\boxed{{{a}}}$.", True)
+        add("several_boxes", "and/raw", gold, f"The roots are \\boxed{{{a}}} and \\boxed{{{b}}}.", True)
+        add("several_boxes", "one_box/raw", gold, f"Thus \\boxed{{{a},{b}}}.", True)
+        add(
+            "several_boxes",
+            "missing_one/raw",
+            gold,
+            f"The roots are \\boxed{{{a}}} and \\boxed{{{c}}}.",
+            False,
+        )
+        add("several_boxes", "hedge/raw", str(a), f"It is either \\boxed{{{c}}} or \\boxed{{{a}}}.", False)
+        add(
+            "several_boxes",
+            "self_correction/raw",
+            str(a),
+            f"First guess: \\boxed{{{c}}}. Wait, that ignores the second condition; redoing the computation "
+            f"with both conditions gives a different value. The answer is \\boxed{{{a}}}.",
+            True,
+        )
+    for _ in range(6):
+        n = rng.randint(-9, 30)
+        lo, hi = sorted(rng.sample(range(-9, 30), 2))
+        add("relations", "geq_spelling", f"x \\ge {n}", f"x \\geq {n}", True)
+        add("relations", "ascii_geq", f"x \\ge {n}", f"x >= {n}", True)
+        add("relations", "flipped", f"x \\le {n}", f"{n} \\geq x", True)
+        add("relations", "negated", f"x < {n}", f"-x > {-n}", True)
+        add("relations", "wrong_direction", f"x \\ge {n}", f"x \\le {n}", False)
+        add("relations", "strictness", f"x > {n}", f"x \\ge {n}", False)
+        add("relations", "membership_vs_chain", f"{lo} \\le x \\le {hi}", f"x \\in [{lo},{hi}]", True)
+        add("relations", "chain_vs_membership", f"x \\in [{lo},{hi}]", f"{lo} \\le x \\le {hi}", True)
+        add("relations", "interval_gold_vs_chain", f"[{lo},{hi}]", f"{lo} \\le x \\le {hi}", True)
+        add("relations", "ray_vs_interval", f"x \\ge {n}", f"[{n}, \\infty)", True)
+        add("relations", "wrong_interval", f"{lo} \\le x \\le {hi}", f"x \\in ({lo},{hi}]", False)
+    for _ in range(6):
+        p, q = rng.randint(-9, 9), rng.randint(-9, 9)
+        n = rng.randint(-50, 200)
+        add("labelled", "tuple_label", f"({p},{q})", f"(p,q)=({p},{q})", True)
+        add("labelled", "tuple_label_gold", f"(p,q)=({p},{q})", f"({p},{q})", True)
+        add("labelled", "scalar_label", str(n), f"x = {n}", True)
+        add("labelled", "scalar_label_gold", f"k = {n}", str(n), True)
+        add("labelled", "chain", str(n), f"x = {n - 3} + 3 = {n}", True)
+        add("labelled", "wrong_value", str(n), f"x = {n + 1}", False)
+        add("labelled", "swapped_tuple", f"({p},{q + 10})", f"(p,q)=({q + 10},{p})", False)
+    for _ in range(6):
+        a, b = rng.randint(-9, 9), rng.choice([2, 3, 5, 6, 7, 10, 11, 13, 19])
+        add(
+            "plus_minus",
+            "pm_vs_list",
+            f"{a} \\pm \\sqrt{{{b}}}",
+            f"{a}+\\sqrt{{{b}}}, {a}-\\sqrt{{{b}}}",
+            True,
+        )
+        add(
+            "plus_minus",
+            "list_vs_pm",
+            f"{a}+\\sqrt{{{b}}}, {a}-\\sqrt{{{b}}}",
+            f"{a} \\pm \\sqrt{{{b}}}",
+            True,
+        )
+        add("plus_minus", "pm_vs_pm", f"{a} \\pm \\sqrt{{{b}}}", f"x = {a} \\pm \\sqrt{{{b}}}", True)
+        add("plus_minus", "pm_vs_half", f"{a} \\pm \\sqrt{{{b}}}", f"{a}+\\sqrt{{{b}}}", False)
+        add(
+            "plus_minus",
+            "pm_in_set",
+            f"\\{{{a}\\pm\\sqrt{{{b}}}, {a + 20}\\}}",
+            f"{a + 20}, {a}+\\sqrt{{{b}}}, {a}-\\sqrt{{{b}}}",
+            True,
+        )
+    for _ in range(6):
+        xs = sorted(rng.sample(range(-20, 40), 3))
+        add("semicolon_sets", "semicolons", ", ".join(map(str, xs)), "; ".join(map(str, xs)), True)
+        add(
+            "semicolon_sets",
+            "semicolons_reordered",
+            ", ".join(map(str, xs)),
+            "; ".join(map(str, xs[::-1])),
+            True,
+        )
+        add(
+            "semicolon_sets",
+            "semicolons_missing",
+            ", ".join(map(str, xs)),
+            "; ".join(map(str, xs[:2])),
+            False,
+        )
+    for _ in range(8):
+        p = rng.randint(1, 99)
+        for word in ("\\%", " pct", " percent", "%", " percentage"):
+            add("percent", f"word{word.strip()}", f"{p}\\%", f"{p}{word}", True)
+        add("percent", "bare_number", f"{p}\\%", str(p), True)
+        add("percent", "fraction_of_one", f"{p}\\%", f"{p / 100:g}", True)
+        add("percent", "wrong", f"{p}\\%", f"{p + 1}\\%", False)
+        add("percent", "plain_text/raw", f"{p}\\%", f"The percentage is {p} percent.", True)
+    for _ in range(8):
+        a, b, c = rng.randint(1, 9), rng.randint(1, 9), rng.randint(1, 20)
+        k = rng.choice([2, 3, -1, -2, 5])
+        add("equations", "scaled", f"{a}x+{b}y={c}", f"{k * a}x+{k * b}y={k * c}", True)
+        add("equations", "moved_terms", f"{a}x+{b}y-{c}=0", f"{a}x = {c} - {b}y", True)
+        add("equations", "solved_for_y", f"{a}x+{b}y={c}", f"y = \\frac{{{c} - {a}x}}{{{b}}}", True)
+        add("equations", "wrong_constant", f"{a}x+{b}y={c}", f"{k * a}x+{k * b}y={k * c + 1}", False)
+        add(
+            "equations",
+            "conic_scaled",
+            f"\\frac{{x^2}}{{{a * a}}} + \\frac{{y^2}}{{{b * b}}} = 1",
+            f"{b * b}x^2 + {a * a}y^2 = {a * a * b * b}",
+            True,
+        )
+        add("equations", "zero_factor", f"{a}x+{b}y={c}", "0 = 0", False)
+    for _ in range(8):
+        m = [[rng.randint(-9, 9) for _ in range(2)] for _ in range(2)]
+        rows = " \\\\ ".join(" & ".join(map(str, r)) for r in m)
+        gold = f"\\begin{{pmatrix}} {rows} \\end{{pmatrix}}"
+        add(
+            "matrices",
+            "left_array",
+            gold,
+            f"\\left[\\begin{{array}}{{cc}} {rows} \\end{{array}}\\right]",
+            True,
+        )
+        add("matrices", "bmatrix", gold, f"\\begin{{bmatrix}} {rows} \\end{{bmatrix}}", True)
+        add("matrices", "left_matrix", gold, f"\\left[\\begin{{matrix}} {rows} \\end{{matrix}}\\right]", True)
+        frac = rows.replace(str(m[0][0]), f"\\frac{{{2 * m[0][0]}}}{{2}}", 1)
+        add("matrices", "entry_as_fraction", gold, f"\\begin{{pmatrix}} {frac} \\end{{pmatrix}}", True)
+        wrong = " \\\\ ".join(" & ".join(map(str, r)) for r in [m[0], [m[1][0], m[1][1] + 1]])
+        add(
+            "matrices",
+            "wrong_entry",
+            gold,
+            f"\\left[\\begin{{array}}{{cc}} {wrong} \\end{{array}}\\right]",
+            False,
+        )
+        add(
+            "matrices",
+            "transposed",
+            gold,
+            f"\\begin{{pmatrix}} {m[0][0]} & {m[1][0]} \\\\ {m[0][1]} & {m[1][1]} \\end{{pmatrix}}",
+            m[0][1] == m[1][0],
+        )
+        add(
+            "matrices",
+            "column_vector",
+            f"\\begin{{pmatrix}} {m[0][0]} \\\\ {m[0][1]} \\end{{pmatrix}}",
+            f"\\left[\\begin{{array}}{{c}} {m[0][0]} \\\\ {m[0][1]} \\end{{array}}\\right]",
+            True,
+        )
+    for _ in range(8):
+        p, q = rng.randint(1, 30), rng.randint(2, 30)
+        f = Fraction(p, q)
+        gold = f"\\frac{{{f.numerator}}}{{{f.denominator}}}" if f.denominator != 1 else str(f.numerator)
+        add("cfrac", "cfrac", gold, f"\\cfrac{{{p}}}{{{q}}}", True)
+        add(
+            "cfrac",
+            "nested_cfrac",
+            f"\\frac{{{q}}}{{{q + 1}}}",
+            f"\\cfrac{{1}}{{1+\\cfrac{{1}}{{{q}}}}}",
+            True,
+        )
+        add("cfrac", "cfrac_wrong", gold, f"\\cfrac{{{p + 1}}}{{{q}}}", Fraction(p + 1, q) == f)
+    for _ in range(6):
+        a, b = rng.randint(1, 9), rng.randint(1, 9)
+        n = rng.randint(3, 12)
+        add(
+            "sum_product",
+            "sum_reordered",
+            f"\\sum_{{k=1}}^{{n}} ({a}k+{b})",
+            f"\\sum_{{k=1}}^{{n}} ({b}+{a}k)",
+            True,
+        )
+        add(
+            "sum_product",
+            "prod_reordered",
+            f"\\prod_{{k=1}}^{{n}} ({a}+k)",
+            f"\\prod_{{k=1}}^{{n}} (k+{a})",
+            True,
+        )
+        total = sum(a * k + b for k in range(1, n + 1))
+        add("sum_product", "sum_evaluated", f"\\sum_{{k=1}}^{{{n}}} ({a}k+{b})", str(total), True)
+        add("sum_product", "sum_evaluated_wrong", f"\\sum_{{k=1}}^{{{n}}} ({a}k+{b})", str(total + 1), False)
+        add("sum_product", "product_reordered", f"{a}xy", f"y \\cdot {a} \\cdot x", True)
+        add("sum_product", "sum_closed_form", "\\sum_{k=1}^{n} k", "\\frac{n(n+1)}{2}", True)
+    for _ in range(6):
+        n = rng.randint(-999, 9999)
+        for opener, closer, name in (
+            ("$$", "$$", "display_dollar"),
+            ("\\[", "\\]", "display_bracket"),
+            ("\\(", "\\)", "inline_paren"),
+        ):
+            add("display_math", f"{name}/raw", str(n), f"We add the two parts.\n{opener} {n} {closer}", True)
+            add(
+                "display_math",
+                f"{name}_wrong/raw",
+                str(n),
+                f"We add the two parts.\n{opener} {n + 2} {closer}",
+                False,
+            )
+    for _ in range(8):
+        n = rng.randint(1000, 9_999_999)
+        add("plain_text", "answer_is/raw", str(n), f"Adding everything up, the answer is {n:,}.", True)
+        add("plain_text", "final_answer/raw", str(n), f"Final answer: {n}", True)
+        add("plain_text", "no_commas/raw", str(n), f"So there are {n} ways in total.", True)
+        add("plain_text", "wrong/raw", str(n), f"Adding everything up, the answer is {n + 10:,}.", False)
+        add("plain_text", "fraction/raw", "\\frac{3}{4}", "The probability is 3/4.", True)
+    for e in (400, 1024, 5000):
+        add("big_numbers", "power_vs_infinity", "\\infty", f"10^{{{e}}}", False)
+        add("big_numbers", "power_vs_next_power", f"2^{{{e}}}", f"2^{{{e + 1}}}", False)
+        add("big_numbers", "power_equal", f"2^{{{e}}}", f"4^{{{e // 2}}}", e % 2 == 0)
+        add("big_numbers", "scientific", f"1e{e}", f"2e{e}", False)
+        add("big_numbers", "integer_digits", str(3**e), str(3**e + 1), False)
+        add("big_numbers", "integer_digits_equal", str(7**e), str(7**e), True)
+        add("big_numbers", "factorial", "100!", str(math.factorial(100) + 1), False)
+    for _ in range(8):
+        p, q = rng.randint(1, 40), rng.choice([3, 6, 7, 9, 11, 12, 13])
+        f = Fraction(p, q)
+        gold = f"\\frac{{{f.numerator}}}{{{f.denominator}}}"
+        add("decimals", "sixteen_digits", gold, f"{float(f):.16f}", True)
+        add("decimals", "three_digits", gold, f"{float(f):.3f}", False)
+        add("decimals", "eight_digits", gold, f"{float(f):.8f}", True)
+        r = rng.choice([2, 3, 5, 7, 17])
+        add("decimals", "radical_decimal", f"\\sqrt{{{r}}}", repr(r**0.5), True)
+        add("decimals", "radical_three_digits", f"\\sqrt{{{r}}}", f"{r**0.5:.3f}", False)
+    for _ in range(8):
+        n = rng.randint(1000, 999_999)
+        head, tail = divmod(n, 1000)
+        add("thousands", "comma_space", str(n), f"{head}, {tail:03d}", False)
+        add("thousands", "thin_space", str(n), f"{head},\\!{tail:03d}", True)
+        add("thousands", "braced_comma", str(n), f"{head}{{,}}{tail:03d}", True)
+        add("thousands", "plain_comma", str(n), f"{head},{tail:03d}", True)
+    for _ in range(6):
+        n = rng.randint(1, 89)
+        add("unicode", "degree_sign", str(n), f"{n}°", True)
+        add("unicode", "unicode_minus", str(-n), f"−{n}", True)
+        add("unicode", "pi_letter", f"\\frac{{\\pi}}{{{n + 1}}}", f"π/{n + 1}", True)
+        add("unicode", "superscript", f"x^2+{n}", f"x²+{n}", True)
+        add("unicode", "sqrt_sign", f"\\sqrt{{{n + 1}}}", f"√{n + 1}", True)
+        add("unicode", "times_sign", str(n * 6), f"{n}×6", True)
+        add("unicode", "degree_wrong", str(n), f"{n + 1}°", False)
+    return out
+
+
+def math_classes_corpus(rng: random.Random) -> list[dict]:
+    """Answer pairs by class and form, labelled by math-verify (`verify(parse(boxed gold), parse(response))`)."""
+    from math_verify import parse, verify
+
+    rows = []
+    for cls, case, gold, answer, intended in math_class_pairs(rng):
+        if case.endswith("/raw"):
+            forms = {"raw": answer}
+        else:
+            names = rng.sample(sorted(MATH_FORMS), 2)
+            forms = {name: MATH_FORMS[name].format(a=answer) for name in names}
+        for form, response in forms.items():
+            reference = bool(verify(parse(f"\\boxed{{{gold}}}"), parse(response)))
+            rows.append(
+                {
+                    "class": cls,
+                    "case": case,
+                    "form": form,
+                    "gold": gold,
+                    "response": response,
+                    "intended": intended,
+                    "reference": reference,
+                }
+            )
     return rows
 
 
@@ -837,7 +1134,12 @@ def write_emoji_table() -> None:
     )
 
 
-BUILDERS = {"ifeval": ifeval_corpus, "ifbench": ifbench_corpus, "math": math_corpus}
+BUILDERS = {
+    "ifeval": ifeval_corpus,
+    "ifbench": ifbench_corpus,
+    "math": math_corpus,
+    "math_classes": math_classes_corpus,
+}
 
 
 def main() -> None:

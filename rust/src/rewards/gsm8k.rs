@@ -2,6 +2,8 @@
 //!
 //! Commas between digit groups are dropped, a leading `$` and a trailing `.` are not part of the number,
 //! and the comparison is on the decimal value (`18.0` equals `18`; open-instruct compares strings).
+//! Numbers of any length compare exactly (as canonical digit strings, never through f64). Digits are
+//! ASCII `0-9`; a minus sign is `-` or the Unicode minus `−`, which models print too.
 
 use super::Verdict;
 use regex::Regex;
@@ -10,7 +12,8 @@ use std::sync::OnceLock;
 fn number_pattern() -> &'static Regex {
     static PATTERN: OnceLock<Regex> = OnceLock::new();
     PATTERN.get_or_init(|| {
-        Regex::new(r"(-)?\$?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?").expect("valid number pattern")
+        Regex::new(r"([-−])?\$?([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(\.[0-9]+)?")
+            .expect("valid number pattern")
     })
 }
 
@@ -99,6 +102,20 @@ mod tests {
     fn comma_lists_are_not_merged() {
         assert_eq!(verify("1,2,3", "123").status, Status::Wrong);
         assert_eq!(verify("1, 2, 3", "3").status, Status::Correct);
+    }
+
+    #[test]
+    fn unicode_and_big_numbers() {
+        assert_eq!(status("it is −4 degrees", "-4"), Status::Correct);
+        assert_eq!(status("90° exactly", "90"), Status::Correct);
+        assert_eq!(status("°°°", "90"), Status::Unparseable);
+        let big = "1".repeat(400);
+        assert_eq!(
+            status(&format!("so {big}0"), &format!("{big}1")),
+            Status::Wrong
+        );
+        assert_eq!(status(&format!("so {big}"), &big), Status::Correct);
+        assert_eq!(status("١٢", "12"), Status::Unparseable);
     }
 
     #[test]
