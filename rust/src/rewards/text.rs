@@ -3,9 +3,10 @@
 //! A ground truth that is a JSON (or Python) list of strings is several labels: the best one counts.
 
 use super::ground_truth::labels;
-use super::ifeval::checks::py_space;
+use super::ifeval::checks::{py_space, py_strip};
 use super::Verdict;
 use regex::Regex;
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 /// SQuAD's `normalize_answer` (as open-instruct copies it): lowercase, delete `string.punctuation`,
@@ -29,15 +30,35 @@ fn articles() -> &'static Regex {
     ARTICLES.get_or_init(|| Regex::new(r"\b(a|an|the)\b").expect("valid article pattern"))
 }
 
+/// The response after its last `</think>`: a reasoning section is never the answer.
+pub fn after_thinking(response: &str) -> &str {
+    response
+        .rsplit_once("</think>")
+        .map_or(response, |(_, after)| after)
+}
+
+/// open-instruct's `remove_thinking_section` for constraint checks: the text after the last
+/// `</think>`, without `<answer>` tags, stripped; a response with neither is returned as it is (so
+/// plain responses are checked exactly as IFEval checks them).
+pub fn without_reasoning_markup(response: &str) -> Cow<'_, str> {
+    let after = after_thinking(response);
+    if after.contains("<answer>") || after.contains("</answer>") {
+        let untagged = after.replace("<answer>", "").replace("</answer>", "");
+        Cow::Owned(py_strip(&untagged).to_string())
+    } else if after.len() != response.len() {
+        Cow::Borrowed(py_strip(after))
+    } else {
+        Cow::Borrowed(response)
+    }
+}
+
 /// The part of a response that holds its answer, read as open-instruct's text verifiers do: the text
 /// after the last `</think>` (open-instruct's `remove_thinking_section`); in it, the last
 /// `<answer>…</answer>` span when there is one (its `StringMatcherVerifier`); else the text after the
 /// last `answer:` marker (the usual format of QA prompts), else all of it. Only ASCII markers are
 /// searched for, so every cut falls on a character boundary.
 pub fn answer_text(response: &str) -> &str {
-    let after_thinking = response
-        .rsplit_once("</think>")
-        .map_or(response, |(_, after)| after);
+    let after_thinking = after_thinking(response);
     if let Some((_, tagged)) = after_thinking.rsplit_once("<answer>") {
         return tagged
             .split_once("</answer>")

@@ -3,8 +3,12 @@
 //! Ground truth is a JSON string in one of two forms:
 //! - IFEval / IFBench input rows: `{"instruction_id_list": [...], "kwargs": [{...}, ...]}` (also a list
 //!   of such objects, or `instruction_id` instead of `instruction_id_list`, as in Tülu's IF data);
-//! - Tülu 3's `{"func_name": "validate_lowercase", ...}` (its 25 functions), mapped onto the IFEval
-//!   constraint with the same meaning, so one constraint is graded one way whichever form names it.
+//! - Tülu 3's `{"func_name": "validate_lowercase", ...}`: its 25 functions, with their own semantics
+//!   ([`tulu`]), which differ from IFEval's rules for the same instruction.
+//!
+//! Ground truths may be JSON or Python literals (open-instruct reads the newer labels with
+//! `ast.literal_eval`); an empty list of constraints scores 0. A response with a reasoning section is
+//! checked after its last `</think>`, without `<answer>` tags (open-instruct's `remove_thinking_section`).
 //!
 //! Strict mode checks the response as written; loose mode passes a constraint when any of IFEval's 8
 //! variants of the response (first/last line dropped, `*` removed) passes. The score is 1 when every
@@ -15,6 +19,7 @@ pub mod emoji_table;
 pub mod ifbench;
 pub mod language;
 pub mod sentences;
+pub mod tulu;
 
 use super::ground_truth::{kind, parse_structured};
 use super::{Mode, Options, Verdict};
@@ -89,120 +94,25 @@ fn collect(value: &Value, pairs: &mut Vec<Instruction>, depth: usize) -> Result<
     }
 }
 
-/// Tülu 3's function names and argument names, onto IFEval ids and kwargs.
+/// Tülu 3's `{"func_name": ..., <arguments>}`: the function's name and its non-null arguments
+/// (Tülu's rows carry every argument name, null where unused).
 fn from_tulu(object: &Map<String, Value>) -> Result<Instruction, String> {
-    let name = object
-        .get("func_name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let arg = |key: &str| object.get(key).cloned().unwrap_or(Value::Null);
-    let quantifier = || arg("quantifier");
-    let (id, pairs): (&str, Vec<(&str, Value)>) = match name {
-        "verify_keywords" => (
-            "keywords:existence",
-            vec![("keywords", arg("keyword_list"))],
-        ),
-        "verify_keyword_frequency" => (
-            "keywords:frequency",
-            vec![
-                ("keyword", arg("word")),
-                ("frequency", arg("N")),
-                ("relation", "exactly".into()),
-            ],
-        ),
-        "validate_forbidden_words" => (
-            "keywords:forbidden_words",
-            vec![("forbidden_words", arg("forbidden_words"))],
-        ),
-        "verify_letter_frequency" => (
-            "keywords:letter_frequency",
-            vec![
-                ("letter", arg("letter")),
-                ("let_frequency", arg("N")),
-                ("let_relation", "exactly".into()),
-            ],
-        ),
-        "validate_response_language" => (
-            "language:response_language",
-            vec![("language", arg("language"))],
-        ),
-        "verify_paragraph_count" => (
-            "length_constraints:number_paragraphs",
-            vec![("num_paragraphs", arg("N"))],
-        ),
-        "validate_word_constraint" => (
-            "length_constraints:number_words",
-            vec![("num_words", arg("N")), ("relation", quantifier())],
-        ),
-        "verify_sentence_constraint" => (
-            "length_constraints:number_sentences",
-            vec![("num_sentences", arg("N")), ("relation", quantifier())],
-        ),
-        "validate_paragraphs" => (
-            "length_constraints:nth_paragraph_first_word",
-            vec![
-                ("num_paragraphs", arg("N")),
-                ("nth_paragraph", arg("i")),
-                ("first_word", arg("first_word")),
-            ],
-        ),
-        "verify_postscript" => (
-            "detectable_content:postscript",
-            vec![("postscript_marker", arg("postscript_marker"))],
-        ),
-        "validate_placeholders" => (
-            "detectable_content:number_placeholders",
-            vec![("num_placeholders", arg("N"))],
-        ),
-        "verify_bullet_points" => (
-            "detectable_format:number_bullet_lists",
-            vec![("num_bullets", arg("N"))],
-        ),
-        "validate_title" => ("detectable_format:title", vec![]),
-        "validate_choice" => (
-            "detectable_format:constrained_response",
-            vec![("options", arg("options"))],
-        ),
-        "validate_highlighted_sections" => (
-            "detectable_format:number_highlighted_sections",
-            vec![("num_highlights", arg("N"))],
-        ),
-        "validate_sections" => (
-            "detectable_format:multiple_sections",
-            vec![
-                ("num_sections", arg("N")),
-                ("section_spliter", arg("section_splitter")),
-            ],
-        ),
-        "validate_json_format" => ("detectable_format:json_format", vec![]),
-        "validate_repeat_prompt" => (
-            "combination:repeat_prompt",
-            vec![("prompt_to_repeat", arg("original_prompt"))],
-        ),
-        "validate_two_responses" => ("combination:two_responses", vec![]),
-        "validate_uppercase" => ("change_case:english_capital", vec![]),
-        "validate_lowercase" => ("change_case:english_lowercase", vec![]),
-        "validate_frequency_capital_words" => (
-            "change_case:capital_word_frequency",
-            vec![
-                ("capital_frequency", arg("N")),
-                ("capital_relation", quantifier()),
-            ],
-        ),
-        "validate_end" => (
-            "startend:end_checker",
-            vec![("end_phrase", arg("end_phrase"))],
-        ),
-        "validate_quotation" => ("startend:quotation", vec![]),
-        "validate_no_commas" => ("punctuation:no_comma", vec![]),
-        other => return Err(format!("unknown func_name {other:?}")),
+    let name = match object.get("func_name") {
+        Some(Value::String(name)) if tulu::FUNCTIONS.contains(&name.as_str()) => name.clone(),
+        other => {
+            return Err(format!(
+                "unknown func_name {} (Tülu 3's functions: {})",
+                other.map_or("null".to_string(), Value::to_string),
+                tulu::FUNCTIONS.join(", ")
+            ))
+        }
     };
-    let kwargs = pairs
-        .into_iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| (k.to_string(), v))
+    let kwargs = object
+        .iter()
+        .filter(|(key, value)| key.as_str() != "func_name" && !value.is_null())
+        .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
-    Ok((id.to_string(), kwargs))
+    Ok((name, kwargs))
 }
 
 /// IFEval's loose variants: as is, without `*`, without the first / last / both lines, and combinations.
@@ -252,10 +162,15 @@ pub fn build_constraints(
     let mut ids = Vec::new();
     let mut constraints = Vec::new();
     for (id, mut kwargs) in pairs {
-        // repeat_prompt without its text (some RLVR rows) repeats the row's prompt.
-        if id == "combination:repeat_prompt" && !kwargs.contains_key("prompt_to_repeat") {
-            if let Some(p) = prompt {
-                kwargs.insert("prompt_to_repeat".into(), Value::String(p.to_string()));
+        // A repeat-the-prompt constraint without its text (some RLVR rows) repeats the row's prompt.
+        let prompt_key = match id.as_str() {
+            "combination:repeat_prompt" => Some("prompt_to_repeat"),
+            "validate_repeat_prompt" => Some("original_prompt"),
+            _ => None,
+        };
+        if let (Some(key), Some(p)) = (prompt_key, prompt) {
+            if !kwargs.contains_key(key) {
+                kwargs.insert(key.into(), Value::String(p.to_string()));
             }
         }
         constraints.push(Constraint::build(&id, &kwargs).map_err(|e| format!("{id}: {e}"))?);
@@ -274,7 +189,8 @@ pub fn verify(
     if constraints.is_empty() {
         return Ok(Verdict::new(false, Some("no constraints".to_string())));
     }
-    let passed = followed(response, &constraints, options.mode);
+    let answer = super::text::without_reasoning_markup(response);
+    let passed = followed(&answer, &constraints, options.mode);
     let failed: Vec<&str> = ids
         .iter()
         .zip(&passed)
