@@ -608,4 +608,65 @@ mod tests {
         assert!(labels("  ").is_err());
         assert!(labels("[[1]]").is_err());
     }
+
+    /// Literal soup and any Unicode: the parsers return, they never panic.
+    #[test]
+    fn no_input_panics_the_parsers() {
+        const PIECES: [&str; 36] = [
+            "[",
+            "]",
+            "(",
+            ")",
+            "{",
+            "}",
+            "'",
+            "\"",
+            "\\",
+            ",",
+            ":",
+            "0x",
+            "0o7",
+            "0b",
+            "1e5",
+            "1_0",
+            ".",
+            "-",
+            "+",
+            "None",
+            "True",
+            "u",
+            "r",
+            "b",
+            "f",
+            "'''",
+            "\\x4",
+            "\\u12",
+            "\\N",
+            "é",
+            "😀",
+            "\n",
+            " ",
+            "\\\n",
+            "9999999999999999999999",
+            "'a'",
+        ];
+        let mut state = 0x2545_F491_4F6C_DD1D_u64;
+        for _ in 0..3000 {
+            let mut text = String::new();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mut bits = state;
+            for _ in 0..(bits % 24) {
+                bits = bits.rotate_left(7) ^ 0x9E37_79B9;
+                if bits % 5 == 0 {
+                    text.push(char::from_u32((bits >> 8) as u32 % 0x11_0000).unwrap_or('\u{fffd}'));
+                } else {
+                    text.push_str(PIECES[(bits >> 3) as usize % PIECES.len()]);
+                }
+            }
+            let _ = parse_structured(&text);
+            let _ = labels(&text);
+        }
+    }
 }

@@ -416,7 +416,13 @@ fn count_highlights(value: &str) -> usize {
         .count();
     let double = pattern(&DOUBLE_HIGHLIGHT, r"\*\*[^\n\*]*\*\*")
         .find_iter(value)
-        .filter(|h| !py_strip(&h.as_str()[2..h.as_str().len() - 2]).is_empty())
+        .filter(|h| {
+            let inner = h
+                .as_str()
+                .strip_prefix("**")
+                .and_then(|h| h.strip_suffix("**"));
+            !py_strip(inner.unwrap_or_default()).is_empty()
+        })
         .count();
     single + double
 }

@@ -34,6 +34,7 @@
 
 use super::checks::{count_words, int_arg, py_space, py_strip, str_arg};
 use super::emoji_table::EMOJI_CHARS;
+use super::sentences::{py_islower, py_isupper, split_clitic};
 use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
@@ -596,14 +597,6 @@ fn py_split(s: &str) -> impl DoubleEndedIterator<Item = &str> {
     s.split(py_space).filter(|w| !w.is_empty())
 }
 
-fn py_isupper(s: &str) -> bool {
-    s.chars().any(char::is_uppercase) && !s.chars().any(char::is_lowercase)
-}
-
-fn py_islower(s: &str) -> bool {
-    s.chars().any(char::is_lowercase) && !s.chars().any(char::is_uppercase)
-}
-
 fn py_isdigit(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
@@ -763,15 +756,9 @@ pub fn treebank_tokens(text: &str) -> Vec<String> {
         }
         push_punctuation(&mut tokens, &raw[..start]);
         let core = &raw[start..end];
-        let lower = core.to_lowercase();
-        if lower.ends_with("n't") && core.len() > 3 && lower.len() == core.len() {
-            tokens.push(core[..core.len() - 3].to_string());
-            tokens.push(core[core.len() - 3..].to_string());
-        } else if let Some(i) = core.rfind('\'').filter(|&i| i > 0) {
-            tokens.push(core[..i].to_string());
-            tokens.push(core[i..].to_string());
-        } else {
-            tokens.push(core.to_string());
+        match split_clitic(core) {
+            Some((word, clitic)) => tokens.extend([word.to_string(), clitic.to_string()]),
+            None => tokens.push(core.to_string()),
         }
         push_punctuation(&mut tokens, &raw[end..]);
     }
@@ -1047,7 +1034,7 @@ fn thesis(value: &str) -> bool {
     let Some(end) = value.find("</i>").or_else(|| value.find("</em>")) else {
         return false;
     };
-    let thesis = if end > 3 { &value[3..end] } else { "" };
+    let thesis = value.get(3..end).unwrap_or("");
     let after = value.get(end + 4..).unwrap_or("");
     !py_strip(thesis).is_empty() && !py_strip(after).is_empty()
 }
@@ -1469,7 +1456,7 @@ fn is_verb(token: &str) -> bool {
         // running -> run, stopped -> stop, making -> make
         let mut chars = stem.chars().rev();
         let undoubled = match (chars.next(), chars.next()) {
-            (Some(a), Some(b)) if a == b => &stem[..stem.len() - a.len_utf8()],
+            (Some(a), Some(b)) if a == b => stem.strip_suffix(a).unwrap_or(stem),
             _ => stem,
         };
         [*stem, undoubled, &format!("{stem}e")]

@@ -393,4 +393,202 @@ mod tests {
             r#"{"end_phrase": "Is that all?"}"#
         ));
     }
+
+    /// Every IFEval id, IFBench id and Tülu function, against responses drawn from all of Unicode and
+    /// from hostile structure, with ordinary and hostile arguments: no check panics (this calls the
+    /// checks directly, outside the per-row `catch_unwind` of `verify_batch`).
+    #[test]
+    fn no_check_panics_on_any_text() {
+        const IDS: [&str; 83] = [
+            "change_case:capital_word_frequency",
+            "change_case:english_capital",
+            "change_case:english_lowercase",
+            "combination:repeat_prompt",
+            "combination:two_responses",
+            "detectable_content:number_placeholders",
+            "detectable_content:postscript",
+            "detectable_format:constrained_response",
+            "detectable_format:json_format",
+            "detectable_format:multiple_sections",
+            "detectable_format:number_bullet_lists",
+            "detectable_format:number_highlighted_sections",
+            "detectable_format:title",
+            "keywords:existence",
+            "keywords:forbidden_words",
+            "keywords:frequency",
+            "keywords:letter_frequency",
+            "language:response_language",
+            "length_constraints:nth_paragraph_first_word",
+            "length_constraints:number_paragraphs",
+            "length_constraints:number_sentences",
+            "length_constraints:number_words",
+            "punctuation:no_comma",
+            "startend:end_checker",
+            "startend:quotation",
+            "count:conjunctions",
+            "count:keywords_multiple",
+            "count:numbers",
+            "count:person_names",
+            "count:pronouns",
+            "count:punctuation",
+            "count:unique_word_count",
+            "count:word_count_range",
+            "count:words_japanese",
+            "custom:character_reverse",
+            "custom:csv_city",
+            "custom:csv_quotes",
+            "custom:csv_special_character",
+            "custom:date_format_list",
+            "custom:european_capitals_sort",
+            "custom:mcq_count_length",
+            "custom:multiples",
+            "custom:reverse_newline",
+            "custom:sentence_alphabet",
+            "custom:word_reverse",
+            "format:emoji",
+            "format:line_indent",
+            "format:list",
+            "format:newline",
+            "format:no_bullets_bullets",
+            "format:no_whitespace",
+            "format:options",
+            "format:output_template",
+            "format:parentheses",
+            "format:quote_unquote",
+            "format:quotes",
+            "format:sub-bullets",
+            "format:thesis",
+            "format:title_case",
+            "ratio:overlap",
+            "ratio:sentence_balance",
+            "ratio:sentence_type",
+            "ratio:sentence_words",
+            "ratio:stop_words",
+            "repeat:repeat_change",
+            "repeat:repeat_simple",
+            "repeat:repeat_span",
+            "sentence:alliteration_increment",
+            "sentence:increment",
+            "sentence:keyword",
+            "words:alphabet",
+            "words:consonants",
+            "words:keywords_specific_position",
+            "words:last_first",
+            "words:no_consecutive",
+            "words:odd_even_syllables",
+            "words:palindrome",
+            "words:paragraph_last_first",
+            "words:prime_lengths",
+            "words:repeats",
+            "words:start_verb",
+            "words:vowel",
+            "words:words_position",
+        ];
+        let ids = IDS.iter().copied().chain(tulu::FUNCTIONS);
+        let mut rng = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        const PIECES: [&str; 40] = [
+            "\n",
+            "\n\n",
+            " ",
+            "*",
+            "**",
+            "***",
+            "* * *",
+            "******",
+            "\"",
+            "'",
+            "<<",
+            ">>",
+            "[",
+            "]",
+            "(",
+            ")",
+            "{",
+            "}",
+            "P.S.",
+            "p.p.s",
+            "Section 1",
+            "SECTION",
+            "Mr.",
+            "e.g.",
+            ".",
+            "?",
+            "!",
+            ",",
+            "-",
+            "é",
+            "İ",
+            "ß",
+            "Σ",
+            "😀",
+            "\u{301}",
+            "\u{200d}",
+            "日本語",
+            "1.",
+            "don't",
+            "</think>",
+        ];
+        let mut texts: Vec<String> = vec![String::new(), " ".into(), "\u{3000}".into()];
+        for _ in 0..24 {
+            let mut text = String::new();
+            for _ in 0..(next() % 40) {
+                if next() % 3 == 0 {
+                    text.push_str(PIECES[(next() % 40) as usize]);
+                } else {
+                    // any scalar value: ASCII, BMP or astral
+                    let raw = match next() % 3 {
+                        0 => next() % 0x80,
+                        1 => next() % 0x1_0000,
+                        _ => next() % 0x11_0000,
+                    } as u32;
+                    text.push(char::from_u32(raw).unwrap_or('\u{fffd}'));
+                }
+            }
+            texts.push(text);
+        }
+        let hostile_args = [
+            serde_json::from_str::<Value>(r#"{}"#).unwrap(),
+            serde_json::from_str::<Value>(r#"{"N": 2, "n": 1, "m": 2, "i": 1, "small_n": 2, "quantifier": "around",
+                "relation": "at least", "let_relation": "less than", "capital_relation": "at least",
+                "frequency": 1, "let_frequency": 1, "capital_frequency": 1, "num_words": 3,
+                "num_sentences": 2, "num_paragraphs": 2, "nth_paragraph": 1, "num_bullets": 1,
+                "num_highlights": 1, "num_placeholders": 1, "num_sections": 2, "percentage": 50,
+                "min_words": 1, "max_words": 9, "n_start": 0, "n_end": 3,
+                "keyword": "é", "keywords": ["İ", "*"], "word": "😀", "keyword_list": ["ß"],
+                "forbidden_words": ["(", "x"], "letter": "İ", "language": "en", "first_word": "é",
+                "postscript_marker": "P.S.", "section_spliter": "(", "section_splitter": "Σ",
+                "options": "('a', 'b')", "sep": "-", "end_phrase": "😀", "prompt_to_repeat": "é x",
+                "original_prompt": "é x", "reference_text": "日本語 text",
+                "keyword1": "a", "keyword2": "b", "keyword3": "c", "keyword4": "d", "keyword5": "e"}"#).unwrap(),
+            serde_json::from_str::<Value>(r#"{"N": -3, "n": -1, "m": 0, "i": 0, "small_n": 0, "n_start": -5, "n_end": -1,
+                "num_sections": 0, "nth_paragraph": 0, "num_paragraphs": 0, "percentage": 0,
+                "keyword": "", "word": "", "letter": "", "section_spliter": "", "sep": "",
+                "options": "", "end_phrase": "", "prompt_to_repeat": "", "postscript_marker": ""}"#).unwrap(),
+        ];
+        let mut built = 0;
+        for args in &hostile_args {
+            let Value::Object(kwargs) = args else {
+                unreachable!()
+            };
+            for id in ids.clone() {
+                let Ok(constraint) = Constraint::build(id, kwargs) else {
+                    continue; // a missing or ill-typed argument is the row's error, not a panic
+                };
+                built += 1;
+                for text in &texts {
+                    for variant in loose_variants(text) {
+                        let _ = constraint.check(&variant);
+                    }
+                }
+            }
+        }
+        // 25 + 58 + 25 checks with the full argument set, and those that accept the hostile one
+        assert!(built >= 108 + 25, "only {built} checks built");
+    }
 }
