@@ -342,36 +342,37 @@ impl Check {
     }
 }
 
-fn cached(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
-    cell.get_or_init(|| Regex::new(pattern).expect("valid Tülu pattern"))
+/// A regular expression compiled once, on first use.
+macro_rules! static_regex {
+    ($pattern:literal) => {{
+        static CELL: OnceLock<Regex> = OnceLock::new();
+        CELL.get_or_init(|| Regex::new($pattern).expect("valid Tülu pattern"))
+    }};
 }
 
 /// `re.findall(r"\b\w+\b", text)`.
 fn word_runs() -> &'static Regex {
-    static CELL: OnceLock<Regex> = OnceLock::new();
-    cached(&CELL, r"\b\w+\b")
+    static_regex!(r"\b\w+\b")
 }
 
 /// `r"\[(.*?)\]"` (`.` stops at a newline, as in Python).
 fn brackets() -> &'static Regex {
-    static CELL: OnceLock<Regex> = OnceLock::new();
-    cached(&CELL, r"\[.*?\]")
+    static_regex!(r"\[.*?\]")
 }
 
+/// `r"<<(.*?)>>"`
 fn title() -> &'static Regex {
-    static CELL: OnceLock<Regex> = OnceLock::new();
-    cached(&CELL, r"<<.*?>>")
+    static_regex!(r"<<.*?>>")
 }
 
+/// `r"\*(.*?)\*"`
 fn highlights() -> &'static Regex {
-    static CELL: OnceLock<Regex> = OnceLock::new();
-    cached(&CELL, r"\*.*?\*")
+    static_regex!(r"\*.*?\*")
 }
 
 /// `r"\b[A-Z]+\b"`: ASCII capitals between (Unicode) word boundaries.
 fn capital_words() -> &'static Regex {
-    static CELL: OnceLock<Regex> = OnceLock::new();
-    cached(&CELL, r"\b[A-Z]+\b")
+    static_regex!(r"\b[A-Z]+\b")
 }
 
 /// Python's `str.splitlines()` line boundaries.
