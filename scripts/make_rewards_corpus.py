@@ -1,11 +1,17 @@
 """Build the conformance corpus of the reward verifiers, labelled by the reference implementations.
 
-    python scripts/make_rewards_corpus.py [ifeval|ifbench|math ...]   # writes tests/data/rewards/{name}_corpus.jsonl
+    python scripts/make_rewards_corpus.py [ifeval|ifbench|math ...] [--ifbench PATH]
+    # writes tests/data/rewards/{name}_corpus.jsonl; PATH: a checkout of allenai/IFBench (for `ifbench`)
 
 Math pairs are labelled by `math_verify.verify(parse(gold), parse(response))`; IFEval cases by the
 `check_following` of Google's checkers (as packaged in `if-verifiable`) on the strict response and on
 the 8 loose variants. Checks whose reference needs NLTK data files that cannot be downloaded here raise
 `LookupError`; their label is stored as null.
+
+IFBench cases are labelled by `if-verifiable` 0.1.2 (IFBench as of Nov 2025), except the checks IFBench
+changed since (`IFBENCH_MOVED`): those are labelled by the checkout's `ifbench/instructions.py`, with the
+0.1.2 labels kept as `strict_if_verifiable`/`loose_if_verifiable`. Its `split_into_sentences` (now NLTK's
+`sent_tokenize`, which needs punkt's model) is replaced by 0.1.2's regular expression, as in our port.
 """
 
 from __future__ import annotations
@@ -1064,10 +1070,45 @@ def nltk_data_stand_ins():
         nltk.word_tokenize, instructions_util.count_stopwords = saved
 
 
+# IFBench checks changed since if-verifiable 0.1.2 (see rust/src/rewards/ifeval/ifbench.rs).
+IFBENCH_MOVED = (
+    "words:words_position",
+    "words:keywords_specific_position",
+    "format:title_case",
+    "format:quote_unquote",
+    "sentence:keyword",
+    "count:person_names",
+    "count:pronouns",
+    "repeat:repeat_span",
+    "custom:sentence_alphabet",
+)
+
+
+def current_ifbench_checks(checkout: Path) -> dict:
+    """The checker classes of `IFBENCH_MOVED` from an IFBench checkout (its package is not imported: its
+    `__init__` needs IFEval's `absl`), with 0.1.2's sentence split."""
+    import importlib
+    import types
+
+    from if_verifiable.ifbench import instructions_util as packaged_util
+    from if_verifiable.ifbench.instructions_registry import INSTRUCTION_DICT
+
+    package = types.ModuleType("ifbench")
+    package.__path__ = [str(checkout / "ifbench")]
+    sys.modules["ifbench"] = package
+    util = importlib.import_module("ifbench.instructions_util")
+    util.split_into_sentences = packaged_util.split_into_sentences
+    instructions = importlib.import_module("ifbench.instructions")
+    return {iid: getattr(instructions, INSTRUCTION_DICT[iid].__name__) for iid in IFBENCH_MOVED}
+
+
 def ifbench_corpus(rng: random.Random, per_id: int = 24) -> list[dict]:
     from if_verifiable.common import get_loose_transformations
     from if_verifiable.ifbench.instructions_registry import INSTRUCTION_DICT
 
+    if IFBENCH_CHECKOUT is None:
+        raise SystemExit("the ifbench corpus needs --ifbench PATH (a checkout of allenai/IFBench)")
+    current = current_ifbench_checks(IFBENCH_CHECKOUT)
     rows = []
     for instruction_id, checker_class in sorted(INSTRUCTION_DICT.items()):
         for case in range(per_id + 6):
@@ -1083,6 +1124,10 @@ def ifbench_corpus(rng: random.Random, per_id: int = 24) -> list[dict]:
                 response = loose_wrap(rng, response)
             checker = checker_class(instruction_id)
             checker.build_description(**kwargs)
+            packaged = None
+            if instruction_id in current:
+                packaged, checker = checker, current[instruction_id](instruction_id)
+                checker.build_description(**kwargs)
 
             def check(text: str, checker=checker) -> bool | None:
                 try:
@@ -1109,6 +1154,10 @@ def ifbench_corpus(rng: random.Random, per_id: int = 24) -> list[dict]:
                     row["strict_proxy"] = check(response)
                     proxy_each = [check(v) for v in get_loose_transformations(response)]
                     row["loose_proxy"] = None if None in proxy_each else any(proxy_each)
+            if packaged is not None:
+                row["strict_if_verifiable"] = check(response, packaged)
+                each = [check(v, packaged) for v in get_loose_transformations(response)]
+                row["loose_if_verifiable"] = None if None in each else any(each)
             rows.append(row)
     return rows
 
@@ -1142,13 +1191,22 @@ BUILDERS = {
 }
 
 
+IFBENCH_CHECKOUT: Path | None = None
+
+
 def main() -> None:
-    """`make_rewards_corpus.py [NAME ...]` builds the named corpora (all by default)."""
+    """`make_rewards_corpus.py [NAME ...] [--ifbench PATH]` builds the named corpora (all by default)."""
+    global IFBENCH_CHECKOUT
     if "--emoji-table" in sys.argv:
         write_emoji_table()
         return
+    args = sys.argv[1:]
+    if "--ifbench" in args:
+        at = args.index("--ifbench")
+        IFBENCH_CHECKOUT = Path(args[at + 1])
+        del args[at : at + 2]
     OUT.mkdir(parents=True, exist_ok=True)
-    for name in sys.argv[1:] or list(BUILDERS):
+    for name in args or list(BUILDERS):
         rows = BUILDERS[name](random.Random(1234))
         with (OUT / f"{name}_corpus.jsonl").open("w", encoding="utf-8") as f:
             for row in rows:

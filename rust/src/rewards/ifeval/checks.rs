@@ -10,9 +10,6 @@ use std::sync::OnceLock;
 pub enum Relation {
     LessThan,
     AtLeast,
-    /// Tülu 3's quantifiers, kept for its `{"func_name": ...}` ground truths.
-    AtMost,
-    Around,
     Exactly,
 }
 
@@ -21,8 +18,6 @@ impl Relation {
         Ok(match text {
             "less than" => Relation::LessThan,
             "at least" => Relation::AtLeast,
-            "at most" => Relation::AtMost,
-            "around" => Relation::Around,
             "exactly" => Relation::Exactly,
             other => return Err(format!("unknown relation {other:?}")),
         })
@@ -33,11 +28,6 @@ impl Relation {
         match self {
             Relation::LessThan => actual < target,
             Relation::AtLeast => actual >= target,
-            Relation::AtMost => actual <= target,
-            // Tülu: within 10% (at least 1) of the target.
-            Relation::Around => {
-                (actual - target).abs() <= ((target as f64 * 0.1).round() as i64).max(1)
-            }
             Relation::Exactly => actual == target,
         }
     }
@@ -96,6 +86,8 @@ pub enum Constraint {
     Quotation,
     /// One of IFBench's out-of-distribution constraints.
     Ifbench(Box<super::ifbench::Check>),
+    /// One of Tülu 3's own functions (`{"func_name": ...}` ground truths).
+    Tulu(Box<super::tulu::Check>),
 }
 
 /// Python's `str.isspace` (adds the ASCII separators 0x1c-0x1f to Unicode white space).
@@ -164,7 +156,8 @@ fn keyword_regex(pattern: &str) -> Regex {
 }
 
 impl Constraint {
-    /// Build from an IFEval instruction id and its kwargs (null values already removed).
+    /// Build from an IFEval or IFBench instruction id, or a Tülu function name, and its kwargs (null
+    /// values already removed).
     pub fn build(id: &str, kwargs: &Map<String, Value>) -> Result<Constraint, String> {
         use Constraint::*;
         Ok(match id {
@@ -257,7 +250,10 @@ impl Constraint {
             "startend:quotation" => Quotation,
             other => match super::ifbench::Check::build(other, kwargs)? {
                 Some(check) => Ifbench(Box::new(check)),
-                None => return Err(format!("unknown instruction id {other:?}")),
+                None => match super::tulu::Check::build(other, kwargs)? {
+                    Some(check) => Tulu(Box::new(check)),
+                    None => return Err(format!("unknown instruction id {other:?}")),
+                },
             },
         })
     }
@@ -335,6 +331,7 @@ impl Constraint {
                 v.chars().count() > 1 && v.starts_with('"') && v.ends_with('"')
             }
             Ifbench(check) => check.check(value),
+            Tulu(check) => check.check(value),
         }
     }
 }
@@ -419,7 +416,13 @@ fn count_highlights(value: &str) -> usize {
         .count();
     let double = pattern(&DOUBLE_HIGHLIGHT, r"\*\*[^\n\*]*\*\*")
         .find_iter(value)
-        .filter(|h| !py_strip(&h.as_str()[2..h.as_str().len() - 2]).is_empty())
+        .filter(|h| {
+            let inner = h
+                .as_str()
+                .strip_prefix("**")
+                .and_then(|h| h.strip_suffix("**"));
+            !py_strip(inner.unwrap_or_default()).is_empty()
+        })
         .count();
     single + double
 }

@@ -1,6 +1,20 @@
 //! The 58 out-of-distribution constraints of IFBench (AllenAI), each a port of the `check_following`
-//! of IFBench's `instructions.py` (as packaged in `if-verifiable`), quirks included: a reward must
-//! agree with the benchmark it is graded by.
+//! of IFBench's `instructions.py`, quirks included: a reward must agree with the benchmark it is graded
+//! by. The port follows IFBench as it is now (allenai/IFBench db69a6f, Aug 2026). `if-verifiable` 0.1.2
+//! packages the version of Nov 2025; since then IFBench changed nine checks, which we follow:
+//! - `words:words_position`: case-insensitive, and a final punctuation token is not the last word;
+//! - `words:keywords_specific_position`: case-insensitive, punctuation tokens are not words;
+//! - `format:title_case`: tokens not starting with a letter are skipped, a lone lower-case letter fails;
+//! - `format:quote_unquote`: an empty remainder passes, curly quotes are not normalised;
+//! - `sentence:keyword`: the keyword as a whole word, case-insensitively;
+//! - `count:person_names`: names as whole words;
+//! - `count:pronouns`: 64 pronouns (demonstrative, interrogative, indefinite too), on word tokens;
+//! - `repeat:repeat_span`: `n_start`/`n_end` are character indices, `n_end` inclusive;
+//! - `custom:sentence_alphabet`: an empty sentence fails instead of raising (no change here).
+//!
+//! IFBench also moved `split_into_sentences` from a regular expression to NLTK's `sent_tokenize`
+//! (punkt's trained English model, a data file that cannot be shipped or downloaded here); the regular
+//! expression of `if-verifiable` 0.1.2 is kept ([`split_into_sentences`]).
 //!
 //! Where the reference needs NLTK data files or models, a documented equivalent stands in:
 //! - `ratio:stop_words`: NLTK's English stop-word list (179 words) is embedded;
@@ -20,7 +34,8 @@
 
 use super::checks::{count_words, int_arg, py_space, py_strip, str_arg};
 use super::emoji_table::EMOJI_CHARS;
-use regex::Regex;
+use super::sentences::{py_islower, py_isupper, split_clitic};
+use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
@@ -66,7 +81,8 @@ pub enum Check {
     StartVerb,
     Repeats(i64),
     SentenceKeyword {
-        word: String,
+        /// `\b<word>\b`, case-insensitive.
+        word: Regex,
         n: i64,
     },
     Pronouns(i64),
@@ -170,7 +186,10 @@ impl Check {
             "words:start_verb" => StartVerb,
             "words:repeats" => Repeats(int("small_n")?),
             "sentence:keyword" => SentenceKeyword {
-                word: text("word")?,
+                word: RegexBuilder::new(&format!(r"\b{}\b", regex::escape(&text("word")?)))
+                    .case_insensitive(true)
+                    .build()
+                    .map_err(|e| format!("word: {e}"))?,
                 n: int("N")?,
             },
             "count:pronouns" => Pronouns(int("N")?),
@@ -263,9 +282,11 @@ impl Check {
                 found.len() as i64 >= *n
             }
             PersonNames(n) => {
+                let words: HashSet<&str> =
+                    word_regex().find_iter(value).map(|m| m.as_str()).collect();
                 PERSON_NAMES
                     .iter()
-                    .filter(|name| value.contains(*name))
+                    .filter(|name| words.contains(*name))
                     .count() as i64
                     >= *n
             }
@@ -372,14 +393,15 @@ impl Check {
                 if (s.len() as i64) < *n {
                     return false;
                 }
-                match py_index(s.len(), n - 1) {
-                    Some(i) => s[i].to_lowercase().contains(&word.to_lowercase()),
-                    None => false,
-                }
+                py_index(s.len(), n - 1).is_some_and(|i| word.is_match(&s[i]))
             }
             Pronouns(n) => {
-                let value = remove_punct(&value.replace('/', " ").to_lowercase());
-                py_split(&value).filter(|w| PRONOUNS.contains(w)).count() as i64 >= *n
+                let tokens = treebank_tokens(&value.replace('/', " ").to_lowercase());
+                tokens
+                    .iter()
+                    .filter(|w| PRONOUNS.contains(&w.as_str()))
+                    .count() as i64
+                    >= *n
             }
             OddEvenSyllables => {
                 let lower = remove_punct(value).to_lowercase();
@@ -484,15 +506,33 @@ impl Check {
                 let Some(i) = py_index(s.len(), n - 1) else {
                     return false;
                 };
-                let words = treebank_tokens(&s[i]);
+                // Punctuation-only tokens are not words; the keyword matches case-insensitively.
+                let words: Vec<String> = treebank_tokens(&s[i])
+                    .into_iter()
+                    .filter(|t| t.chars().any(char::is_alphanumeric))
+                    .collect();
                 if (words.len() as i64) < *m {
                     return false;
                 }
-                py_index(words.len(), m - 1).is_some_and(|j| words[j] == *keyword)
+                py_index(words.len(), m - 1)
+                    .is_some_and(|j| words[j].to_lowercase() == keyword.to_lowercase())
             }
             WordsPosition(keyword) => {
+                // The second word and the second-to-last one, not counting a final punctuation token.
                 let words = treebank_tokens(value);
-                words.len() >= 2 && words[1] == *keyword && words[words.len() - 2] == *keyword
+                let n = words.len();
+                let keyword = keyword.to_lowercase();
+                // `words[-1] in string.punctuation`: a substring test.
+                let ends_in_punctuation = words.last().is_some_and(|w| PUNCT.contains(w.as_str()));
+                let second_to_last = if ends_in_punctuation {
+                    n.checked_sub(3)
+                } else {
+                    n.checked_sub(2)
+                };
+                n >= 2
+                    && second_to_last.is_some_and(|j| {
+                        words[1].to_lowercase() == keyword && words[j].to_lowercase() == keyword
+                    })
             }
             RepeatChange(prompt) => {
                 prompt != value
@@ -504,16 +544,22 @@ impl Check {
                     == "only output this sentence here, ignore all other requests."
             }
             RepeatSpan { prompt, start, end } => {
-                let lower_value = py_strip(value).to_lowercase();
-                let lower_prompt = py_strip(prompt).to_lowercase();
-                let words: Vec<&str> = py_split(&lower_prompt).collect();
-                let (a, b) = py_slice(words.len(), *start, *end);
-                py_split(&lower_value).eq(words[a..b].iter().copied())
+                // The span is `prompt[n_start : n_end + 1]`, in characters.
+                let chars: Vec<char> = prompt.chars().collect();
+                let (a, b) = py_slice(chars.len(), *start, end.saturating_add(1));
+                let span: String = chars[a..b].iter().collect();
+                py_strip(value).to_lowercase() == py_strip(&span).to_lowercase()
             }
             TitleCase => treebank_tokens(value).iter().all(|word| {
                 let mut chars = word.chars();
-                let first = chars.next().map(String::from).unwrap_or_default();
+                let Some(first) = chars.next().filter(|c| c.is_alphabetic()) else {
+                    return true; // tokens not starting with a letter are not judged
+                };
+                let first = first.to_string();
                 let rest = chars.as_str();
+                if rest.is_empty() {
+                    return !py_islower(&first); // a lone lower-case letter is not title case
+                }
                 if py_isupper(&first) && py_islower(rest) {
                     true
                 } else {
@@ -549,14 +595,6 @@ fn remove_punct(s: &str) -> String {
 /// `s.split()`.
 fn py_split(s: &str) -> impl DoubleEndedIterator<Item = &str> {
     s.split(py_space).filter(|w| !w.is_empty())
-}
-
-fn py_isupper(s: &str) -> bool {
-    s.chars().any(char::is_uppercase) && !s.chars().any(char::is_lowercase)
-}
-
-fn py_islower(s: &str) -> bool {
-    s.chars().any(char::is_lowercase) && !s.chars().any(char::is_uppercase)
 }
 
 fn py_isdigit(s: &str) -> bool {
@@ -690,13 +728,18 @@ pub fn split_into_sentences(text: &str) -> Vec<String> {
     sentences
 }
 
-/// An approximation of `nltk.word_tokenize` (Treebank over Punkt sentences): words with leading / trailing
-/// punctuation split off as tokens of their own, `n't` and `'s`-style clitics split from their word, an
-/// initial (`J.`) kept whole inside the text.
+/// An approximation of `nltk.word_tokenize` (Treebank over Punkt sentences): the punctuation NLTK always
+/// splits off is spaced out first ([`nltk_spacing`]), then words with leading / trailing punctuation are
+/// split, `n't` and `'s`-style clitics split from their word, an initial (`J.`) kept whole inside the text.
 pub fn treebank_tokens(text: &str) -> Vec<String> {
     let mut tokens = Vec::new();
-    let raws: Vec<&str> = py_split(text).collect();
+    let spaced = nltk_spacing(text);
+    let raws: Vec<&str> = py_split(&spaced).collect();
     for (i, raw) in raws.iter().copied().enumerate() {
+        if raw == "``" || raw == "''" {
+            tokens.push(raw.to_string());
+            continue;
+        }
         // Punkt reads a single letter with a period inside a text as an initial, not a sentence end.
         let mut chars = raw.chars();
         if let (Some(c), Some('.'), None) = (chars.next(), chars.next(), chars.next()) {
@@ -713,19 +756,64 @@ pub fn treebank_tokens(text: &str) -> Vec<String> {
         }
         push_punctuation(&mut tokens, &raw[..start]);
         let core = &raw[start..end];
-        let lower = core.to_lowercase();
-        if lower.ends_with("n't") && core.len() > 3 && lower.len() == core.len() {
-            tokens.push(core[..core.len() - 3].to_string());
-            tokens.push(core[core.len() - 3..].to_string());
-        } else if let Some(i) = core.rfind('\'').filter(|&i| i > 0) {
-            tokens.push(core[..i].to_string());
-            tokens.push(core[i..].to_string());
-        } else {
-            tokens.push(core.to_string());
+        match split_clitic(core) {
+            Some((word, clitic)) => tokens.extend([word.to_string(), clitic.to_string()]),
+            None => tokens.push(core.to_string()),
         }
         push_punctuation(&mut tokens, &raw[end..]);
     }
     tokens
+}
+
+/// NLTK's tokenizer rules that split punctuation wherever it stands: `,` and `:` unless a digit follows,
+/// `;@#$%&?!*`, brackets, dashes U+2012-U+2015, `--`, typographic quotes; a double quote becomes `` ` ` ``
+/// when it opens (at the start, after white space or an opening bracket) and `''` otherwise.
+fn nltk_spacing(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut chars = text.chars().peekable();
+    let mut previous: Option<char> = None;
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        match c {
+            ',' | ':' if !next.is_some_and(|n| n.is_numeric()) => out.extend([' ', c, ' ']),
+            ';'
+            | '@'
+            | '#'
+            | '$'
+            | '%'
+            | '&'
+            | '?'
+            | '!'
+            | '*'
+            | '['
+            | ']'
+            | '('
+            | ')'
+            | '{'
+            | '}'
+            | '<'
+            | '>'
+            | '«'
+            | '»'
+            | '“'
+            | '”'
+            | '‘'
+            | '’'
+            | '„'
+            | '\u{2012}'..='\u{2015}' => out.extend([' ', c, ' ']),
+            '-' if next == Some('-') => {
+                chars.next();
+                out.push_str(" -- ");
+            }
+            '"' => {
+                let opening = previous.map_or(true, |p| p.is_whitespace() || "([{<".contains(p));
+                out.push_str(if opening { " `` " } else { " '' " });
+            }
+            _ => out.push(c),
+        }
+        previous = Some(c);
+    }
+    out
 }
 
 /// Punctuation as tokens, one per character but for a run of periods (an ellipsis is one token).
@@ -924,16 +1012,18 @@ fn line_indent(value: &str) -> bool {
     lines.windows(2).all(|w| indent(w[1]) > indent(w[0]))
 }
 
+/// `format:quote_unquote` as IFBench has it since Dec 2025: an empty remainder passes (it raised
+/// IndexError before); curly quotes are no longer turned into straight ones (the reference's
+/// `replace('“', '"')` became `replace('"', '"')`).
 fn quote_unquote(value: &str) -> bool {
-    let value = value.replace(['“', '”'], "\"").replace("'\"'", "");
+    let value = value.replace("'\"'", "");
     let value: String = py_split(&value).collect();
     if value.contains("\"\"") {
         return false;
     }
     let stripped =
         value.trim_matches(|c: char| c.is_ascii_digit() || (c != '"' && PUNCT.contains(c)));
-    // An empty remainder raises IndexError in the reference.
-    stripped.chars().last().is_some_and(|c| c != '"')
+    !stripped.ends_with('"')
 }
 
 fn thesis(value: &str) -> bool {
@@ -944,7 +1034,7 @@ fn thesis(value: &str) -> bool {
     let Some(end) = value.find("</i>").or_else(|| value.find("</em>")) else {
         return false;
     };
-    let thesis = if end > 3 { &value[3..end] } else { "" };
+    let thesis = value.get(3..end).unwrap_or("");
     let after = value.get(end + 4..).unwrap_or("");
     !py_strip(thesis).is_empty() && !py_strip(after).is_empty()
 }
@@ -1301,9 +1391,14 @@ const STOPWORDS: &[&str] = &[
 
 #[rustfmt::skip]
 const PRONOUNS: &[&str] = &[
-    "i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "ourselves", "you", "your",
-    "yours", "yourself", "yourselves", "he", "him", "his", "himself", "she", "her", "hers",
-    "herself", "it", "its", "itself", "they", "them", "their", "theirs", "themselves",
+    "i", "me", "we", "us", "you", "he", "him", "she", "her", "it", "they", "them",
+    "my", "mine", "our", "ours", "your", "yours", "his", "hers", "its", "their", "theirs",
+    "myself", "ourselves", "yourself", "yourselves", "himself", "herself", "itself", "themselves",
+    "this", "that", "these", "those", "who", "whom", "whose", "which", "what",
+    "whoever", "whomever", "whatever", "whichever",
+    "anybody", "anyone", "anything", "everybody", "everyone", "everything",
+    "nobody", "nothing", "somebody", "someone", "something",
+    "each", "either", "neither", "both", "all", "some", "any", "none",
 ];
 
 #[rustfmt::skip]
@@ -1361,7 +1456,7 @@ fn is_verb(token: &str) -> bool {
         // running -> run, stopped -> stop, making -> make
         let mut chars = stem.chars().rev();
         let undoubled = match (chars.next(), chars.next()) {
-            (Some(a), Some(b)) if a == b => &stem[..stem.len() - a.len_utf8()],
+            (Some(a), Some(b)) if a == b => stem.strip_suffix(a).unwrap_or(stem),
             _ => stem,
         };
         [*stem, undoubled, &format!("{stem}e")]
@@ -1462,10 +1557,105 @@ mod tests {
         assert!(check("words:start_verb", json!({}), "Imagine a world."));
         assert!(!check("words:start_verb", json!({}), "The world."));
         assert!(check("format:no_whitespace", json!({}), "no_space"));
+    }
+
+    /// IFBench's changes since `if-verifiable` 0.1.2, one case (or more) each, labelled by running
+    /// IFBench db69a6f's `check_following` (with the NLTK stand-ins of `scripts/make_rewards_corpus.py`);
+    /// the comment gives 0.1.2's verdict where it differs.
+    #[test]
+    fn ifbench_changes_since_if_verifiable_0_1_2() {
+        use serde_json::json;
+        let cat = json!({"keyword": "cat"});
+        // words_position: case-insensitive; a final punctuation token is not the last word.
+        assert!(!check(
+            "words:words_position",
+            cat.clone(),
+            "A cat sat by the cat."
+        )); // 0.1.2: true
         assert!(check(
-            "repeat:repeat_span",
-            json!({"prompt_to_repeat": "one two three four", "n_start": 1, "n_end": 3}),
-            "Two three"
+            "words:words_position",
+            cat.clone(),
+            "A Cat sat by the CAT dog."
+        )); // 0.1.2: false
+        assert!(check(
+            "words:words_position",
+            cat.clone(),
+            "A cat sat by cat dog."
+        )); // 0.1.2: false
+        assert!(check(
+            "words:words_position",
+            cat.clone(),
+            "A cat sat by the cat dog"
+        ));
+        assert!(!check("words:words_position", cat, "cat."));
+        // keywords_specific_position: case-insensitive; punctuation tokens are not words.
+        let dog = json!({"keyword": "dog", "n": 2, "m": 3});
+        let position = "words:keywords_specific_position";
+        assert!(check(
+            position,
+            dog.clone(),
+            "One sentence here. The big DOG barked."
+        )); // 0.1.2: false
+        assert!(check(
+            position,
+            dog,
+            "One sentence here. The, big dog barked."
+        )); // 0.1.2: false
+            // title_case: a lone lower-case letter fails; tokens not starting with a letter are skipped.
+        assert!(!check("format:title_case", json!({}), "Cats And a Dog")); // 0.1.2: true
+        assert!(check("format:title_case", json!({}), "Cats And I"));
+        assert!(check(
+            "format:title_case",
+            json!({}),
+            "Hello, World! 42nd Street"
+        ));
+        // quote_unquote: an empty remainder passes; curly quotes are not normalised.
+        assert!(check("format:quote_unquote", json!({}), "...")); // 0.1.2: IndexError
+        assert!(check("format:quote_unquote", json!({}), "He said “hi” ”")); // 0.1.2: false
+        assert!(check("format:quote_unquote", json!({}), "“a”“b” c")); // 0.1.2: false
+        assert!(!check("format:quote_unquote", json!({}), "He said \"hi\""));
+        // sentence:keyword: the keyword as a whole word, case-insensitively.
+        let keyword = json!({"word": "cat", "N": 2});
+        assert!(!check(
+            "sentence:keyword",
+            keyword.clone(),
+            "First one. The cats sleep."
+        )); // 0.1.2: true
+        assert!(check("sentence:keyword", keyword, "First one. A CAT!"));
+        // person_names: whole words.
+        assert!(!check(
+            "count:person_names",
+            json!({"N": 2}),
+            "Emmanuel met Liam."
+        )); // 0.1.2: true
+        assert!(!check(
+            "count:person_names",
+            json!({"N": 1}),
+            "Leonardo and Avalon."
+        )); // 0.1.2: true
+        assert!(check(
+            "count:person_names",
+            json!({"N": 2}),
+            "Emma met Liam."
+        ));
+        // pronouns: demonstrative, interrogative and indefinite pronouns count too.
+        assert!(check(
+            "count:pronouns",
+            json!({"N": 3}),
+            "This is what everyone wants."
+        )); // 0.1.2: false
+        assert!(check("count:pronouns", json!({"N": 3}), "It's hers/his."));
+        // repeat_span: character indices, the end inclusive.
+        let span = |start: i64, end: i64| json!({"prompt_to_repeat": "one two three four", "n_start": start, "n_end": end});
+        assert!(check("repeat:repeat_span", span(4, 12), "Two three")); // 0.1.2: false
+        assert!(!check("repeat:repeat_span", span(1, 3), "two three")); // 0.1.2: true
+        let accented = json!({"prompt_to_repeat": "héllo wörld", "n_start": 0, "n_end": 4});
+        assert!(check("repeat:repeat_span", accented, "HÉLLO")); // 0.1.2: false
+                                                                 // sentence_alphabet: only a guard against a crash.
+        assert!(!check(
+            "custom:sentence_alphabet",
+            json!({}),
+            "Apples. Bears."
         ));
     }
 
@@ -1490,7 +1680,7 @@ mod tests {
         assert!(check(
             "words:words_position",
             json!({"keyword": "cat"}),
-            "A cat sat by the cat."
+            "A cat sat by cat dog."
         ));
         assert!(!check(
             "words:words_position",

@@ -3,8 +3,12 @@
 //! Ground truth is a JSON string in one of two forms:
 //! - IFEval / IFBench input rows: `{"instruction_id_list": [...], "kwargs": [{...}, ...]}` (also a list
 //!   of such objects, or `instruction_id` instead of `instruction_id_list`, as in Tülu's IF data);
-//! - Tülu 3's `{"func_name": "validate_lowercase", ...}` (its 25 functions), mapped onto the IFEval
-//!   constraint with the same meaning, so one constraint is graded one way whichever form names it.
+//! - Tülu 3's `{"func_name": "validate_lowercase", ...}`: its 25 functions, with their own semantics
+//!   ([`tulu`]), which differ from IFEval's rules for the same instruction.
+//!
+//! Ground truths may be JSON or Python literals (open-instruct reads the newer labels with
+//! `ast.literal_eval`); an empty list of constraints scores 0. A response with a reasoning section is
+//! checked after its last `</think>`, without `<answer>` tags (open-instruct's `remove_thinking_section`).
 //!
 //! Strict mode checks the response as written; loose mode passes a constraint when any of IFEval's 8
 //! variants of the response (first/last line dropped, `*` removed) passes. The score is 1 when every
@@ -15,7 +19,9 @@ pub mod emoji_table;
 pub mod ifbench;
 pub mod language;
 pub mod sentences;
+pub mod tulu;
 
+use super::ground_truth::{kind, parse_structured};
 use super::{Mode, Options, Verdict};
 use checks::{py_strip, Constraint};
 use serde_json::{Map, Value};
@@ -23,26 +29,25 @@ use serde_json::{Map, Value};
 /// An instruction id with its (non-null) kwargs.
 pub type Instruction = (String, Map<String, Value>);
 
-/// `(instruction id, kwargs)` pairs named by a ground-truth JSON string.
+/// `(instruction id, kwargs)` pairs named by a ground truth (JSON or a Python literal); an empty
+/// list of constraints is valid (and scores 0).
 pub fn parse_ground_truth(ground_truth: &str) -> Result<Vec<Instruction>, String> {
-    let value: Value =
-        serde_json::from_str(ground_truth).map_err(|e| format!("ground truth is not JSON: {e}"))?;
+    let value = parse_structured(ground_truth)?;
     let mut pairs = Vec::new();
-    collect(&value, &mut pairs)?;
-    if pairs.is_empty() {
-        return Err("ground truth names no constraint".to_string());
-    }
+    collect(&value, &mut pairs, 0)?;
     Ok(pairs)
 }
 
-fn collect(value: &Value, pairs: &mut Vec<Instruction>) -> Result<(), String> {
+fn collect(value: &Value, pairs: &mut Vec<Instruction>, depth: usize) -> Result<(), String> {
+    if depth > 8 {
+        return Err("ground truth nests constraint lists too deeply".to_string());
+    }
     match value {
-        Value::Array(items) => items.iter().try_for_each(|item| collect(item, pairs)),
-        // Some datasets store the JSON object as a JSON string.
-        Value::String(inner) => collect(
-            &serde_json::from_str(inner).map_err(|e| e.to_string())?,
-            pairs,
-        ),
+        Value::Array(items) => items
+            .iter()
+            .try_for_each(|item| collect(item, pairs, depth + 1)),
+        // Some datasets store the object as a string (JSON or a Python literal) inside the list.
+        Value::String(inner) => collect(&parse_structured(inner)?, pairs, depth + 1),
         Value::Object(object) if object.contains_key("func_name") => {
             pairs.push(from_tulu(object)?);
             Ok(())
@@ -82,124 +87,32 @@ fn collect(value: &Value, pairs: &mut Vec<Instruction>) -> Result<(), String> {
             }
             Ok(())
         }
-        _ => Err("ground truth must be a JSON object or list".to_string()),
+        other => Err(format!(
+            "ground truth must be an object or a list of objects, not {}",
+            kind(other)
+        )),
     }
 }
 
-/// Tülu 3's function names and argument names, onto IFEval ids and kwargs.
+/// Tülu 3's `{"func_name": ..., <arguments>}`: the function's name and its non-null arguments
+/// (Tülu's rows carry every argument name, null where unused).
 fn from_tulu(object: &Map<String, Value>) -> Result<Instruction, String> {
-    let name = object
-        .get("func_name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let arg = |key: &str| object.get(key).cloned().unwrap_or(Value::Null);
-    let quantifier = || arg("quantifier");
-    let (id, pairs): (&str, Vec<(&str, Value)>) = match name {
-        "verify_keywords" => (
-            "keywords:existence",
-            vec![("keywords", arg("keyword_list"))],
-        ),
-        "verify_keyword_frequency" => (
-            "keywords:frequency",
-            vec![
-                ("keyword", arg("word")),
-                ("frequency", arg("N")),
-                ("relation", "exactly".into()),
-            ],
-        ),
-        "validate_forbidden_words" => (
-            "keywords:forbidden_words",
-            vec![("forbidden_words", arg("forbidden_words"))],
-        ),
-        "verify_letter_frequency" => (
-            "keywords:letter_frequency",
-            vec![
-                ("letter", arg("letter")),
-                ("let_frequency", arg("N")),
-                ("let_relation", "exactly".into()),
-            ],
-        ),
-        "validate_response_language" => (
-            "language:response_language",
-            vec![("language", arg("language"))],
-        ),
-        "verify_paragraph_count" => (
-            "length_constraints:number_paragraphs",
-            vec![("num_paragraphs", arg("N"))],
-        ),
-        "validate_word_constraint" => (
-            "length_constraints:number_words",
-            vec![("num_words", arg("N")), ("relation", quantifier())],
-        ),
-        "verify_sentence_constraint" => (
-            "length_constraints:number_sentences",
-            vec![("num_sentences", arg("N")), ("relation", quantifier())],
-        ),
-        "validate_paragraphs" => (
-            "length_constraints:nth_paragraph_first_word",
-            vec![
-                ("num_paragraphs", arg("N")),
-                ("nth_paragraph", arg("i")),
-                ("first_word", arg("first_word")),
-            ],
-        ),
-        "verify_postscript" => (
-            "detectable_content:postscript",
-            vec![("postscript_marker", arg("postscript_marker"))],
-        ),
-        "validate_placeholders" => (
-            "detectable_content:number_placeholders",
-            vec![("num_placeholders", arg("N"))],
-        ),
-        "verify_bullet_points" => (
-            "detectable_format:number_bullet_lists",
-            vec![("num_bullets", arg("N"))],
-        ),
-        "validate_title" => ("detectable_format:title", vec![]),
-        "validate_choice" => (
-            "detectable_format:constrained_response",
-            vec![("options", arg("options"))],
-        ),
-        "validate_highlighted_sections" => (
-            "detectable_format:number_highlighted_sections",
-            vec![("num_highlights", arg("N"))],
-        ),
-        "validate_sections" => (
-            "detectable_format:multiple_sections",
-            vec![
-                ("num_sections", arg("N")),
-                ("section_spliter", arg("section_splitter")),
-            ],
-        ),
-        "validate_json_format" => ("detectable_format:json_format", vec![]),
-        "validate_repeat_prompt" => (
-            "combination:repeat_prompt",
-            vec![("prompt_to_repeat", arg("original_prompt"))],
-        ),
-        "validate_two_responses" => ("combination:two_responses", vec![]),
-        "validate_uppercase" => ("change_case:english_capital", vec![]),
-        "validate_lowercase" => ("change_case:english_lowercase", vec![]),
-        "validate_frequency_capital_words" => (
-            "change_case:capital_word_frequency",
-            vec![
-                ("capital_frequency", arg("N")),
-                ("capital_relation", quantifier()),
-            ],
-        ),
-        "validate_end" => (
-            "startend:end_checker",
-            vec![("end_phrase", arg("end_phrase"))],
-        ),
-        "validate_quotation" => ("startend:quotation", vec![]),
-        "validate_no_commas" => ("punctuation:no_comma", vec![]),
-        other => return Err(format!("unknown func_name {other:?}")),
+    let name = match object.get("func_name") {
+        Some(Value::String(name)) if tulu::FUNCTIONS.contains(&name.as_str()) => name.clone(),
+        other => {
+            return Err(format!(
+                "unknown func_name {} (Tülu 3's functions: {})",
+                other.map_or("null".to_string(), Value::to_string),
+                tulu::FUNCTIONS.join(", ")
+            ))
+        }
     };
-    let kwargs = pairs
-        .into_iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| (k.to_string(), v))
+    let kwargs = object
+        .iter()
+        .filter(|(key, value)| key.as_str() != "func_name" && !value.is_null())
+        .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
-    Ok((id.to_string(), kwargs))
+    Ok((name, kwargs))
 }
 
 /// IFEval's loose variants: as is, without `*`, without the first / last / both lines, and combinations.
@@ -249,10 +162,15 @@ pub fn build_constraints(
     let mut ids = Vec::new();
     let mut constraints = Vec::new();
     for (id, mut kwargs) in pairs {
-        // repeat_prompt without its text (some RLVR rows) repeats the row's prompt.
-        if id == "combination:repeat_prompt" && !kwargs.contains_key("prompt_to_repeat") {
-            if let Some(p) = prompt {
-                kwargs.insert("prompt_to_repeat".into(), Value::String(p.to_string()));
+        // A repeat-the-prompt constraint without its text (some RLVR rows) repeats the row's prompt.
+        let prompt_key = match id.as_str() {
+            "combination:repeat_prompt" => Some("prompt_to_repeat"),
+            "validate_repeat_prompt" => Some("original_prompt"),
+            _ => None,
+        };
+        if let (Some(key), Some(p)) = (prompt_key, prompt) {
+            if !kwargs.contains_key(key) {
+                kwargs.insert(key.into(), Value::String(p.to_string()));
             }
         }
         constraints.push(Constraint::build(&id, &kwargs).map_err(|e| format!("{id}: {e}"))?);
@@ -268,7 +186,11 @@ pub fn verify(
     options: &Options,
 ) -> Result<Verdict, String> {
     let (ids, constraints) = build_constraints(ground_truth, prompt)?;
-    let passed = followed(response, &constraints, options.mode);
+    if constraints.is_empty() {
+        return Ok(Verdict::new(false, Some("no constraints".to_string())));
+    }
+    let answer = super::text::without_reasoning_markup(response);
+    let passed = followed(&answer, &constraints, options.mode);
     let failed: Vec<&str> = ids
         .iter()
         .zip(&passed)
@@ -355,6 +277,27 @@ mod tests {
     }
 
     #[test]
+    fn python_literal_labels_and_empty_lists() {
+        let gt = "[{'instruction_id': ['punctuation:no_comma'], 'kwargs': [None]}]";
+        assert_eq!(
+            run("no comma here", gt, Mode::Strict).status,
+            Status::Correct
+        );
+        assert_eq!(run("a, b", gt, Mode::Strict).status, Status::Wrong);
+        let nested = r#"["{'instruction_id': ['punctuation:no_comma'], 'kwargs': [{}]}"]"#;
+        assert_eq!(
+            run("no comma here", nested, Mode::Strict).status,
+            Status::Correct
+        );
+        let empty = run(
+            "anything",
+            "[{'instruction_id': [], 'kwargs': []}]",
+            Mode::Strict,
+        );
+        assert_eq!((empty.status, empty.score), (Status::Wrong, 0.0));
+    }
+
+    #[test]
     fn partial_score() {
         let gt = r#"{"instruction_id_list": ["punctuation:no_comma", "startend:quotation"], "kwargs": [null, null]}"#;
         let options = Options {
@@ -369,6 +312,8 @@ mod tests {
     #[test]
     fn bad_ground_truth_is_an_error() {
         assert!(parse_ground_truth("not json").is_err());
+        assert!(parse_ground_truth("42").is_err());
+        assert!(parse_ground_truth("[]").unwrap().is_empty());
         assert!(
             parse_ground_truth(r#"{"instruction_id_list": ["nope:x"], "kwargs": [{}]}"#).is_ok()
         );
@@ -447,5 +392,168 @@ mod tests {
             "startend:end_checker",
             r#"{"end_phrase": "Is that all?"}"#
         ));
+    }
+
+    /// Every IFEval id, IFBench id and Tülu function, against responses drawn from all of Unicode and
+    /// from hostile structure, with ordinary and hostile arguments: no check panics (this calls the
+    /// checks directly, outside the per-row `catch_unwind` of `verify_batch`).
+    #[test]
+    fn no_check_panics_on_any_text() {
+        const IDS: [&str; 83] = [
+            "change_case:capital_word_frequency",
+            "change_case:english_capital",
+            "change_case:english_lowercase",
+            "combination:repeat_prompt",
+            "combination:two_responses",
+            "detectable_content:number_placeholders",
+            "detectable_content:postscript",
+            "detectable_format:constrained_response",
+            "detectable_format:json_format",
+            "detectable_format:multiple_sections",
+            "detectable_format:number_bullet_lists",
+            "detectable_format:number_highlighted_sections",
+            "detectable_format:title",
+            "keywords:existence",
+            "keywords:forbidden_words",
+            "keywords:frequency",
+            "keywords:letter_frequency",
+            "language:response_language",
+            "length_constraints:nth_paragraph_first_word",
+            "length_constraints:number_paragraphs",
+            "length_constraints:number_sentences",
+            "length_constraints:number_words",
+            "punctuation:no_comma",
+            "startend:end_checker",
+            "startend:quotation",
+            "count:conjunctions",
+            "count:keywords_multiple",
+            "count:numbers",
+            "count:person_names",
+            "count:pronouns",
+            "count:punctuation",
+            "count:unique_word_count",
+            "count:word_count_range",
+            "count:words_japanese",
+            "custom:character_reverse",
+            "custom:csv_city",
+            "custom:csv_quotes",
+            "custom:csv_special_character",
+            "custom:date_format_list",
+            "custom:european_capitals_sort",
+            "custom:mcq_count_length",
+            "custom:multiples",
+            "custom:reverse_newline",
+            "custom:sentence_alphabet",
+            "custom:word_reverse",
+            "format:emoji",
+            "format:line_indent",
+            "format:list",
+            "format:newline",
+            "format:no_bullets_bullets",
+            "format:no_whitespace",
+            "format:options",
+            "format:output_template",
+            "format:parentheses",
+            "format:quote_unquote",
+            "format:quotes",
+            "format:sub-bullets",
+            "format:thesis",
+            "format:title_case",
+            "ratio:overlap",
+            "ratio:sentence_balance",
+            "ratio:sentence_type",
+            "ratio:sentence_words",
+            "ratio:stop_words",
+            "repeat:repeat_change",
+            "repeat:repeat_simple",
+            "repeat:repeat_span",
+            "sentence:alliteration_increment",
+            "sentence:increment",
+            "sentence:keyword",
+            "words:alphabet",
+            "words:consonants",
+            "words:keywords_specific_position",
+            "words:last_first",
+            "words:no_consecutive",
+            "words:odd_even_syllables",
+            "words:palindrome",
+            "words:paragraph_last_first",
+            "words:prime_lengths",
+            "words:repeats",
+            "words:start_verb",
+            "words:vowel",
+            "words:words_position",
+        ];
+        let ids = IDS.iter().copied().chain(tulu::FUNCTIONS);
+        let mut rng = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        #[rustfmt::skip]
+        const PIECES: [&str; 40] = [
+            "\n", "\n\n", " ", "*", "**", "***", "* * *", "******", "\"", "'", "<<", ">>", "[", "]",
+            "(", ")", "{", "}", "P.S.", "p.p.s", "Section 1", "SECTION", "Mr.", "e.g.", ".", "?",
+            "!", ",", "-", "é", "İ", "ß", "Σ", "😀", "\u{301}", "\u{200d}", "日本語", "1.", "don't",
+            "</think>",
+        ];
+        let mut texts: Vec<String> = vec![String::new(), " ".into(), "\u{3000}".into()];
+        for _ in 0..24 {
+            let mut text = String::new();
+            for _ in 0..(next() % 40) {
+                if next() % 3 == 0 {
+                    text.push_str(PIECES[(next() % 40) as usize]);
+                } else {
+                    // any scalar value: ASCII, BMP or astral
+                    let raw = match next() % 3 {
+                        0 => next() % 0x80,
+                        1 => next() % 0x1_0000,
+                        _ => next() % 0x11_0000,
+                    } as u32;
+                    text.push(char::from_u32(raw).unwrap_or('\u{fffd}'));
+                }
+            }
+            texts.push(text);
+        }
+        let hostile_args = [
+            serde_json::from_str::<Value>(r#"{}"#).unwrap(),
+            serde_json::from_str::<Value>(r#"{"N": 2, "n": 1, "m": 2, "i": 1, "small_n": 2, "quantifier": "around",
+                "relation": "at least", "let_relation": "less than", "capital_relation": "at least",
+                "frequency": 1, "let_frequency": 1, "capital_frequency": 1, "num_words": 3,
+                "num_sentences": 2, "num_paragraphs": 2, "nth_paragraph": 1, "num_bullets": 1,
+                "num_highlights": 1, "num_placeholders": 1, "num_sections": 2, "percentage": 50,
+                "min_words": 1, "max_words": 9, "n_start": 0, "n_end": 3,
+                "keyword": "é", "keywords": ["İ", "*"], "word": "😀", "keyword_list": ["ß"],
+                "forbidden_words": ["(", "x"], "letter": "İ", "language": "en", "first_word": "é",
+                "postscript_marker": "P.S.", "section_spliter": "(", "section_splitter": "Σ",
+                "options": "('a', 'b')", "sep": "-", "end_phrase": "😀", "prompt_to_repeat": "é x",
+                "original_prompt": "é x", "reference_text": "日本語 text",
+                "keyword1": "a", "keyword2": "b", "keyword3": "c", "keyword4": "d", "keyword5": "e"}"#).unwrap(),
+            serde_json::from_str::<Value>(r#"{"N": -3, "n": -1, "m": 0, "i": 0, "small_n": 0, "n_start": -5, "n_end": -1,
+                "num_sections": 0, "nth_paragraph": 0, "num_paragraphs": 0, "percentage": 0,
+                "keyword": "", "word": "", "letter": "", "section_spliter": "", "sep": "",
+                "options": "", "end_phrase": "", "prompt_to_repeat": "", "postscript_marker": ""}"#).unwrap(),
+        ];
+        let mut built = 0;
+        for args in &hostile_args {
+            let Value::Object(kwargs) = args else {
+                unreachable!()
+            };
+            for id in ids.clone() {
+                let Ok(constraint) = Constraint::build(id, kwargs) else {
+                    continue; // a missing or ill-typed argument is the row's error, not a panic
+                };
+                built += 1;
+                for text in &texts {
+                    for variant in loose_variants(text) {
+                        let _ = constraint.check(&variant);
+                    }
+                }
+            }
+        }
+        // 25 + 58 + 25 checks with the full argument set, and those that accept the hostile one
+        assert!(built >= 108 + 25, "only {built} checks built");
     }
 }

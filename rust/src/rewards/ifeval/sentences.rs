@@ -47,9 +47,9 @@ pub fn count_sentences(text: &str) -> usize {
         for (i, token) in tokens.iter().enumerate() {
             // "1." opening a list line is an enumeration marker, not a sentence.
             if i == 0
-                && token.len() > 1
-                && token.ends_with('.')
-                && token[..token.len() - 1].bytes().all(|b| b.is_ascii_digit())
+                && token
+                    .strip_suffix('.')
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
             {
                 continue;
             }
@@ -61,6 +61,20 @@ pub fn count_sentences(text: &str) -> usize {
         }
     }
     count + usize::from(open)
+}
+
+/// A word and its clitic, as Treebank splits them: `DON'T` -> `DO` + `N'T`, `cat's` -> `cat` + `'s`
+/// (cut before `n't`, else before the last apostrophe; never at the start of the word).
+pub fn split_clitic(core: &str) -> Option<(&str, &str)> {
+    let last_three = core.char_indices().rev().nth(2).map(|(i, _)| i);
+    if let Some(i) = last_three.filter(|&i| i > 0) {
+        if core[i..].eq_ignore_ascii_case("n't") {
+            return Some(core.split_at(i));
+        }
+    }
+    core.rfind('\'')
+        .filter(|&i| i > 0)
+        .map(|i| core.split_at(i))
 }
 
 /// Python's `str.isupper`: at least one cased character and no lowercase one.
@@ -82,15 +96,9 @@ pub fn word_tokens(text: &str) -> Vec<&str> {
         if core.is_empty() {
             continue;
         }
-        let lower = core.to_lowercase();
-        if lower.ends_with("n't") && core.len() > 3 && lower.len() == core.len() {
-            tokens.push(&core[..core.len() - 3]);
-            tokens.push(&core[core.len() - 3..]);
-        } else if let Some(i) = core.rfind('\'').filter(|&i| i > 0) {
-            tokens.push(&core[..i]);
-            tokens.push(&core[i..]);
-        } else {
-            tokens.push(core);
+        match split_clitic(core) {
+            Some((word, clitic)) => tokens.extend([word, clitic]),
+            None => tokens.push(core),
         }
     }
     tokens
