@@ -154,7 +154,10 @@ def test_cached_reference_equals_live_reference(tmp_path, loss_type):
     cached, cached_losses, cached_weights = fit_dpo(
         tmp_path, "cached", dpo={"reference": "cached", "loss_type": loss_type}
     )
-    assert live_losses == pytest.approx(cached_losses, rel=1e-5)
+    # Step 1 scores the same weights: only the reference's last float bits differ. Later steps start from weights
+    # that differ by the Adam effect described below, which IPO's squared margin turns into ~3e-5 of its loss.
+    assert live_losses[0] == pytest.approx(cached_losses[0], rel=1e-5)
+    assert live_losses == pytest.approx(cached_losses, rel=1e-4)
     if loss_type != "ipo":  # the first step starts from policy = reference: h = 0
         assert live_losses[0] == pytest.approx(math.log(2), rel=1e-5)
     # The cached log-probs were summed in other batch shapes, so they differ from the live ones in the last float
