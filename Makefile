@@ -7,9 +7,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test lint rust-test clean
 
-$(STAMP): pyproject.toml Cargo.toml $(shell find rust/src -name '*.rs')
+# The reward verifiers first: tulu_lightning depends on tulu-rewards, built here from ./tulu-rewards.
+$(STAMP): pyproject.toml tulu-rewards/pyproject.toml $(shell find . -name Cargo.toml -not -path './target/*' -not -path './$(VENV)/*') $(shell find rust tulu-rewards/src -name '*.rs')
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ./tulu-rewards
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
@@ -23,8 +25,8 @@ rust-test:
 	cargo clippy --quiet -- -D warnings
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks scripts
-	$(VENV)/bin/ruff format --check src tests benchmarks scripts
+	$(VENV)/bin/ruff check src tests benchmarks scripts tulu-rewards/python
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts tulu-rewards/python
 
 test: setup rust-test lint
 	$(PY) -m pytest -q

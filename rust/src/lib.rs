@@ -1,4 +1,5 @@
-//! `tulu_lightning._native`: the CPU-bound work of tulu_lightning, in Rust.
+//! `tulu_lightning._native`: the CPU-bound work of tulu_lightning, in Rust: n-gram decontamination and
+//! sequence packing. (The reward verifiers are the `tulu-rewards` package, built from rust/rewards.)
 //!
 //! Each domain lives in a pure-Rust module (tested with `cargo test`) and is exposed to Python by a
 //! thin binding below. Bindings copy their inputs out of Python objects first, then release the GIL
@@ -6,8 +7,6 @@
 
 pub mod decontam;
 pub mod packing;
-pub mod parallel;
-pub mod rewards;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -39,6 +38,5 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(pack_sequences, m)?)?;
     decontam::python::register(m)?;
-    rewards::python::register(m)?;
     Ok(())
 }

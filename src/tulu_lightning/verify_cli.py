@@ -1,92 +1,21 @@
-"""`python -m tulu_lightning verify`: score a JSONL file of responses with a verifier."""
+"""`python -m tulu_lightning verify`: score a JSONL file of responses with a verifier — the `tulu-rewards verify`
+command of the tulu-rewards package, with its user errors raised as tulu_lightning's `CLIError`."""
 
 from __future__ import annotations
 
 import argparse
-import json
-from collections import Counter
-from pathlib import Path
+
+from tulu_rewards import cli as rewards_cli
 
 from tulu_lightning.cli import CLIError
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input", required=True, type=Path, help="JSONL file, one response per line")
-    parser.add_argument("--verifier", help="verifier for every line (default: each line's --verifier-field)")
-    parser.add_argument("--output", type=Path, help="per-line verdicts (default: <input>.verdicts.jsonl)")
-    parser.add_argument("--mode", default="strict", choices=["strict", "loose", "flex"])
-    parser.add_argument("--partial", action="store_true", help="IFEval: score the fraction of constraints")
-    parser.add_argument("--response-field", default="response")
-    parser.add_argument("--ground-truth-field", default="ground_truth")
-    parser.add_argument("--verifier-field", default="dataset")
-    parser.add_argument(
-        "--prompt-field", help="field holding the prompt (answers copied from it don't count)"
-    )
-
-
-def read_rows(path: Path) -> list[tuple[int, dict]]:
-    """The JSON objects of a JSONL file, each with its line number (blank lines skipped)."""
-    if not path.is_file():
-        raise CLIError(f"no such file: {path}")
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise CLIError(f"{path}:{number}: not JSON ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise CLIError(f"{path}:{number}: not a JSON object")
-            rows.append((number, row))
-    return rows
-
-
-def field(row: dict, name: str, line: int) -> str:
-    if name not in row:
-        raise CLIError(f"line {line}: missing field {name!r}")
-    value = row[name]
-    # IFEval ground truths may be stored as JSON objects rather than JSON strings.
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    rewards_cli.configure_verify_parser(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tulu_lightning.rewards import VerifierError, verify_batch
-
-    rows = read_rows(args.input)
-    if not rows:
-        raise CLIError(f"{args.input} has no rows")
-    if args.verifier:
-        verifiers = [args.verifier]
-    else:
-        verifiers = [field(row, args.verifier_field, line) for line, row in rows]
-    responses = [field(row, args.response_field, line) for line, row in rows]
-    truths = [field(row, args.ground_truth_field, line) for line, row in rows]
-    prompts = [row.get(args.prompt_field) for _, row in rows] if args.prompt_field else None
     try:
-        verdicts = verify_batch(verifiers, responses, truths, prompts, mode=args.mode, partial=args.partial)
-    except VerifierError as err:  # an unknown verifier name
-        where = f"{args.input}:{rows[err.row][0]}: " if err.row is not None and not args.verifier else ""
-        raise CLIError(f"{where}{err.message}") from None
-
-    output = args.output or args.input.with_suffix(".verdicts.jsonl")
-    with output.open("w", encoding="utf-8") as f:
-        for verdict in verdicts:
-            record = {"score": verdict.score, "status": verdict.status, "extracted": verdict.extracted}
-            if verdict.error is not None:
-                record["error"] = verdict.error
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-    counts = Counter(v.status for v in verdicts)
-    mean = sum(v.score for v in verdicts) / len(verdicts)
-    print(f"rows: {len(verdicts)}  accuracy: {counts['correct'] / len(verdicts):.4f}  mean score: {mean:.4f}")
-    for status in ("correct", "wrong", "unparseable", "timeout", "error"):
-        print(f"  {status:<12}{counts[status]:>8}")
-    errors = [(line, v.error) for (line, _), v in zip(rows, verdicts, strict=True) if v.status == "error"]
-    for line, message in errors[:10]:
-        print(f"  {args.input}:{line}: {message}")
-    if len(errors) > 10:
-        print(f"  ... and {len(errors) - 10} more rows with status error")
-    print(f"verdicts: {output}")
-    return 0
+        return rewards_cli.run_verify(args)
+    except rewards_cli.CLIError as err:
+        raise CLIError(str(err)) from None

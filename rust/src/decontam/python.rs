@@ -17,7 +17,7 @@ use super::matching::{Matcher, PairMatch};
 use super::normalize::{self, NORMALIZER_VERSION};
 use super::scan::{self, BatchResult, JsonlScan, ScanOptions, Skipped, DEFAULT_CHUNK_BYTES};
 use super::DecontamError;
-use crate::parallel;
+use tulu_parallel as parallel;
 
 fn to_py_err(err: DecontamError) -> PyErr {
     match err {

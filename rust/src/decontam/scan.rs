@@ -19,7 +19,7 @@ use super::fields::{extract_all, record_id, FieldPath};
 use super::index::BenchmarkIndex;
 use super::matching::{Matcher, PairMatch};
 use super::DecontamError;
-use crate::parallel;
+use tulu_parallel as parallel;
 
 pub const DEFAULT_CHUNK_BYTES: usize = 8 << 20;
 

@@ -17,11 +17,12 @@ pub mod ground_truth;
 pub mod gsm8k;
 pub mod ifeval;
 pub mod math;
-pub mod python;
 pub mod text;
 
 use rayon::prelude::*;
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Once;
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,12 +244,9 @@ pub fn ground_truth_errors(
     }
     let row = |i: usize| {
         let verifier = &verifiers[if verifiers.len() == 1 { 0 } else { i }];
-        catch_unwind(AssertUnwindSafe(|| {
-            ground_truth_error(verifier, &ground_truths[i])
-        }))
-        .unwrap_or_else(|payload| Some(panic_message(payload.as_ref())))
+        catch_row_panic(|| ground_truth_error(verifier, &ground_truths[i])).unwrap_or_else(Some)
     };
-    Ok(crate::parallel::install(|| {
+    Ok(tulu_parallel::install(|| {
         (0..n).into_par_iter().map(row).collect()
     }))
 }
@@ -264,11 +262,35 @@ fn answer_ground_truth(ground_truth: &str) -> Result<(), String> {
 
 /// One row's verdict: its error, or a panic inside it, becomes [`Verdict::error`].
 fn guarded(verify: impl FnOnce() -> Result<Verdict, String>) -> Verdict {
-    match catch_unwind(AssertUnwindSafe(verify)) {
+    match catch_row_panic(verify) {
         Ok(Ok(verdict)) => verdict,
-        Ok(Err(message)) => Verdict::error(message),
-        Err(payload) => Verdict::error(panic_message(payload.as_ref())),
+        Ok(Err(message)) | Err(message) => Verdict::error(message),
     }
+}
+
+thread_local! {
+    /// Whether this thread is inside [`catch_row_panic`] (the panic hook stays silent then).
+    static IN_ROW: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Run one row's work, turning a panic inside it into the row's error message. The panic is reported
+/// there, in the row's `error`, so the process's panic hook does not also print it to stderr: a hook
+/// installed once stays silent while the panicking thread is inside a row, and hands every other panic
+/// to the hook that was in place before it (by default Rust's, which prints the message).
+pub fn catch_row_panic<R>(work: impl FnOnce() -> R) -> Result<R, String> {
+    static QUIET_ROW_PANICS: Once = Once::new();
+    QUIET_ROW_PANICS.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_ROW.try_with(Cell::get).unwrap_or(false) {
+                previous(info);
+            }
+        }));
+    });
+    let outer = IN_ROW.replace(true);
+    let result = catch_unwind(AssertUnwindSafe(work));
+    IN_ROW.set(outer);
+    result.map_err(|payload| panic_message(payload.as_ref()))
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -357,7 +379,7 @@ pub fn verify_batch(
         let prompt = prompts.and_then(|p| p[i].as_deref());
         guarded(|| verify_one(verifier, &responses[i], &ground_truths[i], prompt, options))
     };
-    Ok(crate::parallel::install(|| {
+    Ok(tulu_parallel::install(|| {
         (0..n).into_par_iter().map(row).collect()
     }))
 }

@@ -1,10 +1,13 @@
-//! PyO3 bindings of the verifiers (the only file of `rewards` that knows about Python).
+//! `tulu_rewards._native`: PyO3 bindings of the verifiers of `tulu-rewards-core` (rust/rewards), the only
+//! Rust of the reward package that knows about Python. Inputs are copied out of Python objects, then the
+//! GIL is released (`py.detach`) for the batch; no panic crosses the FFI boundary (a row's panic is caught
+//! in the core and becomes that row's `error` status).
 
-use super::{Mode, Options};
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use std::time::Duration;
+use tulu_rewards_core::{Mode, Options};
 
 create_exception!(
     _native,
@@ -51,7 +54,7 @@ fn verify_batch(
         timeout: Duration::from_secs_f64(timeout_s.min(3600.0)),
     };
     let result = py.detach(|| {
-        super::verify_batch(
+        tulu_rewards_core::verify_batch(
             &verifiers,
             &responses,
             &ground_truths,
@@ -76,29 +79,37 @@ fn ground_truth_errors(
     verifiers: Vec<String>,
     ground_truths: Vec<String>,
 ) -> PyResult<Vec<Option<String>>> {
-    py.detach(|| super::ground_truth_errors(&verifiers, &ground_truths))
+    py.detach(|| tulu_rewards_core::ground_truth_errors(&verifiers, &ground_truths))
         .map_err(|err| misuse(err.message, None))
 }
 
 /// The verifier a dataset's name stands for (case-insensitive, trimmed, aliases resolved).
 #[pyfunction]
 fn canonical_verifier(name: &str) -> PyResult<&'static str> {
-    super::canonical_verifier(name).map_err(|message| misuse(message, None))
+    tulu_rewards_core::canonical_verifier(name).map_err(|message| misuse(message, None))
 }
 
 /// Names of the registered verifiers.
 #[pyfunction]
 fn verifier_names() -> Vec<&'static str> {
-    super::VERIFIERS.to_vec()
+    tulu_rewards_core::VERIFIERS.to_vec()
 }
 
 /// Other names of the verifiers, as `(alias, verifier)` pairs.
 #[pyfunction]
 fn verifier_aliases() -> Vec<(&'static str, &'static str)> {
-    super::ALIASES.to_vec()
+    tulu_rewards_core::ALIASES.to_vec()
 }
 
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+/// Version of the native extension (equals the Python package version).
+#[pyfunction]
+fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(verify_batch, m)?)?;
     m.add_function(wrap_pyfunction!(ground_truth_errors, m)?)?;
     m.add_function(wrap_pyfunction!(canonical_verifier, m)?)?;

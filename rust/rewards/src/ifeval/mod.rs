@@ -222,7 +222,7 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rewards::Status;
+    use crate::Status;
 
     fn run(response: &str, ground_truth: &str, mode: Mode) -> Verdict {
         verify(

@@ -5,7 +5,7 @@
 
 use super::expr::{self, Expr};
 use super::{extract, normalize, Answer, Relation};
-use crate::rewards::{Deadline, TimedOut};
+use crate::{Deadline, TimedOut};
 
 const MAX_ITEMS: usize = 64;
 const MAX_NESTING: usize = 12;

@@ -10,7 +10,7 @@
 
 use super::number::Decimal;
 pub use super::value::{equivalent, evaluate, exact, sample_points, variables, Budget, C};
-use crate::rewards::{Deadline, TimedOut};
+use crate::{Deadline, TimedOut};
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Expr {

@@ -4,7 +4,7 @@
 
 use super::expr::{canonical, children, contains_infinity, precision, Expr, Precision};
 use super::number::{self, Q};
-use crate::rewards::{Deadline, TimedOut};
+use crate::{Deadline, TimedOut};
 use num_traits::{One, Signed, ToPrimitive, Zero};
 
 /// Terms a `\sum` or `\prod` may have when it is evaluated.

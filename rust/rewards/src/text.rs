@@ -122,7 +122,7 @@ fn token_f1(answer: &[String], gold: &[String]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rewards::Status;
+    use crate::Status;
 
     fn em(response: &str, gold: &str) -> Status {
         exact_match(response, gold).unwrap().status

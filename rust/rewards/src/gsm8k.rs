@@ -68,7 +68,7 @@ pub fn verify(response: &str, ground_truth: &str) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rewards::Status;
+    use crate::Status;
 
     fn status(response: &str, gold: &str) -> Status {
         verify(response, gold).status

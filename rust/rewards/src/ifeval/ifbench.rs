@@ -1717,7 +1717,7 @@ mod tests {
 
     #[test]
     fn ifbench_rows_go_through_the_ifeval_registry() {
-        use crate::rewards::{Mode, Options, Status};
+        use crate::{Mode, Options, Status};
         let gt = r#"{"instruction_id_list": ["count:numbers", "punctuation:no_comma"], "kwargs": [{"N": 2}, {}]}"#;
         let strict = Options {
             mode: Mode::Strict,

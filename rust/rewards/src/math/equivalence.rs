@@ -5,7 +5,7 @@
 use super::expr::{self, Expr};
 use super::parse::is_label;
 use super::{Answer, Relation};
-use crate::rewards::{Deadline, TimedOut};
+use crate::{Deadline, TimedOut};
 
 fn is_equation(answer: &Answer) -> bool {
     matches!(answer, Answer::Chain { ops, .. } if ops.iter().all(|op| *op == Relation::Eq))

@@ -1,0 +1,3 @@
+from tulu_rewards.cli import main
+
+raise SystemExit(main())
