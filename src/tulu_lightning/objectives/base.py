@@ -1,8 +1,11 @@
-"""What every objective shares: optimizer and schedule, one manual optimizer step per batch, FSDP2 sharding,
+"""What every objective shares: optimizers and schedules, one manual optimizer step per batch, FSDP2 sharding,
 step-level loss normalisation across micro-batches and ranks, and exact mid-epoch resume.
 
 An objective subclasses `PostTrainingModule` and writes its own `training_step`, which receives one optimizer
 step (a list of micro-batches) and calls `backward_scaled` per micro-batch and `step_optimizer` once.
+
+Its `optimizer_groups` say what is trained: one AdamW per group, each with its own LR schedule and its own
+gradient clip (PPO's policy and value model, as open-instruct's two DeepSpeed engines; everything else one group).
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader
 
 from tulu_lightning.config import OptimConfig, TrainerConfig
@@ -34,6 +39,18 @@ def lr_lambda(schedule: str, warmup_steps: int, total_steps: int) -> Callable[[i
         return 1.0 - progress
 
     return multiplier
+
+
+@dataclass
+class OptimizerGroup:
+    """Modules trained by one AdamW with its own LR schedule and gradient clip, set by `settings`."""
+
+    name: str
+    modules: list[torch.nn.Module]
+    settings: OptimConfig
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        return [p for module in self.modules for p in module.parameters() if p.requires_grad]
 
 
 def decoder_layers(model: torch.nn.Module) -> list[torch.nn.Module]:
@@ -57,8 +74,12 @@ class PostTrainingModule(L.LightningModule):
     # --- what subclasses provide ---------------------------------------------------------------------
 
     def trainable_modules(self) -> list[torch.nn.Module]:
-        """Modules whose parameters the optimizer updates and FSDP2 shards."""
+        """Modules whose parameters the optimizers update and FSDP2 shards."""
         return [self.model]
+
+    def optimizer_groups(self) -> list[OptimizerGroup]:
+        """One AdamW per group; the first group's grad norm and LR are logged as `grad_norm` and `lr`."""
+        return [OptimizerGroup("policy", self.trainable_modules(), self.optim_cfg)]
 
     # --- sharding ----------------------------------------------------------------------------------------
 
@@ -83,20 +104,29 @@ class PostTrainingModule(L.LightningModule):
     # --- optimizer -------------------------------------------------------------------------------------
 
     def configure_optimizers(self):
-        params = [p for module in self.trainable_modules() for p in module.parameters() if p.requires_grad]
-        decay = [p for p in params if p.ndim >= 2]
-        no_decay = [p for p in params if p.ndim < 2]  # biases and norm scales are not decayed
-        cfg = self.optim_cfg
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=cfg.lr,
-            betas=tuple(cfg.betas),
-            eps=cfg.eps,
-        )
         total = self.total_optimizer_steps()
-        warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_ratio * total)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg.scheduler, warmup, total))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        configured = []
+        for group in self.optimizer_groups():
+            cfg = group.settings
+            params = group.parameters()
+            decay = [p for p in params if p.ndim >= 2]
+            no_decay = [p for p in params if p.ndim < 2]  # biases and norm scales are not decayed
+            optimizer = torch.optim.AdamW(
+                [
+                    {"params": decay, "weight_decay": cfg.weight_decay},
+                    {"params": no_decay, "weight_decay": 0.0},
+                ],
+                lr=cfg.lr,
+                betas=tuple(cfg.betas),
+                eps=cfg.eps,
+            )
+            length = cfg.schedule_steps or total
+            warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_ratio * length)
+            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg.scheduler, warmup, length))
+            configured.append(
+                {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+            )
+        return configured
 
     def total_optimizer_steps(self) -> int:
         """Length of the LR schedule: max_steps, else steps per epoch × epochs (independent of any resume)."""
@@ -122,20 +152,26 @@ class PostTrainingModule(L.LightningModule):
         self.manual_backward(loss * self.trainer.world_size)
 
     def step_optimizer(self) -> dict[str, float]:
-        """Clip, step, zero, advance the schedule; returns grad norm (before clipping) and the LR used."""
-        optimizer = self.optimizers()
-        scheduler = self.lr_schedulers()
-        params = [p for module in self.trainable_modules() for p in module.parameters() if p.requires_grad]
-        max_norm = self.optim_cfg.max_grad_norm or float("inf")
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
-        if hasattr(grad_norm, "full_tensor"):
-            grad_norm = grad_norm.full_tensor()
-        lr = optimizer.param_groups[0]["lr"]
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        scheduler.step()
+        """Per optimizer group: clip its gradients on their own, step, zero, advance its schedule. Returns each
+        group's grad norm (before clipping) and the LR used: `grad_norm`, `lr` for the first group,
+        `<name>_grad_norm`, `<name>_lr` for the others."""
+        optimizers, schedulers = _as_list(self.optimizers()), _as_list(self.lr_schedulers())
+        stats = {}
+        for index, (group, optimizer, scheduler) in enumerate(
+            zip(self.optimizer_groups(), optimizers, schedulers, strict=True)
+        ):
+            max_norm = group.settings.max_grad_norm or float("inf")
+            grad_norm = torch.nn.utils.clip_grad_norm_(group.parameters(), max_norm)
+            if hasattr(grad_norm, "full_tensor"):
+                grad_norm = grad_norm.full_tensor()
+            prefix = "" if index == 0 else f"{group.name}_"
+            stats[f"{prefix}grad_norm"] = float(grad_norm)
+            stats[f"{prefix}lr"] = optimizer.param_groups[0]["lr"]
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            scheduler.step()
         self.steps_in_epoch += 1
-        return {"grad_norm": float(grad_norm), "lr": lr}
+        return stats
 
     def start_step_timer(self) -> None:
         self._step_started = time.perf_counter()
@@ -150,6 +186,14 @@ class PostTrainingModule(L.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if not self.trainer.sanity_checking:
             self.last_validated_step = self.global_step
+
+    def on_train_start(self) -> None:
+        """Log what the data module kept and left out (`data/...` at step 0, and one line on the console)."""
+        counts = getattr(self.trainer.datamodule, "counts", None)
+        if counts and self.trainer.is_global_zero:
+            rank_zero_info("data: " + ", ".join(f"{name} {value}" for name, value in counts.items()))
+            if self.logger is not None:
+                self.logger.log_metrics({f"data/{name}": value for name, value in counts.items()}, step=0)
 
     # --- exact resume --------------------------------------------------------------------------------
 
@@ -179,6 +223,9 @@ class StepDataModule(L.LightningDataModule):
         self.seed = seed
         self.train_items: Sequence = []
         self.val_items: Sequence = []
+        self.counts: dict[
+            str, int
+        ] = {}  # rows kept and left out while preparing them (logged as data/<name>)
 
     def collate(self, rows: list) -> dict:
         raise NotImplementedError
@@ -222,3 +269,8 @@ class StepDataModule(L.LightningDataModule):
             collate_fn=self.collate,
             num_workers=self.num_workers,
         )
+
+
+def _as_list(value: Any) -> list:
+    """Lightning returns one optimizer (or scheduler) bare and several as a list."""
+    return value if isinstance(value, list) else [value]
