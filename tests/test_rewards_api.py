@@ -48,17 +48,74 @@ def test_mixed_batch_keeps_order() -> None:
     assert statuses(verdicts) == ["correct"] * 4
 
 
-def test_errors_name_the_row() -> None:
+def test_misuse_raises_and_names_the_row() -> None:
     with pytest.raises(VerifierError) as err:
         verify_batch(["gsm8k", "no_such_verifier"], ["1", "2"], ["1", "2"])
-    assert err.value.row == 1
+    assert err.value.row == 1 and "no_such_verifier" in str(err.value) and "gsm8k" in str(err.value)
     with pytest.raises(VerifierError) as err:
-        verify("ifeval", ["x", "y"], ['{"func_name": "validate_lowercase"}', "{not json"])
-    assert err.value.row == 1
-    with pytest.raises(VerifierError):
         verify("gsm8k", ["1"], ["1", "2"])
+    assert err.value.row == 0
     with pytest.raises(ValueError):
         verify("gsm8k", ["1"], ["1"], mode="lenient")  # type: ignore[arg-type]
+
+
+def test_a_bad_row_never_fails_its_batch() -> None:
+    verdicts = verify_batch(
+        ["ifeval", "ifeval", "math", "string_f1", "gsm8k"],
+        ["all lower case here", "x", "\\boxed{1}", "y", "so 4"],
+        ['{"func_name": "validate_lowercase"}', "{not json", "  ", "[]", "4"],
+    )
+    assert statuses(verdicts) == ["correct", "error", "error", "error", "correct"]
+    assert all(v.score == 0.0 and v.error for v in verdicts[1:4])
+    assert "neither JSON" in verdicts[1].error and "empty" in verdicts[2].error
+    assert verdicts[0].error is None and verdicts[0].correct
+
+
+def test_verifier_names_are_case_insensitive() -> None:
+    assert rewards.canonical_verifier(" MATH ") == "math"
+    assert rewards.canonical_verifier("IFEval") == "ifeval"
+    assert rewards.canonical_verifier("ifeval_old") == "ifeval"
+    assert rewards.canonical_verifier("String_Matcher") == "exact_match"
+    assert set(rewards.ALIASES.values()) <= set(rewards.VERIFIERS)
+    with pytest.raises(VerifierError, match="known: gsm8k") as err:
+        rewards.canonical_verifier("maths")
+    assert err.value.row is None
+    verdicts = verify_batch(
+        ["GSM8K", "Math", "IFEVAL"],
+        ["so 3", "\\boxed{3}", "all lower case here"],
+        ["3", "3", '{"func_name": "validate_lowercase"}'],
+    )
+    assert statuses(verdicts) == ["correct"] * 3
+
+
+def test_ground_truth_errors() -> None:
+    rows = [
+        ("gsm8k", "18"),
+        ("MATH", "\\frac{1}{2}"),
+        ("ifeval", "[{'instruction_id': ['punctuation:no_comma'], 'kwargs': [None]}]"),
+        ("ifeval", {"func_name": "validate_lowercase", "N": None}),
+        ("ifeval", '{"instruction_id_list": [], "kwargs": []}'),
+        ("string_f1", ["Paris", "paris, France"]),
+        ("math", ""),
+        ("gsm8k", None),
+        ("ifeval", "{'instruction_id': ['nope:x'], 'kwargs': [{}]}"),
+        ("ifeval", '{"instruction_id_list": ["keywords:frequency"], "kwargs": [{"keyword": "a"}]}'),
+        ("ifeval", "not a constraint"),
+        ("exact_match", "[]"),
+        ("no_such_verifier", "1"),
+    ]
+    errors = rewards.ground_truth_errors([v for v, _ in rows], [g for _, g in rows])
+    assert errors[:6] == [None] * 6
+    assert all(isinstance(e, str) and "\n" not in e for e in errors[6:]), errors
+    assert "nope:x" in errors[8] and "frequency" in errors[9] and "no_such_verifier" in errors[12]
+    assert rewards.ground_truth_errors(["gsm8k"], ["1", "", "2"]) == [None, "ground truth is empty", None]
+    with pytest.raises(VerifierError):
+        rewards.ground_truth_errors(["gsm8k", "math"], ["1", "2", "3"])
+    # The same rows, verified: exactly the rows with a ground-truth error get status "error".
+    verdicts = verify_batch(
+        [v if v != "no_such_verifier" else "gsm8k" for v, _ in rows], ["x"] * len(rows), [g for _, g in rows]
+    )
+    assert [v.status == "error" for v in verdicts[:12]] == [e is not None for e in errors[:12]]
 
 
 def test_several_boxed_answers_score_zero() -> None:
@@ -130,5 +187,29 @@ def test_verify_command(tmp_path, capsys) -> None:
     assert "accuracy: 0.3333" in out and "unparseable" in out
     written = [json.loads(line) for line in (tmp_path / "preds.verdicts.jsonl").read_text().splitlines()]
     assert [w["status"] for w in written] == ["correct", "wrong", "unparseable"]
+    lines.append({"response": "\\boxed{3}", "ground_truth": ""})
+    preds.write_text("\n".join(json.dumps(line) for line in lines) + "\n\n")
+    assert verify_cli.run(parser.parse_args(["--verifier", "MATH", "--input", str(preds)])) == 0
+    out = capsys.readouterr().out
+    assert "error" in out and f"{preds}:4: ground truth is empty" in out
+    written = [json.loads(line) for line in (tmp_path / "preds.verdicts.jsonl").read_text().splitlines()]
+    assert written[3] == {
+        "score": 0.0,
+        "status": "error",
+        "extracted": None,
+        "error": "ground truth is empty",
+    }
+    with pytest.raises(CLIError, match=r"^unknown verifier"):
+        verify_cli.run(parser.parse_args(["--verifier", "nope", "--input", str(preds)]))
     with pytest.raises(CLIError, match="dataset"):  # no --verifier and no "dataset" field
         verify_cli.run(parser.parse_args(["--input", str(preds)]))
+    preds.write_text(json.dumps({"response": "1", "ground_truth": "1", "dataset": "nope"}) + "\n")
+    with pytest.raises(CLIError, match=r"preds\.jsonl:1: unknown verifier"):
+        verify_cli.run(parser.parse_args(["--input", str(preds)]))
+
+
+def test_lone_surrogates_do_not_fail_the_batch() -> None:
+    lone = json.loads('"\\ud800 so 7"')  # valid JSON, but no UTF-8 form
+    verdicts = verify_batch(["gsm8k", "exact_match"], [lone, "x"], ["7", json.loads('"\\udfff"')])
+    assert statuses(verdicts) == ["correct", "wrong"]
+    assert rewards.ground_truth_errors(["exact_match"], [lone]) == [None]

@@ -47,13 +47,15 @@ LATEX_PIECES = [
 ]
 latex_soup = st.lists(st.sampled_from(LATEX_PIECES), max_size=60).map("".join)
 any_text = st.one_of(st.text(max_size=300), latex_soup)
-STATUSES = {"correct", "wrong", "unparseable", "timeout"}
+STATUSES = {"correct", "wrong", "unparseable", "timeout", "error"}
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def check(verdicts) -> None:
     for v in verdicts:
         assert 0.0 <= v.score <= 1.0 and v.status in STATUSES
+        assert (v.status == "error") == (v.error is not None)
+        assert v.status != "error" or v.score == 0.0
 
 
 @FAST

@@ -5,9 +5,15 @@
     1.0
 
 Verifiers are named as in Tülu 3's RLVR data: `gsm8k`, `math`, `strict_math`, `ifeval` (the 25 IFEval
-constraints and IFBench's 58 out-of-distribution ones, in one registry; `ifbench` is an alias),
-`string_f1`, `exact_match`. `verify_batch` takes one verifier per
-row, for mixed RLVR batches; `reward_function` is a TRL-style `reward_funcs` callable.
+constraints, IFBench's 58 out-of-distribution ones and Tülu 3's own `{"func_name": ...}` functions, in
+one registry; `ifbench` is an alias), `string_f1`, `exact_match`. Names are case-insensitive (`MATH`)
+and open-instruct's other names resolve too (`canonical_verifier`). `verify_batch` takes one verifier
+per row, for mixed RLVR batches; `reward_function` is a TRL-style `reward_funcs` callable.
+
+A row never fails its batch: a ground truth that does not parse (or an internal error) gives that row
+the status "error", score 0 and the reason in `Verdict.error`. `VerifierError` is raised only for misuse
+of the API: an unknown verifier name, lengths that differ. `ground_truth_errors` checks ground truths
+without responses, for validating rows when a dataset is loaded.
 
 Pass `prompts` to stop crediting answers the response only copied from the question: the prompt (and
 any long line of it) is removed from the response before the answer is extracted.
@@ -15,23 +21,29 @@ any long line of it) is removed from the response before the answer is extracted
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from tulu_lightning import _native
 
-Status = Literal["correct", "wrong", "unparseable", "timeout"]
+Status = Literal["correct", "wrong", "unparseable", "timeout", "error"]
 Mode = Literal["strict", "loose", "flex"]
 
 VERIFIERS: tuple[str, ...] = tuple(_native.verifier_names())
+# Other names datasets give the verifiers: alias -> verifier.
+ALIASES: dict[str, str] = dict(_native.verifier_aliases())
 
 
 class VerifierError(ValueError):
-    """A row could not be verified (unknown verifier, malformed ground truth); `row` is its index."""
+    """Misuse of the verifier API (an unknown verifier name, lengths that differ); `row` is the index of
+    the row at fault, or None."""
 
-    def __init__(self, message: str, row: int) -> None:
-        super().__init__(f"row {row}: {message}")
+    def __init__(self, message: str, row: int | None = None) -> None:
+        super().__init__(message if row is None else f"row {row}: {message}")
+        self.message = message
         self.row = row
 
 
@@ -40,16 +52,75 @@ class Verdict:
     score: float
     status: Status
     extracted: str | None
+    error: str | None = None  # why the row could not be verified (status "error")
 
     @property
     def correct(self) -> bool:
         return self.status == "correct"
 
 
+def _misuse(err: _native.VerifierError) -> VerifierError:
+    message, row = err.args
+    return VerifierError(message, row)
+
+
+def _ground_truth_text(value: Any) -> str:
+    """Ground truths as datasets hold them: text as it is, structured values (a dict, a list of labels)
+    as JSON, a missing one as empty (which no verifier accepts)."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _utf8_safe(column: list[Any] | None) -> list[Any] | None:
+    """Lone surrogates (which `json.loads` makes of a `"\\ud800"` escape) have no UTF-8 form: each becomes
+    U+FFFD, so that such a row is verified like any other instead of failing its batch."""
+    if column is None:
+        return None
+    return [_SURROGATE.sub("\ufffd", t) if isinstance(t, str) else t for t in column]
+
+
+def _native_call(function: Any, *columns: list[Any] | None, **options: Any) -> Any:
+    """Call a batched native function; on text that cannot cross into Rust, clean it and call again."""
+    try:
+        try:
+            return function(*columns, **options)
+        except UnicodeEncodeError:
+            return function(*[_utf8_safe(column) for column in columns], **options)
+    except _native.VerifierError as err:
+        raise _misuse(err) from None
+
+
+def canonical_verifier(name: str) -> str:
+    """The verifier a dataset's name stands for: trimmed, case-insensitive (`MATH` -> `math`), aliases
+    resolved (`ifeval_old` -> `ifeval`). Raises `VerifierError` naming the known verifiers."""
+    try:
+        return _native.canonical_verifier(name)
+    except _native.VerifierError as err:
+        raise _misuse(err) from None
+
+
+def ground_truth_errors(verifiers: Sequence[str], ground_truths: Sequence[Any]) -> list[str | None]:
+    """Per row, None when its ground truth parses as its verifier expects, else a one-line reason
+    (unknown verifier, malformed ground truth). `verifiers` may hold a single name for all rows.
+    Runs in Rust, in parallel, without the GIL; raises `VerifierError` only when the lengths differ."""
+    return _native_call(
+        _native.ground_truth_errors, list(verifiers), [_ground_truth_text(g) for g in ground_truths]
+    )
+
+
 def verify_batch(
     verifiers: Sequence[str],
     responses: Sequence[str],
-    ground_truths: Sequence[str],
+    ground_truths: Sequence[Any],
     prompts: Sequence[str | None] | None = None,
     *,
     mode: Mode = "strict",
@@ -61,29 +132,28 @@ def verify_batch(
 
     `mode`: "strict", or "loose"/"flex" (math: also the last `$...$`; IFEval: loose accuracy).
     `partial`: IFEval scores the fraction of constraints followed instead of all-or-nothing.
-    A response longer than `max_response_bytes` is `unparseable`; a row past `timeout_s` is `timeout`.
+    A response longer than `max_response_bytes` is `unparseable`; a row past `timeout_s` is `timeout`;
+    a row whose ground truth does not parse is `error` (with `Verdict.error`). Raises `VerifierError`
+    only for an unknown verifier name or lengths that differ.
     """
-    try:
-        rows = _native.verify_batch(
-            list(verifiers),
-            list(responses),
-            list(ground_truths),
-            None if prompts is None else list(prompts),
-            mode,
-            partial,
-            max_response_bytes,
-            timeout_s,
-        )
-    except _native.VerifierError as err:
-        message, row = err.args
-        raise VerifierError(message, row) from None
-    return [Verdict(score, status, extracted) for score, status, extracted in rows]
+    rows = _native_call(
+        _native.verify_batch,
+        list(verifiers),
+        list(responses),
+        [_ground_truth_text(g) for g in ground_truths],
+        None if prompts is None else list(prompts),
+        mode=mode,
+        partial=partial,
+        max_response_bytes=max_response_bytes,
+        timeout_s=timeout_s,
+    )
+    return [Verdict(score, status, extracted, error) for score, status, extracted, error in rows]
 
 
 def verify(
     verifier: str,
     responses: Sequence[str],
-    ground_truths: Sequence[str],
+    ground_truths: Sequence[Any],
     *,
     prompts: Sequence[str | None] | None = None,
     mode: Mode = "strict",
@@ -124,15 +194,15 @@ def _prompt_text(prompt: Any) -> str | None:
 def reward_function(
     prompts: Sequence[Any] | None,
     completions: Sequence[Any],
-    ground_truth: Sequence[str] | None = None,
+    ground_truth: Sequence[Any] | None = None,
     dataset: Sequence[str] | str | None = None,
     **kwargs: Any,
 ) -> list[float]:
     """A TRL `reward_funcs` callable: reads the `ground_truth` and `dataset` (verifier name) columns."""
     if ground_truth is None:
-        raise VerifierError("reward_function needs a `ground_truth` column", 0)
+        raise VerifierError("reward_function needs a `ground_truth` column")
     if dataset is None:
-        raise VerifierError("reward_function needs a `dataset` column naming each row's verifier", 0)
+        raise VerifierError("reward_function needs a `dataset` column naming each row's verifier")
     verifiers = [dataset] if isinstance(dataset, str) else list(dataset)
     texts = [_completion_text(c) for c in completions]
     prompt_texts = None if prompts is None else [_prompt_text(p) for p in prompts]

@@ -24,7 +24,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def read_rows(path: Path) -> list[dict]:
+def read_rows(path: Path) -> list[tuple[int, dict]]:
+    """The JSON objects of a JSONL file, each with its line number (blank lines skipped)."""
     if not path.is_file():
         raise CLIError(f"no such file: {path}")
     rows = []
@@ -33,9 +34,12 @@ def read_rows(path: Path) -> list[dict]:
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError as err:
                 raise CLIError(f"{path}:{number}: not JSON ({err.msg})") from None
+            if not isinstance(row, dict):
+                raise CLIError(f"{path}:{number}: not a JSON object")
+            rows.append((number, row))
     return rows
 
 
@@ -44,7 +48,7 @@ def field(row: dict, name: str, line: int) -> str:
         raise CLIError(f"line {line}: missing field {name!r}")
     value = row[name]
     # IFEval ground truths may be stored as JSON objects rather than JSON strings.
-    return value if isinstance(value, str) else json.dumps(value)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,29 +57,36 @@ def run(args: argparse.Namespace) -> int:
     rows = read_rows(args.input)
     if not rows:
         raise CLIError(f"{args.input} has no rows")
-    numbered = list(enumerate(rows, 1))
     if args.verifier:
         verifiers = [args.verifier]
     else:
-        verifiers = [field(row, args.verifier_field, i) for i, row in numbered]
-    responses = [field(row, args.response_field, i) for i, row in numbered]
-    truths = [field(row, args.ground_truth_field, i) for i, row in numbered]
-    prompts = [row.get(args.prompt_field) for row in rows] if args.prompt_field else None
+        verifiers = [field(row, args.verifier_field, line) for line, row in rows]
+    responses = [field(row, args.response_field, line) for line, row in rows]
+    truths = [field(row, args.ground_truth_field, line) for line, row in rows]
+    prompts = [row.get(args.prompt_field) for _, row in rows] if args.prompt_field else None
     try:
         verdicts = verify_batch(verifiers, responses, truths, prompts, mode=args.mode, partial=args.partial)
-    except VerifierError as err:
-        raise CLIError(f"line {err.row + 1}: {err}") from None
+    except VerifierError as err:  # an unknown verifier name
+        where = f"{args.input}:{rows[err.row][0]}: " if err.row is not None and not args.verifier else ""
+        raise CLIError(f"{where}{err.message}") from None
 
     output = args.output or args.input.with_suffix(".verdicts.jsonl")
     with output.open("w", encoding="utf-8") as f:
         for verdict in verdicts:
             record = {"score": verdict.score, "status": verdict.status, "extracted": verdict.extracted}
+            if verdict.error is not None:
+                record["error"] = verdict.error
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     counts = Counter(v.status for v in verdicts)
     mean = sum(v.score for v in verdicts) / len(verdicts)
     print(f"rows: {len(verdicts)}  accuracy: {counts['correct'] / len(verdicts):.4f}  mean score: {mean:.4f}")
-    for status in ("correct", "wrong", "unparseable", "timeout"):
+    for status in ("correct", "wrong", "unparseable", "timeout", "error"):
         print(f"  {status:<12}{counts[status]:>8}")
+    errors = [(line, v.error) for (line, _), v in zip(rows, verdicts, strict=True) if v.status == "error"]
+    for line, message in errors[:10]:
+        print(f"  {args.input}:{line}: {message}")
+    if len(errors) > 10:
+        print(f"  ... and {len(errors) - 10} more rows with status error")
     print(f"verdicts: {output}")
     return 0

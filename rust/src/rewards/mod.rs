@@ -1,15 +1,19 @@
 //! Verifiable rewards: score a model response against a dataset's ground truth.
 //!
 //! A verifier is picked by the name the dataset gives it (Tülu 3 RLVR: `gsm8k`, `math`, `ifeval`, plus
-//! `strict_math`, `string_f1`, `exact_match`). Every verifier is a pure function of
-//! `(response, ground truth, prompt)`; [`verify_batch`] runs a batch on the process's rayon pool.
+//! `strict_math`, `string_f1`, `exact_match`), case-insensitively and under a few other names datasets
+//! use ([`canonical_verifier`]). Every verifier is a pure function of `(response, ground truth, prompt)`;
+//! [`verify_batch`] runs a batch on the process's rayon pool.
 //!
 //! Rules shared by all verifiers, because a policy optimised against them will look for holes:
 //! - a response longer than [`Options::max_response_bytes`] is not parsed at all (`Unparseable`);
 //! - text copied from the prompt is removed before extracting an answer (see [`strip_prompt_copies`]);
 //! - work is bounded by a per-row [`Deadline`]; running past it gives `Timeout`, never a hang;
-//! - a panic inside one row is caught and reported as an error for that row.
+//! - a row never fails its batch: a ground truth that does not parse, or a panic inside the row, gives
+//!   that row the status `Error` (score 0, the message in [`Verdict::error`]); only misuse of the API
+//!   (an unknown verifier name, lengths that differ) is a [`VerifyError`].
 
+pub mod ground_truth;
 pub mod gsm8k;
 pub mod ifeval;
 pub mod math;
@@ -26,6 +30,8 @@ pub enum Status {
     Wrong,
     Unparseable,
     Timeout,
+    /// The row could not be verified: its ground truth does not parse, or the verifier panicked.
+    Error,
 }
 
 impl Status {
@@ -35,6 +41,7 @@ impl Status {
             Status::Wrong => "wrong",
             Status::Unparseable => "unparseable",
             Status::Timeout => "timeout",
+            Status::Error => "error",
         }
     }
 }
@@ -46,6 +53,8 @@ pub struct Verdict {
     pub status: Status,
     /// The answer the verifier read from the response, when it found one.
     pub extracted: Option<String>,
+    /// Why the row could not be verified (status `Error` only).
+    pub error: Option<String>,
 }
 
 impl Verdict {
@@ -59,6 +68,7 @@ impl Verdict {
             score: if correct { 1.0 } else { 0.0 },
             status,
             extracted,
+            error: None,
         }
     }
 
@@ -77,6 +87,7 @@ impl Verdict {
             score,
             status,
             extracted,
+            error: None,
         }
     }
 
@@ -85,6 +96,15 @@ impl Verdict {
             score: 0.0,
             status,
             extracted: None,
+            error: None,
+        }
+    }
+
+    /// A row that could not be verified: score 0, status `Error`, with the reason.
+    pub fn error(message: String) -> Self {
+        Verdict {
+            error: Some(message),
+            ..Verdict::with_status(Status::Error)
         }
     }
 }
@@ -148,7 +168,7 @@ impl Deadline {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimedOut;
 
-/// A row that cannot be verified at all (unknown verifier, malformed ground truth, internal panic).
+/// Misuse of the batch API: an unknown verifier name (`row` is its row) or lengths that differ.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifyError {
     pub row: usize,
@@ -165,6 +185,102 @@ pub const VERIFIERS: [&str; 7] = [
     "exact_match",
 ];
 
+/// Other names datasets and open-instruct give our verifiers.
+/// - `ifeval_old`: open-instruct's verifier of Tülu 3's `{"func_name": ...}` labels, which `ifeval` reads;
+/// - `string_matcher`, `puzzle`: open-instruct's normalised exact match (of the `<answer>` span, and of
+///   the text after `</think>`), which `exact_match` does (see [`text`]).
+pub const ALIASES: [(&str, &str); 3] = [
+    ("ifeval_old", "ifeval"),
+    ("string_matcher", "exact_match"),
+    ("puzzle", "exact_match"),
+];
+
+/// The verifier a dataset's name stands for: trimmed, case-insensitive (`MATH` is `math`), aliases
+/// resolved. The error lists the known names.
+pub fn canonical_verifier(name: &str) -> Result<&'static str, String> {
+    let key = name.trim().to_lowercase();
+    if let Some(found) = VERIFIERS.iter().find(|v| **v == key) {
+        return Ok(found);
+    }
+    if let Some((_, target)) = ALIASES.iter().find(|(alias, _)| *alias == key) {
+        return Ok(target);
+    }
+    let aliases: Vec<String> = ALIASES.iter().map(|(a, t)| format!("{a} = {t}")).collect();
+    Err(format!(
+        "unknown verifier {name:?} (known: {}; also {})",
+        VERIFIERS.join(", "),
+        aliases.join(", ")
+    ))
+}
+
+/// Why `ground_truth` cannot be verified by `verifier`, or `None` when it parses as that verifier
+/// expects. The same reading [`verify_one`] does, without a response; a `combination:repeat_prompt`
+/// constraint without its text is accepted (it repeats the row's prompt at verification).
+pub fn ground_truth_error(verifier: &str, ground_truth: &str) -> Option<String> {
+    let name = match canonical_verifier(verifier) {
+        Ok(name) => name,
+        Err(message) => return Some(message),
+    };
+    let checked = match name {
+        "ifeval" | "ifbench" => ifeval::build_constraints(ground_truth, Some("")).map(|_| ()),
+        "string_f1" | "exact_match" => ground_truth::labels(ground_truth).map(|_| ()),
+        _ => answer_ground_truth(ground_truth),
+    };
+    checked.err()
+}
+
+/// `ground_truth_error` of every row, in parallel; `verifiers` has one name per row or one for all.
+pub fn ground_truth_errors(
+    verifiers: &[String],
+    ground_truths: &[String],
+) -> Result<Vec<Option<String>>, VerifyError> {
+    let n = ground_truths.len();
+    if verifiers.len() != n && verifiers.len() != 1 {
+        return Err(VerifyError {
+            row: 0,
+            message: format!("{n} ground truths but {} verifier names", verifiers.len()),
+        });
+    }
+    let row = |i: usize| {
+        let verifier = &verifiers[if verifiers.len() == 1 { 0 } else { i }];
+        catch_unwind(AssertUnwindSafe(|| {
+            ground_truth_error(verifier, &ground_truths[i])
+        }))
+        .unwrap_or_else(|payload| Some(panic_message(payload.as_ref())))
+    };
+    Ok(crate::parallel::install(|| {
+        (0..n).into_par_iter().map(row).collect()
+    }))
+}
+
+/// A math or GSM8K answer: any text but an empty one (an empty gold would credit an empty response).
+fn answer_ground_truth(ground_truth: &str) -> Result<(), String> {
+    if ground_truth.trim().is_empty() {
+        Err("ground truth is empty".to_string())
+    } else {
+        Ok(())
+    }
+}
+
+/// One row's verdict: its error, or a panic inside it, becomes [`Verdict::error`].
+fn guarded(verify: impl FnOnce() -> Result<Verdict, String>) -> Verdict {
+    match catch_unwind(AssertUnwindSafe(verify)) {
+        Ok(Ok(verdict)) => verdict,
+        Ok(Err(message)) => Verdict::error(message),
+        Err(payload) => Verdict::error(panic_message(payload.as_ref())),
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let detail = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    let detail: String = detail.chars().take(200).collect();
+    format!("internal error (panic) while verifying: {detail}")
+}
+
 /// One row: `verifier` named as in the dataset, `ground_truth` as stored there.
 pub fn verify_one(
     verifier: &str,
@@ -176,8 +292,12 @@ pub fn verify_one(
     if response.len() > options.max_response_bytes {
         return Ok(Verdict::with_status(Status::Unparseable));
     }
+    let name = canonical_verifier(verifier)?;
+    if matches!(name, "gsm8k" | "math" | "strict_math") {
+        answer_ground_truth(ground_truth)?;
+    }
     let deadline = Deadline::after(options.timeout);
-    let verdict = match verifier.trim().to_ascii_lowercase().as_str() {
+    let verdict = match name {
         "gsm8k" => gsm8k::verify(&strip_prompt_copies(response, prompt), ground_truth),
         "math" => math::verify(
             &strip_prompt_copies(response, prompt),
@@ -192,19 +312,17 @@ pub fn verify_one(
             deadline,
         ),
         "ifeval" | "ifbench" => ifeval::verify(response, ground_truth, prompt, options)?,
-        "string_f1" => text::string_f1(response, ground_truth),
-        "exact_match" => text::exact_match(response, ground_truth),
-        other => {
-            return Err(format!(
-                "unknown verifier {other:?} (known: {})",
-                VERIFIERS.join(", ")
-            ))
-        }
+        "string_f1" => text::string_f1(response, ground_truth)?,
+        "exact_match" => text::exact_match(response, ground_truth)?,
+        other => unreachable!("canonical_verifier returned {other:?}"),
     };
     Ok(verdict)
 }
 
 /// Verify a batch in parallel; `verifiers` has one name per row, or a single name for all rows.
+///
+/// Fails only on misuse (lengths that differ, an unknown verifier name); a row that cannot be
+/// verified gets [`Verdict::error`] and the other rows are scored.
 pub fn verify_batch(
     verifiers: &[String],
     responses: &[String],
@@ -231,31 +349,23 @@ pub fn verify_batch(
             return shape_error(format!("{n} responses but {} prompts", p.len()));
         }
     }
-    let row = |i: usize| -> Result<Verdict, VerifyError> {
-        let verifier = if verifiers.len() == 1 {
-            &verifiers[0]
-        } else {
-            &verifiers[i]
-        };
+    for (i, verifier) in verifiers.iter().enumerate() {
+        canonical_verifier(verifier).map_err(|message| VerifyError { row: i, message })?;
+    }
+    let row = |i: usize| -> Verdict {
+        let verifier = &verifiers[if verifiers.len() == 1 { 0 } else { i }];
         let prompt = prompts.and_then(|p| p[i].as_deref());
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            verify_one(verifier, &responses[i], &ground_truths[i], prompt, options)
-        }));
-        match result {
-            Ok(Ok(verdict)) => Ok(verdict),
-            Ok(Err(message)) => Err(VerifyError { row: i, message }),
-            Err(_) => Err(VerifyError {
-                row: i,
-                message: "internal error (panic) while verifying".to_string(),
-            }),
-        }
+        guarded(|| verify_one(verifier, &responses[i], &ground_truths[i], prompt, options))
     };
-    crate::parallel::install(|| (0..n).into_par_iter().map(row).collect())
+    Ok(crate::parallel::install(|| {
+        (0..n).into_par_iter().map(row).collect()
+    }))
 }
 
 /// Remove text the response copied from the prompt, so an answer that only appears in a restatement
 /// of the question is not credited: every occurrence of the whole (trimmed) prompt, then every response
-/// line of at least 16 characters that occurs verbatim in the prompt.
+/// line of at least 16 characters that occurs verbatim in the prompt. (No byte offsets: only whole
+/// lines and whole matches are removed, so any UTF-8 text is safe.)
 pub fn strip_prompt_copies(response: &str, prompt: Option<&str>) -> String {
     let prompt = match prompt.map(str::trim) {
         Some(p) if !p.is_empty() => p,
@@ -266,7 +376,7 @@ pub fn strip_prompt_copies(response: &str, prompt: Option<&str>) -> String {
         .split('\n')
         .filter(|line| {
             let line = line.trim();
-            line.len() < 16 || !prompt.contains(line)
+            line.chars().count() < 16 || !prompt.contains(line)
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -310,6 +420,57 @@ mod tests {
         let err = verify_batch(&names, &responses, &truths, None, &Options::default()).unwrap_err();
         assert_eq!(err.row, 1);
         assert!(err.message.contains("nope"));
+    }
+
+    #[test]
+    fn a_bad_row_is_an_error_row_and_the_others_are_scored() {
+        let responses = ["so 3", "x", "so 5"].map(String::from);
+        let truths = ["3", "{not json", ""].map(String::from);
+        let names = ["GSM8K", "IFEval", "math"].map(String::from);
+        let verdicts =
+            verify_batch(&names, &responses, &truths, None, &Options::default()).unwrap();
+        let statuses: Vec<Status> = verdicts.iter().map(|v| v.status).collect();
+        assert_eq!(statuses, [Status::Correct, Status::Error, Status::Error]);
+        assert!(verdicts[1]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("neither JSON"));
+        assert_eq!(verdicts[2].error.as_deref(), Some("ground truth is empty"));
+        assert_eq!(verdicts[0].error, None);
+    }
+
+    #[test]
+    fn a_panic_is_caught_as_its_row_error() {
+        let verdict = guarded(|| panic!("boom at byte 3"));
+        assert_eq!((verdict.status, verdict.score), (Status::Error, 0.0));
+        assert_eq!(
+            verdict.error.as_deref(),
+            Some("internal error (panic) while verifying: boom at byte 3")
+        );
+        let verdict = guarded(|| Err("bad".to_string()));
+        assert_eq!(verdict.error.as_deref(), Some("bad"));
+    }
+
+    #[test]
+    fn names_and_ground_truth_checks() {
+        assert_eq!(canonical_verifier(" MATH "), Ok("math"));
+        assert_eq!(canonical_verifier("ifeval_old"), Ok("ifeval"));
+        assert!(canonical_verifier("maths")
+            .unwrap_err()
+            .contains("known: gsm8k"));
+        let names = ["ifeval".to_string()];
+        let truths = [
+            "[{'instruction_id': ['punctuation:no_comma'], 'kwargs': [None]}]",
+            "{'instruction_id': ['no:such'], 'kwargs': [{}]}",
+            r#"{"func_name": "validate_repeat_prompt"}"#,
+        ]
+        .map(String::from);
+        let errors = ground_truth_errors(&names, &truths).unwrap();
+        assert_eq!(errors[0], None);
+        assert!(errors[1].as_deref().unwrap().contains("no:such"));
+        assert_eq!(errors[2], None, "repeat_prompt repeats the row's prompt");
+        assert!(ground_truth_errors(&["a".into(), "b".into()], &truths).is_err());
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod ifbench;
 pub mod language;
 pub mod sentences;
 
+use super::ground_truth::{kind, parse_structured};
 use super::{Mode, Options, Verdict};
 use checks::{py_strip, Constraint};
 use serde_json::{Map, Value};
@@ -23,26 +24,25 @@ use serde_json::{Map, Value};
 /// An instruction id with its (non-null) kwargs.
 pub type Instruction = (String, Map<String, Value>);
 
-/// `(instruction id, kwargs)` pairs named by a ground-truth JSON string.
+/// `(instruction id, kwargs)` pairs named by a ground truth (JSON or a Python literal); an empty
+/// list of constraints is valid (and scores 0).
 pub fn parse_ground_truth(ground_truth: &str) -> Result<Vec<Instruction>, String> {
-    let value: Value =
-        serde_json::from_str(ground_truth).map_err(|e| format!("ground truth is not JSON: {e}"))?;
+    let value = parse_structured(ground_truth)?;
     let mut pairs = Vec::new();
-    collect(&value, &mut pairs)?;
-    if pairs.is_empty() {
-        return Err("ground truth names no constraint".to_string());
-    }
+    collect(&value, &mut pairs, 0)?;
     Ok(pairs)
 }
 
-fn collect(value: &Value, pairs: &mut Vec<Instruction>) -> Result<(), String> {
+fn collect(value: &Value, pairs: &mut Vec<Instruction>, depth: usize) -> Result<(), String> {
+    if depth > 8 {
+        return Err("ground truth nests constraint lists too deeply".to_string());
+    }
     match value {
-        Value::Array(items) => items.iter().try_for_each(|item| collect(item, pairs)),
-        // Some datasets store the JSON object as a JSON string.
-        Value::String(inner) => collect(
-            &serde_json::from_str(inner).map_err(|e| e.to_string())?,
-            pairs,
-        ),
+        Value::Array(items) => items
+            .iter()
+            .try_for_each(|item| collect(item, pairs, depth + 1)),
+        // Some datasets store the object as a string (JSON or a Python literal) inside the list.
+        Value::String(inner) => collect(&parse_structured(inner)?, pairs, depth + 1),
         Value::Object(object) if object.contains_key("func_name") => {
             pairs.push(from_tulu(object)?);
             Ok(())
@@ -82,7 +82,10 @@ fn collect(value: &Value, pairs: &mut Vec<Instruction>) -> Result<(), String> {
             }
             Ok(())
         }
-        _ => Err("ground truth must be a JSON object or list".to_string()),
+        other => Err(format!(
+            "ground truth must be an object or a list of objects, not {}",
+            kind(other)
+        )),
     }
 }
 
@@ -268,6 +271,9 @@ pub fn verify(
     options: &Options,
 ) -> Result<Verdict, String> {
     let (ids, constraints) = build_constraints(ground_truth, prompt)?;
+    if constraints.is_empty() {
+        return Ok(Verdict::new(false, Some("no constraints".to_string())));
+    }
     let passed = followed(response, &constraints, options.mode);
     let failed: Vec<&str> = ids
         .iter()
@@ -355,6 +361,27 @@ mod tests {
     }
 
     #[test]
+    fn python_literal_labels_and_empty_lists() {
+        let gt = "[{'instruction_id': ['punctuation:no_comma'], 'kwargs': [None]}]";
+        assert_eq!(
+            run("no comma here", gt, Mode::Strict).status,
+            Status::Correct
+        );
+        assert_eq!(run("a, b", gt, Mode::Strict).status, Status::Wrong);
+        let nested = r#"["{'instruction_id': ['punctuation:no_comma'], 'kwargs': [{}]}"]"#;
+        assert_eq!(
+            run("no comma here", nested, Mode::Strict).status,
+            Status::Correct
+        );
+        let empty = run(
+            "anything",
+            "[{'instruction_id': [], 'kwargs': []}]",
+            Mode::Strict,
+        );
+        assert_eq!((empty.status, empty.score), (Status::Wrong, 0.0));
+    }
+
+    #[test]
     fn partial_score() {
         let gt = r#"{"instruction_id_list": ["punctuation:no_comma", "startend:quotation"], "kwargs": [null, null]}"#;
         let options = Options {
@@ -369,6 +396,8 @@ mod tests {
     #[test]
     fn bad_ground_truth_is_an_error() {
         assert!(parse_ground_truth("not json").is_err());
+        assert!(parse_ground_truth("42").is_err());
+        assert!(parse_ground_truth("[]").unwrap().is_empty());
         assert!(
             parse_ground_truth(r#"{"instruction_id_list": ["nope:x"], "kwargs": [{}]}"#).is_ok()
         );
