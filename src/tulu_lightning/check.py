@@ -10,7 +10,9 @@ import time
 
 def configure_parser(parser) -> None:
     parser.add_argument("--config", required=True, help="YAML config of a `fit` run")
-    parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. data.train_files=[x.jsonl]")
+    parser.add_argument(
+        "overrides", nargs="*", help="dotted key=value overrides, e.g. data.train_files=[x.jsonl]"
+    )
 
 
 def check_data(cfg) -> int:

@@ -17,6 +17,7 @@ string, `dataset` the verifier's canonical name, and `where` the row's `<file>:<
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -80,9 +81,9 @@ def chat_turns(value: object, field: str) -> list[dict]:
             raise RowProblem(f"{where} has no 'role'")
         role = message["role"]
         if role in TOOL_ROLES or message.get("tool_calls"):
+            what = f"role {role!r}" if role in TOOL_ROLES else f"'tool_calls' in a {role!r} turn"
             raise RowProblem(
-                f"{where} is a tool-calling turn (role {role!r}); only system, user and assistant turns are "
-                "supported"
+                f"{where} is a tool-calling turn ({what}); only system, user and assistant turns are supported"
             )
         if role not in ROLES:
             raise RowProblem(f"{where} has unknown role {role!r} (expected system, user or assistant)")
@@ -123,6 +124,8 @@ def _side(fields: dict, side: str) -> list[dict]:
         prompt = fields.get("prompt")
         if prompt is None:
             raise RowProblem(f"{side!r} holds only the answer, so the row needs a 'prompt'")
+        if not isinstance(prompt, (str, list)):
+            raise RowProblem(f"'prompt' must be a string or a list of messages, got {_type_name(prompt)}")
         conversation = (
             [{"role": "user", "content": prompt}] if isinstance(prompt, str) else chat_turns(prompt, "prompt")
         ) + answer
@@ -158,10 +161,12 @@ def prompt_row(fields: dict) -> dict:
 
 
 def ground_truth(fields: dict) -> str:
+    """The ground truth as its verifier reads it: text as it is, a number or structured value (a list of labels,
+    an object of IFEval arguments) as JSON."""
     value = _field(fields, "ground_truth")
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise RowProblem(f"'ground_truth' must be a string, got {_type_name(value)}")
-    return str(value)
+    if value is None:
+        raise RowProblem("'ground_truth' is null")
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def verifier_name(fields: dict, default: str) -> str:

@@ -23,14 +23,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 
 from tulu_lightning.chat import prompt_ids
 from tulu_lightning.config import ConfigError, RunConfig
-from tulu_lightning.data import DataError, load_train_val
+from tulu_lightning.data import load_train_val
 from tulu_lightning.evaluation import generation_accuracy
 from tulu_lightning.models import disable_dropout, frozen_copy
 from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule
-from tulu_lightning.rewards import VerifierError, verify_batch
+from tulu_lightning.rewards import verify_batch
 from tulu_lightning.rollout import HFRollout, RolloutBackend, SamplingParams
 from tulu_lightning.schemas import Schema, validate_splits
 
@@ -377,14 +378,14 @@ class RLVRModule(PostTrainingModule):
         )
         completions = self.rollout.generate([p["prompt_ids"] for p in prompts], params)
         rows = [prompts[c.prompt_index] for c in completions]
-        try:
-            verdicts = verify_batch(
-                [row["verifier"] for row in rows],
-                [c.text for c in completions],
-                [row["ground_truth"] for row in rows],
-            )
-        except VerifierError as err:  # ground truths are parsed at load, so this names a verifier bug
-            raise DataError(f"{rows[err.row]['where']}: {err}") from err
+        verdicts = verify_batch(
+            [row["verifier"] for row in rows],
+            [c.text for c in completions],
+            [row["ground_truth"] for row in rows],
+        )
+        for row, verdict in zip(rows, verdicts):
+            if verdict.status == "error":  # ground truths parse at load: this is the verifier's own failure
+                rank_zero_warn(f"{row['where']}: response not verified, reward 0 ({verdict.error})")
         batch = self.layout([row["prompt_ids"] for row in rows], [c.token_ids for c in completions])
         batch["correct"] = torch.tensor([v.score for v in verdicts], device=self.device)
         batch["stopped"] = torch.tensor([c.finish_reason == "stop" for c in completions], device=self.device)
