@@ -4,8 +4,10 @@ step-level loss normalisation across micro-batches and ranks, and exact mid-epoc
 An objective subclasses `PostTrainingModule` and writes its own `training_step`, which receives one optimizer
 step (a list of micro-batches) and calls `backward_scaled` per micro-batch and `step_optimizer` once.
 
-Its `optimizer_groups` say what is trained: one AdamW per group, each with its own LR schedule and its own
-gradient clip (PPO's policy and value model, as open-instruct's two DeepSpeed engines; everything else one group).
+Its `optimizer_groups` say what is trained: each group has its own AdamW settings (LR, ε, weight decay), LR
+schedule and gradient clip, as if it had its own optimizer (PPO's policy and value model, open-instruct's two
+DeepSpeed engines; everything else is one group). They live in one AdamW, a pair of parameter groups each (weight
+matrices decayed, the rest not), so Lightning's `global_step` still counts optimizer steps.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def lr_lambda(schedule: str, warmup_steps: int, total_steps: int) -> Callable[[i
 
 @dataclass
 class OptimizerGroup:
-    """Modules trained by one AdamW with its own LR schedule and gradient clip, set by `settings`."""
+    """Modules trained with their own AdamW settings, LR schedule and gradient clip (`settings`)."""
 
     name: str
     modules: list[torch.nn.Module]
@@ -78,7 +80,8 @@ class PostTrainingModule(L.LightningModule):
         return [self.model]
 
     def optimizer_groups(self) -> list[OptimizerGroup]:
-        """One AdamW per group; the first group's grad norm and LR are logged as `grad_norm` and `lr`."""
+        """What the optimizer trains, group by group; the first group's grad norm and LR are logged as
+        `grad_norm` and `lr`, the others' as `<name>_grad_norm` and `<name>_lr`."""
         return [OptimizerGroup("policy", self.trainable_modules(), self.optim_cfg)]
 
     # --- sharding ----------------------------------------------------------------------------------------
@@ -104,29 +107,30 @@ class PostTrainingModule(L.LightningModule):
     # --- optimizer -------------------------------------------------------------------------------------
 
     def configure_optimizers(self):
+        """One AdamW: per optimizer group, a decayed parameter group (weight matrices) and an undecayed one
+        (biases, norm scales), with the group's LR, betas, ε and its own LR schedule."""
         total = self.total_optimizer_steps()
-        configured = []
+        param_groups, schedules = [], []
         for group in self.optimizer_groups():
             cfg = group.settings
-            params = group.parameters()
-            decay = [p for p in params if p.ndim >= 2]
-            no_decay = [p for p in params if p.ndim < 2]  # biases and norm scales are not decayed
-            optimizer = torch.optim.AdamW(
-                [
-                    {"params": decay, "weight_decay": cfg.weight_decay},
-                    {"params": no_decay, "weight_decay": 0.0},
-                ],
-                lr=cfg.lr,
-                betas=tuple(cfg.betas),
-                eps=cfg.eps,
-            )
             length = cfg.schedule_steps or total
             warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_ratio * length)
-            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg.scheduler, warmup, length))
-            configured.append(
-                {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-            )
-        return configured
+            params = group.parameters()
+            for subset, weight_decay in (
+                ([p for p in params if p.ndim >= 2], cfg.weight_decay),
+                ([p for p in params if p.ndim < 2], 0.0),
+            ):
+                settings = {
+                    "lr": cfg.lr,
+                    "betas": tuple(cfg.betas),
+                    "eps": cfg.eps,
+                    "weight_decay": weight_decay,
+                }
+                param_groups.append({"params": subset, **settings})
+                schedules.append(lr_lambda(cfg.scheduler, warmup, length))
+        optimizer = torch.optim.AdamW(param_groups)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedules)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def total_optimizer_steps(self) -> int:
         """Length of the LR schedule: max_steps, else steps per epoch × epochs (independent of any resume)."""
@@ -152,24 +156,21 @@ class PostTrainingModule(L.LightningModule):
         self.manual_backward(loss * self.trainer.world_size)
 
     def step_optimizer(self) -> dict[str, float]:
-        """Per optimizer group: clip its gradients on their own, step, zero, advance its schedule. Returns each
-        group's grad norm (before clipping) and the LR used: `grad_norm`, `lr` for the first group,
-        `<name>_grad_norm`, `<name>_lr` for the others."""
-        optimizers, schedulers = _as_list(self.optimizers()), _as_list(self.lr_schedulers())
+        """Clip each optimizer group's gradients on their own, step, zero, advance the schedules. Returns each
+        group's grad norm (before clipping) and the LR it used."""
+        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
         stats = {}
-        for index, (group, optimizer, scheduler) in enumerate(
-            zip(self.optimizer_groups(), optimizers, schedulers, strict=True)
-        ):
+        for index, group in enumerate(self.optimizer_groups()):
             max_norm = group.settings.max_grad_norm or float("inf")
             grad_norm = torch.nn.utils.clip_grad_norm_(group.parameters(), max_norm)
             if hasattr(grad_norm, "full_tensor"):
                 grad_norm = grad_norm.full_tensor()
             prefix = "" if index == 0 else f"{group.name}_"
             stats[f"{prefix}grad_norm"] = float(grad_norm)
-            stats[f"{prefix}lr"] = optimizer.param_groups[0]["lr"]
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            scheduler.step()
+            stats[f"{prefix}lr"] = optimizer.param_groups[2 * index]["lr"]  # its decayed parameter group
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        scheduler.step()
         self.steps_in_epoch += 1
         return stats
 
@@ -269,8 +270,3 @@ class StepDataModule(L.LightningDataModule):
             collate_fn=self.collate,
             num_workers=self.num_workers,
         )
-
-
-def _as_list(value: Any) -> list:
-    """Lightning returns one optimizer (or scheduler) bare and several as a list."""
-    return value if isinstance(value, list) else [value]

@@ -6,9 +6,9 @@ advantage  GAE(γ = 1, λ = 0.95) over the value model's V, then whitened over t
 loss       clipped policy loss (ε = 0.2) + 0.1 × clipped value loss (ε_v = 0.2), token-level means;
            K = 4 epochs per rollout batch; dropout off
 value      initialised from the reward model (`ppo.value_model`, an AutoModelForSequenceClassification
-           directory), else from the policy's weights with a fresh zero head; trained by its own AdamW with its
-           own gradient clip and LR (`ppo.value_lr`, default `optim.lr`), as open-instruct's value engine, so a
-           large value gradient never shrinks the policy's step
+           directory), else from the policy's weights with a fresh zero head; trained as its own optimizer
+           group, with its own gradient clip and LR (`ppo.value_lr`, default `optim.lr`), as open-instruct's
+           second DeepSpeed engine, so a large value gradient never shrinks the policy's step
 """
 
 from __future__ import annotations

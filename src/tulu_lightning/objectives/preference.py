@@ -59,7 +59,7 @@ class PreferenceDataModule(StepDataModule):
         self.val_items = self.tokenize(self.val_rows, "val_")
         self.counts["train_pairs"] = len(self.train_items)
 
-    def tokenize(self, rows: list[dict], prefix: str) -> list[dict]:
+    def tokenize(self, rows: list[dict], prefix: str = "") -> list[dict]:
         limit = LengthLimit(self.cfg.data.max_seq_length, self.cfg.data.keep_truncated)
         items = []
         for row in rows:

@@ -71,7 +71,7 @@ class SFTDataModule(StepDataModule):
             self.train_items = [[example] for example in train_examples]
         self.counts["train_rows"] = len(self.train_items)
 
-    def tokenize(self, rows: list[dict], prefix: str) -> list[dict]:
+    def tokenize(self, rows: list[dict], prefix: str = "") -> list[dict]:
         limit = LengthLimit(self.cfg.data.max_seq_length, self.cfg.data.keep_truncated)
         examples = []
         for row in rows:
