@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tulu_lightning.config import ConfigError
 from tulu_lightning.data import DataError, Row
+from tulu_lightning.rewards import VERIFIERS, VerifierError, canonical_verifier, ground_truth_errors
 
 ROLES = ("system", "user", "assistant")
 TOOL_ROLES = ("tool", "function", "ipython")
@@ -30,7 +31,7 @@ SHOWN_PROBLEMS = 3  # problems quoted in the one-line error; `check` lists them 
 
 
 class RowProblem(ValueError):
-    """What is wrong with one row (its place is added by `validate`)."""
+    """What is wrong with one row (`normalise_rows` adds where the row is)."""
 
 
 class RowErrors(DataError):
@@ -57,6 +58,10 @@ class Schema:
     verifiable: bool = False
     default_verifier: str = "gsm8k"
     default_key: str = "eval.verifier"  # the config key `default_verifier` comes from (for its error)
+
+    @property
+    def needs_ground_truth(self) -> bool:
+        return self.verifiable or self.kind == "prompt"
 
 
 # --- one row -----------------------------------------------------------------------------------------------
@@ -110,28 +115,26 @@ def sft_row(fields: dict) -> dict:
 
 
 def _side(fields: dict, side: str) -> list[dict]:
-    """One side of a preference pair as a whole conversation (the prompt turns prepended when it holds only the
-    answer)."""
+    """One side of a preference pair as a whole conversation: as it is when it holds the prompt turns (then
+    `prompt` is not used), else `prompt` followed by the answer."""
     value = _field(fields, side)
-    if isinstance(value, str):
-        answer = [{"role": "assistant", "content": value}]
-    else:
-        answer = chat_turns(value, side)
-        if any(turn["role"] != "assistant" for turn in answer):
-            conversation = answer  # already the whole conversation: `prompt`, if any, is not used
-            answer = []
-    if answer:
-        prompt = fields.get("prompt")
-        if prompt is None:
-            raise RowProblem(f"{side!r} holds only the answer, so the row needs a 'prompt'")
-        if not isinstance(prompt, (str, list)):
-            raise RowProblem(f"'prompt' must be a string or a list of messages, got {_type_name(prompt)}")
-        conversation = (
-            [{"role": "user", "content": prompt}] if isinstance(prompt, str) else chat_turns(prompt, "prompt")
-        ) + answer
-    if conversation[-1]["role"] != "assistant":
-        raise RowProblem(f"{side!r} must end with an assistant turn, not a {conversation[-1]['role']} turn")
-    return conversation
+    turns = [{"role": "assistant", "content": value}] if isinstance(value, str) else chat_turns(value, side)
+    if all(turn["role"] == "assistant" for turn in turns):
+        turns = _prompt(fields, side) + turns
+    if turns[-1]["role"] != "assistant":
+        raise RowProblem(f"{side!r} must end with an assistant turn, not a {turns[-1]['role']} turn")
+    return turns
+
+
+def _prompt(fields: dict, side: str) -> list[dict]:
+    prompt = fields.get("prompt")
+    if prompt is None:
+        raise RowProblem(f"{side!r} holds only the answer, so the row needs a 'prompt'")
+    if isinstance(prompt, str):
+        return [{"role": "user", "content": prompt}]
+    if not isinstance(prompt, list):
+        raise RowProblem(f"'prompt' must be a string or a list of messages, got {_type_name(prompt)}")
+    return chat_turns(prompt, "prompt")
 
 
 def preference_row(fields: dict) -> dict:
@@ -171,18 +174,14 @@ def ground_truth(fields: dict) -> str:
 
 def verifier_name(fields: dict, default: str) -> str:
     """The row's verifier (`dataset`, any case) by its canonical name; `default` when the row names none."""
-    from tulu_lightning.rewards import VerifierError, canonical_verifier
-
     name = fields.get("dataset")
     if name is None:
-        return canonical_verifier(default)  # known: checked once by `validate_splits`
+        return default
     if not isinstance(name, str):
         raise RowProblem(f"'dataset' must name a verifier, got {_type_name(name)}")
     try:
         return canonical_verifier(name)
     except VerifierError:
-        from tulu_lightning.rewards import VERIFIERS
-
         raise RowProblem(f"unknown verifier {name!r} in 'dataset' (known: {', '.join(VERIFIERS)})") from None
 
 
@@ -198,7 +197,7 @@ def normalise(fields: dict, schema: Schema) -> dict:
     if not isinstance(fields, dict):
         raise RowProblem(f"a row must be an object, got {_type_name(fields)}")
     row = NORMALISERS[schema.kind](fields)
-    if schema.verifiable or schema.kind == "prompt":
+    if schema.needs_ground_truth:
         row["ground_truth"] = ground_truth(fields)
         row["dataset"] = verifier_name(fields, schema.default_verifier)
     return row
@@ -226,8 +225,6 @@ def _ground_truth_problems(rows: dict[int, dict]) -> dict[int, str]:
     verifiable = {index: row for index, row in rows.items() if "ground_truth" in row}
     if not verifiable:
         return {}
-    from tulu_lightning.rewards import ground_truth_errors
-
     errors = ground_truth_errors(
         [row["dataset"] for row in verifiable.values()], [row["ground_truth"] for row in verifiable.values()]
     )
@@ -240,21 +237,19 @@ def _ground_truth_problems(rows: dict[int, dict]) -> dict[int, str]:
 
 def validate_splits(splits: Sequence[tuple[Sequence[Row], Schema]]) -> list[list[dict]]:
     """Normalise every split's rows; raise `RowErrors` naming every bad row of every split before any is used."""
-    for _, schema in splits:
-        if schema.verifiable or schema.kind == "prompt":
-            _check_default_verifier(schema)
-    results = [normalise_rows(rows, schema) for rows, schema in splits]
+    results = [normalise_rows(rows, _known_default(schema)) for rows, schema in splits]
     problems = [problem for _, split_problems in results for problem in split_problems]
     if problems:
         raise RowErrors(problems)
     return [rows for rows, _ in results]
 
 
-def _check_default_verifier(schema: Schema) -> None:
-    from tulu_lightning.rewards import VERIFIERS, VerifierError, canonical_verifier
-
+def _known_default(schema: Schema) -> Schema:
+    """`schema` with its default verifier by its canonical name (a config error when there is no such verifier)."""
+    if not schema.needs_ground_truth:
+        return schema
     try:
-        canonical_verifier(schema.default_verifier)
+        return replace(schema, default_verifier=canonical_verifier(schema.default_verifier))
     except VerifierError:
         raise ConfigError(
             f"{schema.default_key}: unknown verifier {schema.default_verifier!r} (known: {', '.join(VERIFIERS)})"
