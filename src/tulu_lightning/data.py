@@ -57,6 +57,7 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
+    """The objects of a JSONL file."""
     return [row for _, row in iter_jsonl(path)]
 
 

@@ -76,7 +76,7 @@ class PostTrainingModule(L.LightningModule):
     # --- what subclasses provide ---------------------------------------------------------------------
 
     def trainable_modules(self) -> list[torch.nn.Module]:
-        """Modules whose parameters the optimizers update and FSDP2 shards."""
+        """Modules whose parameters the optimizer updates and FSDP2 shards."""
         return [self.model]
 
     def optimizer_groups(self) -> list[OptimizerGroup]:

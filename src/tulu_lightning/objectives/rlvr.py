@@ -286,7 +286,7 @@ class PromptDataModule(StepDataModule):
         )
         self.counts["train_prompts"] = len(self.train_items)
 
-    def prompts(self, rows: list[dict], prefix: str) -> list[dict]:
+    def prompts(self, rows: list[dict], prefix: str = "") -> list[dict]:
         """Tokenized prompts; those that leave no room for `max_new_tokens` are dropped and counted (open-instruct
         filters prompts over `max_prompt_token_length`)."""
         max_prompt = self.cfg.data.max_seq_length - self.cfg.rlvr.max_new_tokens
