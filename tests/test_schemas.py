@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import REPO, tiny_config, write_config
 from tulu_lightning.cli import main
 from tulu_lightning.config import ConfigError, DataConfig
-from tulu_lightning.data import Row, load_train_val, read_file_rows, read_hub_rows, read_jsonl
+from tulu_lightning.data import DataError, Row, load_train_val, read_file_rows, read_hub_rows, read_jsonl
 from tulu_lightning.schemas import RowErrors, Schema, normalise_rows, preference_row, validate_splits
 
 FIXTURES = REPO / "tests" / "data" / "tulu3"
@@ -93,6 +93,8 @@ def test_parquet_and_datasets_give_the_rows_of_the_jsonl(tmp_path):
     expected = strip(validate_splits([(read_file_rows(jsonl), schema)])[0])
     assert strip(validate_splits([(from_parquet, schema)])[0]) == expected
     assert strip(validate_splits([(from_hub, schema)])[0]) == expected
+    with pytest.raises(DataError, match=r"data\.hub_dataset: cannot load .* split 'test'"):
+        read_hub_rows(str(tmp_path / "hub"), "test")
 
 
 def test_a_held_out_split_keeps_each_row_file_and_line():

@@ -85,7 +85,11 @@ def read_hub_rows(name: str, split: str) -> list[Row]:
     """The rows of a dataset on the Hugging Face hub (or a local dataset directory) through `datasets`."""
     import datasets
 
-    rows = datasets.load_dataset(name, split=split).to_list()
+    try:
+        rows = datasets.load_dataset(name, split=split).to_list()
+    except (OSError, ValueError) as err:  # not reachable, no such dataset or split (datasets' own errors)
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise DataError(f"data.hub_dataset: cannot load {name!r} split {split!r}: {reason}") from None
     return [Row(f"{name}[{split}]", number, fields) for number, fields in enumerate(rows, start=1)]
 
 
