@@ -24,7 +24,7 @@ from tulu_lightning.objectives.dpo import (
     sequence_logprobs,
     simpo_loss,
 )
-from tulu_lightning.objectives.preference import pair_messages
+from tulu_lightning.schemas import preference_row
 from tulu_lightning.train import fit, load_run_config
 
 
@@ -226,7 +226,7 @@ def test_prompt_plus_completion_strings_equal_message_lists():
         "rejected": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "5"}],
     }
     strings = {"prompt": "2+2?", "chosen": "4", "rejected": "5"}
-    assert pair_messages(strings, "row 0") == pair_messages(messages, "row 0")
+    assert preference_row(strings) == preference_row(messages)
 
 
 def test_a_row_without_rejected_names_the_row_and_field(tmp_path):
@@ -239,7 +239,7 @@ def test_a_row_without_rejected_names_the_row_and_field(tmp_path):
             )
         )
     )
-    with pytest.raises(DataError, match=r"row 0.*'rejected'"):
+    with pytest.raises(DataError, match=r"bad.jsonl:1: no field 'rejected'"):
         build(cfg)
 
 

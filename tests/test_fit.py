@@ -122,12 +122,18 @@ def test_missing_config_file(capsys):
 
 
 def test_examples_without_trained_tokens_are_dropped_and_counted(tmp_path):
-    # At 40 tokens most demo chats are cut before their assistant answer starts; a few keep some of it.
-    cfg = tiny_sft_config(tmp_path, data={"max_seq_length": 40, "val_files": []}, trainer={"max_steps": 1})
+    # At 40 tokens every demo chat is too long; kept cut, most lose their whole answer and a few keep some of it.
+    cfg = tiny_sft_config(
+        tmp_path,
+        data={"max_seq_length": 40, "val_files": [], "keep_truncated": True},
+        trainer={"max_steps": 1},
+    )
     result = fit(load_run_config(str(write_config(tmp_path, cfg))))
     data = result.module.trainer.datamodule
     assert data.dropped_examples > 0
     kept = sum(len(row) for row in data.train_items)
     assert kept + data.dropped_examples == 96
+    assert data.counts["over_long_examples"] == 96
     run = MlflowClient(tracking_uri=cfg["tracking"]["uri"]).get_run(result.run_id)
     assert run.data.metrics["data/dropped_examples"] == data.dropped_examples
+    assert run.data.metrics["data/over_long_examples"] == 96

@@ -13,6 +13,10 @@ import sys
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "fit": ("tulu_lightning.train", "train a model: SFT, DPO, reward model, RLVR, prompt tuning"),
+    "check": (
+        "tulu_lightning.check",
+        "validate every row of a fit config's data (no model): file:row: problem",
+    ),
     "eval": ("tulu_lightning.eval_suite", "evaluate a model on development and unseen task suites"),
     "export": ("tulu_lightning.export", "export a training checkpoint to a Hugging Face model directory"),
     "decontaminate": ("tulu_lightning.decontam_cli", "n-gram decontamination of training data vs benchmarks"),

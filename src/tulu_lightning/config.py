@@ -55,7 +55,12 @@ class ModelConfig:
     )
     attn_implementation: str | None = None  # e.g. flash_attention_2 on GPU; None lets transformers choose
     gradient_checkpointing: bool = False  # activation checkpointing of every decoder layer
-    chat_template: str | None = None  # None: the tokenizer's own, else the Tülu template
+    chat_template: str | None = (
+        None  # None: the tokenizer's own (the Tülu template if none); "tulu"; or Jinja
+    )
+    # BOS at the start of every sequence, written by the chat template (and so saved with the exported tokenizer):
+    # None keeps what the tokenizer's template did (what the previous stage trained on); true/false set it
+    add_bos: bool | None = None
     trust_remote_code: bool = False
 
 
@@ -68,6 +73,9 @@ class DataConfig:
     val_fraction: float = 0.0  # carve a validation split from train when no val_files
     max_train_samples: int | None = None
     max_seq_length: int = 1024
+    # an example (SFT chat, preference pair) longer than max_seq_length is dropped; true: cut and kept (counted
+    # either way, as data/over_long_*)
+    keep_truncated: bool = False
     num_workers: int = 0
     shuffle_seed: int = 0
 
@@ -81,6 +89,7 @@ class OptimConfig:
     warmup_ratio: float = 0.0
     warmup_steps: int | None = None  # overrides warmup_ratio when set
     scheduler: str = "linear"  # linear | constant | cosine
+    schedule_steps: int | None = None  # length of the LR schedule in optimizer steps; None: the run's length
     max_grad_norm: float | None = 1.0
 
 

@@ -27,7 +27,9 @@ SUITES = ("dev", "unseen")
 @dataclass
 class EvalTask:
     name: str = MISSING
-    file: str = MISSING  # JSONL rows with `messages` (prompt turns) and `ground_truth`
+    file: str = (
+        MISSING  # JSONL/Parquet rows in the RLVR schema: `messages`, `ground_truth`, `dataset` (optional)
+    )
     verifier: str = "gsm8k"  # used for rows that do not name their own `dataset`
     suite: str = "dev"  # dev | unseen
     max_prompts: int = 1000
@@ -58,19 +60,28 @@ def evaluate(cfg: EvalConfig) -> dict[str, float]:
     """Accuracy per task (`<suite>/<task>`) and per suite (`<suite>/mean`, the unweighted mean of its tasks)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tulu_lightning.data import read_jsonl, require_fields
+    from tulu_lightning.data import read_file_rows
     from tulu_lightning.evaluation import generation_accuracy
+    from tulu_lightning.schemas import Schema, validate_splits
     from tulu_lightning.tracking import mlflow_run
 
+    # every task's rows validated (RLVR prompt schema: messages, ground_truth, dataset) before the model loads
+    task_rows = validate_splits(
+        [
+            (
+                read_file_rows(task.file)[: task.max_prompts],
+                Schema("prompt", default_verifier=task.verifier, default_key=f"tasks[{i}].verifier"),
+            )
+            for i, task in enumerate(cfg.tasks)
+        ]
+    )
     tokenizer = AutoTokenizer.from_pretrained(cfg.model)
     model = AutoModelForCausalLM.from_pretrained(cfg.model).eval()
     out_dir = Path(cfg.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics: dict[str, float] = {}
     with mlflow_run(cfg.tracking, cfg, run_name=f"eval:{Path(cfg.model).name}") as mlflow:
-        for task in cfg.tasks:
-            rows = read_jsonl(task.file)[: task.max_prompts]
-            require_fields(rows, ["messages", "ground_truth"], task.file)
+        for task, rows in zip(cfg.tasks, task_rows):
             settings = GenerationEvalConfig(
                 enabled=True, verifier=task.verifier, max_new_tokens=cfg.max_new_tokens,
                 max_prompts=task.max_prompts, batch_size=cfg.batch_size,

@@ -27,13 +27,13 @@ def prompt_messages(row: dict) -> list[dict]:
     return messages
 
 
-def generation_accuracy(model, tokenizer, rows: list[dict], cfg: GenerationEvalConfig, add_bos: bool = False):
+def generation_accuracy(model, tokenizer, rows: list[dict], cfg: GenerationEvalConfig):
     """Greedy accuracy of `model` on `rows` (each with `messages` and `ground_truth`), scored by `cfg.verifier`
     (or by the row's own `dataset` verifier when it has one)."""
     from tulu_lightning.rewards import verify_batch
 
     rows = rows[: cfg.max_prompts]
-    prompts = [prompt_ids(tokenizer, prompt_messages(row), add_bos=add_bos) for row in rows]
+    prompts = [prompt_ids(tokenizer, prompt_messages(row)) for row in rows]
     rollout = HFRollout(model, tokenizer, batch_size=cfg.batch_size)
     completions = rollout.generate(prompts, SamplingParams(temperature=0.0, max_tokens=cfg.max_new_tokens))
     responses = [c.text for c in completions]
@@ -46,13 +46,13 @@ def generation_accuracy(model, tokenizer, rows: list[dict], cfg: GenerationEvalC
 class GenerationAccuracyCallback(L.Callback):
     """Logs `val/accuracy` (greedy, verifier-scored) at the end of every validation run."""
 
-    def __init__(self, cfg: GenerationEvalConfig, rows: list[dict], add_bos: bool = False):
-        self.cfg, self.rows, self.add_bos = cfg, rows, add_bos
+    def __init__(self, cfg: GenerationEvalConfig, rows: list[dict]):
+        self.cfg, self.rows = cfg, rows
         self.history: list[tuple[int, float]] = []  # (global step, accuracy)
 
     def on_validation_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if trainer.sanity_checking or not self.rows:
             return
-        result = generation_accuracy(module.model, module.tokenizer, self.rows, self.cfg, self.add_bos)
+        result = generation_accuracy(module.model, module.tokenizer, self.rows, self.cfg)
         self.history.append((trainer.global_step, result.accuracy))
         module.log("val/accuracy", result.accuracy, rank_zero_only=True)

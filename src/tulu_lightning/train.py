@@ -140,9 +140,7 @@ def fit(cfg: RunConfig) -> FitResult:
         )
     ]
     if cfg.eval.enabled:
-        callbacks.append(
-            GenerationAccuracyCallback(cfg.eval, list(datamodule.val_rows), getattr(cfg, "add_bos", False))
-        )
+        callbacks.append(GenerationAccuracyCallback(cfg.eval, list(datamodule.val_rows)))
     trainer = L.Trainer(
         accelerator=cfg.trainer.accelerator,
         devices=cfg.trainer.devices,
@@ -190,6 +188,10 @@ def run(args) -> int:
     if args.print_config:
         print(to_yaml(cfg))
         return 0
+    if args.check_data:
+        from tulu_lightning.check import check_data
+
+        return check_data(cfg)
     result = fit(cfg)
     if _is_global_zero():
         summary = ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.metrics.items()))

@@ -22,14 +22,9 @@ import torch.nn.functional as F
 
 from tulu_lightning.chat import IGNORE_INDEX
 from tulu_lightning.config import ConfigError, RunConfig
-from tulu_lightning.data import load_train_val
 from tulu_lightning.models import disable_dropout, frozen_copy, load_causal_lm, load_tokenizer
-from tulu_lightning.objectives.preference import (
-    PairwiseModule,
-    PreferenceDataModule,
-    halves,
-    preference_texts,
-)
+from tulu_lightning.objectives.preference import PairwiseModule, PreferenceDataModule, halves, load_pairs
+from tulu_lightning.schemas import row_texts
 
 LOSS_TYPES = ("dpo", "dpo_norm", "simpo", "ipo")
 
@@ -297,10 +292,13 @@ def attach_cached_reference(module: DPOModule, datamodule: PreferenceDataModule)
         module.logger.experiment.set_tag(module.logger.run_id, "reference_cache", str(path.resolve()))
 
 
+load_data = load_pairs
+
+
 def build(cfg: DPOConfig):
     """Pairs -> tokenizer -> policy (the reference is its frozen copy or cached log-probs) -> module, data."""
-    train_rows, val_rows = load_train_val(cfg.data)
-    tokenizer = load_tokenizer(cfg.model, texts=preference_texts(train_rows))
+    train_rows, val_rows = load_pairs(cfg)
+    tokenizer = load_tokenizer(cfg.model, texts=row_texts(train_rows))
     model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed)
     datamodule = PreferenceDataModule(cfg, tokenizer, train_rows, val_rows, cfg.dpo.last_turn_only)
     return DPOModule(cfg, model, tokenizer), datamodule

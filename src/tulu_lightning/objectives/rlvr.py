@@ -23,17 +23,20 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 
 from tulu_lightning.chat import prompt_ids
 from tulu_lightning.config import ConfigError, RunConfig
-from tulu_lightning.data import DataError, load_split, require_fields
-from tulu_lightning.evaluation import generation_accuracy, prompt_messages
+from tulu_lightning.data import load_train_val
+from tulu_lightning.evaluation import generation_accuracy
 from tulu_lightning.models import disable_dropout, frozen_copy
 from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule
-from tulu_lightning.rewards import VERIFIERS, verify_batch
+from tulu_lightning.rewards import verify_batch
 from tulu_lightning.rollout import HFRollout, RolloutBackend, SamplingParams
+from tulu_lightning.schemas import Schema, validate_splits
 
 KL_ESTIMATORS = ("k1", "k2", "k3")
+LOG_RATIO_CLAMP = 40.0
 
 
 @dataclass
@@ -75,10 +78,6 @@ def validate_rlvr(cfg: RunConfig) -> None:
         raise ConfigError(f"rlvr.backend: expected 'hf' or 'vllm', got {r.backend!r}")
     if r.backend == "vllm" and cfg.model.name_or_path is None:
         raise ConfigError("rlvr.backend=vllm needs model.name_or_path (the engine loads the HF directory)")
-    if r.default_verifier not in VERIFIERS:
-        raise ConfigError(
-            f"rlvr.default_verifier: expected one of {list(VERIFIERS)}, got {r.default_verifier!r}"
-        )
 
 
 # --- the math: each a small function over [N, L] response tensors ------------------------------------------
@@ -109,8 +108,10 @@ def entropy(logits: torch.Tensor, temperature: float) -> torch.Tensor:
 
 def kl_estimate(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, kind: str = "k3") -> torch.Tensor:
     """Per-token estimators of KL(π ‖ π_ref) from samples of π (Schulman, "Approximating KL divergence", 2020),
-    with log r = log π_ref − log π:  k1 = −log r,  k2 = ½ (log r)²,  k3 = (r − 1) − log r  (unbiased, ≥ 0)."""
-    log_ratio = ref_logprobs - logprobs
+    with log r = log π_ref − log π:  k1 = −log r,  k2 = ½ (log r)²,  k3 = (r − 1) − log r  (unbiased, ≥ 0).
+    log r is clamped to ±40 first, as grpo_fast.py does (open-instruct@8fcf6f3ce; exp(40) is still finite in
+    float32, and a token that far from the reference gets no gradient from this term)."""
+    log_ratio = (ref_logprobs - logprobs).clamp(-LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)
     if kind == "k1":
         return -log_ratio
     if kind == "k2":
@@ -165,14 +166,15 @@ def generalized_advantages(
 
 
 def group_advantages(
-    scores: torch.Tensor, group_size: int, std_normalize: bool = False, eps: float = 1e-6
+    scores: torch.Tensor, group_size: int, std_normalize: bool = False, eps: float = 1e-8
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """GRPO's advantage per response (Shao et al. 2024): its score minus its group's mean (Dr. GRPO's "centered"),
-    or divided by the group's std too (`std_normalize`). Scores are grouped by prompt: [g0 × n, g1 × n, ...].
+    or divided by the group's std + ε too (`std_normalize`; the population std, ddof 0, and ε = 1e-8, as
+    grpo_fast.py's numpy `std` at open-instruct@8fcf6f3ce). Scores are grouped by prompt: [g0 × n, g1 × n, ...].
     Returns (advantages, keep): groups whose scores are all equal carry no signal and are dropped."""
     groups = scores.view(-1, group_size)
     centered = groups - groups.mean(dim=1, keepdim=True)
-    std = groups.std(dim=1, keepdim=True) if group_size > 1 else torch.zeros_like(groups[:, :1])
+    std = groups.std(dim=1, keepdim=True, unbiased=False)
     advantages = centered / (std + eps) if std_normalize else centered
     keep = (std > 0).expand_as(groups)
     return advantages.flatten(), keep.flatten()
@@ -278,24 +280,29 @@ class PromptDataModule(StepDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_items:
             return
-        self.train_items = self.prompts(self.train_rows)
+        self.train_items = self.prompts(self.train_rows, "")
         self.val_items = (
-            self.prompts(self.val_rows[: self.cfg.eval.max_prompts]) if self.cfg.eval.enabled else []
+            self.prompts(self.val_rows[: self.cfg.eval.max_prompts], "val_") if self.cfg.eval.enabled else []
         )
+        self.counts["train_prompts"] = len(self.train_items)
 
-    def prompts(self, rows: list[dict]) -> list[dict]:
+    def prompts(self, rows: list[dict], prefix: str = "") -> list[dict]:
+        """Tokenized prompts; those that leave no room for `max_new_tokens` are dropped and counted (open-instruct
+        filters prompts over `max_prompt_token_length`)."""
         max_prompt = self.cfg.data.max_seq_length - self.cfg.rlvr.max_new_tokens
         items = []
-        for index, row in enumerate(rows):
-            ids = prompt_ids(self.tokenizer, prompt_messages(row))
-            if len(ids) > max_prompt:
-                continue  # as open-instruct: prompts that leave no room for the response are skipped
-            verifier = row.get("dataset") or self.cfg.rlvr.default_verifier
-            if verifier not in VERIFIERS:
-                raise DataError(
-                    f"RLVR row {index}: unknown verifier {verifier!r} (expected one of {VERIFIERS})"
+        for row in rows:
+            ids = prompt_ids(self.tokenizer, row["messages"])
+            if len(ids) <= max_prompt:
+                items.append(
+                    {
+                        "prompt_ids": ids,
+                        "ground_truth": row["ground_truth"],
+                        "verifier": row["dataset"],
+                        "where": row["where"],
+                    }
                 )
-            items.append({"prompt_ids": ids, "ground_truth": str(row["ground_truth"]), "verifier": verifier})
+        self.counts[f"{prefix}dropped_prompts"] = len(rows) - len(items)
         return items
 
     def collate(self, rows: list[dict]) -> dict:
@@ -303,10 +310,10 @@ class PromptDataModule(StepDataModule):
 
 
 def load_prompt_rows(cfg: RunConfig) -> tuple[list[dict], list[dict]]:
-    train_rows, val_rows = load_split(cfg.data, "train"), load_split(cfg.data, "val")
-    require_fields(train_rows, ["messages", "ground_truth"], "RLVR training data")
-    require_fields(val_rows, ["messages", "ground_truth"], "RLVR validation data")
-    return train_rows, val_rows
+    """Validated prompts with their ground truths and verifiers (training and validation)."""
+    train_rows, val_rows = load_train_val(cfg.data)
+    schema = Schema("prompt", default_verifier=cfg.rlvr.default_verifier, default_key="rlvr.default_verifier")
+    return validate_splits([(train_rows, schema), (val_rows, schema)])
 
 
 # --- the loop ----------------------------------------------------------------------------------------------
@@ -350,6 +357,7 @@ class RLVRModule(PostTrainingModule):
             )
 
     def on_train_start(self) -> None:
+        super().on_train_start()
         if self.cfg.eval.enabled and self.cfg.rlvr.eval_at_start and self.global_step == 0:
             rows = self.trainer.datamodule.val_rows
             accuracy = generation_accuracy(self.model, self.tokenizer, rows, self.cfg.eval).accuracy
@@ -375,6 +383,9 @@ class RLVRModule(PostTrainingModule):
             [c.text for c in completions],
             [row["ground_truth"] for row in rows],
         )
+        for row, verdict in zip(rows, verdicts):
+            if verdict.status == "error":  # ground truths parse at load: this is the verifier's own failure
+                rank_zero_warn(f"{row['where']}: response not verified, reward 0 ({verdict.error})")
         batch = self.layout([row["prompt_ids"] for row in rows], [c.token_ids for c in completions])
         batch["correct"] = torch.tensor([v.score for v in verdicts], device=self.device)
         batch["stopped"] = torch.tensor([c.finish_reason == "stop" for c in completions], device=self.device)
