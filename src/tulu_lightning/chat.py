@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tulu_lightning.errors import ChatFormatError
+
 IGNORE_INDEX = -100
 
 # Tülu's template (open-instruct `tulu`): turns are `<|role|>\n{content}\n`, an assistant turn ends with EOS.
@@ -23,10 +25,6 @@ TULU_CHAT_TEMPLATE = (
     "{% endfor %}"
 )
 TULU_SPECIAL_TOKENS = ["<|system|>", "<|user|>", "<|assistant|>"]
-
-
-class ChatFormatError(ValueError):
-    """A conversation that cannot be formatted (bad roles, or a template that is not prefix-stable)."""
 
 
 @dataclass

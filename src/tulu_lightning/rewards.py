@@ -20,19 +20,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tulu_lightning import _native
+from tulu_lightning.errors import VerifierError
 
 Status = Literal["correct", "wrong", "unparseable", "timeout"]
 Mode = Literal["strict", "loose", "flex"]
 
 VERIFIERS: tuple[str, ...] = tuple(_native.verifier_names())
-
-
-class VerifierError(ValueError):
-    """A row could not be verified (unknown verifier, malformed ground truth); `row` is its index."""
-
-    def __init__(self, message: str, row: int) -> None:
-        super().__init__(f"row {row}: {message}")
-        self.row = row
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from tulu_lightning.config import RunConfig, require_model_dir
+from tulu_lightning.config import RunConfig, check_range, require_model_dir
 from tulu_lightning.models import frozen_copy, load_causal_lm, load_tokenizer
 from tulu_lightning.objectives.rlvr import (
     PromptDataModule,
@@ -53,6 +53,10 @@ class PPOConfig(RunConfig):
 
 def validate(cfg: PPOConfig) -> None:
     validate_rlvr(cfg)
+    for key in ("gamma", "lam"):
+        check_range(f"ppo.{key}", getattr(cfg.ppo, key), ge=0, le=1)
+    for key in ("value_clip", "value_loss_coef"):
+        check_range(f"ppo.{key}", getattr(cfg.ppo, key), ge=0)
     require_model_dir("ppo.value_model", cfg.ppo.value_model)
     require_model_dir("ppo.reward_model", cfg.ppo.reward_model)
 

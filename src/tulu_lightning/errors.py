@@ -1,0 +1,55 @@
+"""The errors a user can cause and fix: each is reported by the CLI as one line, with exit code 2.
+
+Anything else that escapes a command is a bug in tulu_lightning and is shown with its traceback. Every error
+names what to fix: the file and line or row, or the dotted config key.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Base class of every error the user can fix (bad config, data, paths); never a bug of ours."""
+
+
+class ConfigError(UserError, ValueError):
+    """A bad config value, named by its dotted key and the file it came from."""
+
+
+class DataError(UserError, ValueError):
+    """Bad training or evaluation data, named by file and line (or row)."""
+
+
+class ChatFormatError(DataError):
+    """A conversation that cannot be rendered with the chat template."""
+
+
+class VerifierError(UserError, ValueError):
+    """A row could not be verified (unknown verifier, malformed ground truth); `row` is its index."""
+
+    def __init__(self, message: str, row: int) -> None:
+        super().__init__(f"row {row}: {message}")
+        self.row = row
+
+
+class OutputError(UserError):
+    """An output path that would overwrite an input, or a non-empty output directory without --overwrite."""
+
+
+class TrackingError(UserError):
+    """The MLflow tracking store cannot be reached or used."""
+
+
+class CLIError(UserError):
+    """Any other user error of a command (a missing file, a bad option value)."""
+
+
+__all__ = [
+    "CLIError",
+    "ChatFormatError",
+    "ConfigError",
+    "DataError",
+    "OutputError",
+    "TrackingError",
+    "UserError",
+    "VerifierError",
+]
