@@ -26,7 +26,9 @@ from tests.conftest import DEMO_DATA, tiny_config, tiny_preference_config, tiny_
 from tulu_lightning.train import checkpoint_metadata, fit, load_run_config
 
 STEPS_PER_EPOCH, CHECKPOINT_EVERY, STEPS = 2, 3, 7  # checkpoints at steps 3 (mid-epoch) and 6
-KILLED_AT = 4  # the child is killed as it starts its 5th step: step 4 is logged, the last checkpoint is step 3
+KILLED_AT = (
+    4  # the child is killed as it starts its 5th step: step 4 is logged, the last checkpoint is step 3
+)
 
 
 def sft(tmp: Path) -> dict:
@@ -171,4 +173,6 @@ def test_sigkill_then_resume_gives_the_uninterrupted_run(tmp_path, fork_context,
     for name, value in expected.items():
         assert torch.equal(got[name], value), name
     assert resumed.module.trainer.global_step == STEPS
-    assert resumed.module.current_epoch >= position["epoch"] + 2  # two epoch boundaries crossed after the resume
+    assert (
+        resumed.module.current_epoch >= position["epoch"] + 2
+    )  # two epoch boundaries crossed after the resume

@@ -28,7 +28,7 @@ class VerifierError(UserError, ValueError):
 
     def __init__(self, message: str, row: int) -> None:
         super().__init__(f"row {row}: {message}")
-        self.row = row
+        self.reason, self.row = message, row
 
 
 class OutputError(UserError):

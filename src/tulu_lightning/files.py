@@ -22,6 +22,9 @@ from typing import IO
 from tulu_lightning.errors import DataError, OutputError
 
 PathLike = str | os.PathLike
+PARTIAL_PREFIX = (
+    ".partial-"  # an output being written: `.partial-<pid>-<name>`, renamed to `<name>` when whole
+)
 
 
 # --- reading ---------------------------------------------------------------------------------------------
@@ -29,8 +32,12 @@ PathLike = str | os.PathLike
 
 def read_jsonl(path: PathLike) -> list[dict]:
     """The rows of a JSONL file: one JSON object a line, blank lines skipped, UTF-8 (a leading BOM allowed)."""
+    return [row for _, row in iter_jsonl(path)]
+
+
+def iter_jsonl(path: PathLike) -> Iterator[tuple[int, dict]]:
+    """(line number, row) for each non-blank line of a JSONL file; a bad line is a `DataError` naming it."""
     path = Path(path)
-    rows = []
     try:
         f = path.open("rb")
     except OSError as err:
@@ -48,15 +55,14 @@ def read_jsonl(path: PathLike) -> list[dict]:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = json.loads(line.rstrip("\r\n"))  # a truncated object is reported where the line ends
             except json.JSONDecodeError as err:
                 raise DataError(
                     f"{path}:{line_number}: invalid JSON ({err.msg} at column {err.colno})"
                 ) from None
             if not isinstance(row, dict):
                 raise DataError(f"{path}:{line_number}: expected a JSON object, got {_json_type(row)}")
-            rows.append(row)
-    return rows
+            yield line_number, row
 
 
 def _json_type(value: object) -> str:
@@ -131,13 +137,13 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     succeeds, removed when it fails. A directory already at `path` is replaced only once the new one is whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    temporary = path.with_name(f"{PARTIAL_PREFIX}{os.getpid()}-{path.name}")  # keeps the suffix writers read
     _remove(temporary)
     try:
         yield temporary
         _sync(temporary)
         if path.is_dir() and not path.is_symlink():
-            previous = path.with_name(f".{path.name}.previous-{os.getpid()}")
+            previous = path.with_name(f"{PARTIAL_PREFIX}{os.getpid()}-previous-{path.name}")
             os.replace(path, previous)
             os.replace(temporary, path)
             _remove(previous)

@@ -139,7 +139,11 @@ def newest_checkpoint(directory: Path) -> Path | None:
     checkpoint's directory once its metadata is written), whatever its name (`last.ckpt`, `last-v1.ckpt`)."""
     if not directory.is_dir():
         return None
-    complete = [p for p in directory.glob("*.ckpt") if p.is_file() or (p / "meta.pt").is_file()]
+    complete = [
+        p
+        for p in directory.glob("*.ckpt")
+        if not p.name.startswith(".") and (p.is_file() or (p / "meta.pt").is_file())  # not one being written
+    ]
     return max(complete, key=lambda p: (p / "meta.pt" if p.is_dir() else p).stat().st_mtime_ns, default=None)
 
 
@@ -177,7 +181,9 @@ def prepare_run_dir(cfg: RunConfig, checkpoint: Path | None, config_file: str | 
         check_outputs([out / EXPORT], inputs)
         return True
     check_outputs([out / name for name in RUN_OUTPUTS], inputs)
-    earlier = sorted(p.name for p in out.iterdir() if p.name != LOCK) if out.is_dir() else []
+    # A run that failed before its first checkpoint left only what a start writes: nothing to lose.
+    started_only = (LOCK, RUN_CONFIG, RUN_TOKENIZER)
+    earlier = sorted(p.name for p in out.iterdir() if p.name not in started_only) if out.is_dir() else []
     if earlier and not cfg.trainer.overwrite:
         raise OutputError(
             f"trainer.output_dir {out}: holds an earlier run ({', '.join(earlier[:4])}); choose a new output_dir, "

@@ -7,13 +7,15 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from tulu_lightning.cli import CLIError
+from tulu_lightning.errors import CLIError
+from tulu_lightning.files import atomic_open, check_outputs, iter_jsonl, prepare_output_file
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, type=Path, help="JSONL file, one response per line")
     parser.add_argument("--verifier", help="verifier for every line (default: each line's --verifier-field)")
     parser.add_argument("--output", type=Path, help="per-line verdicts (default: <input>.verdicts.jsonl)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     parser.add_argument("--mode", default="strict", choices=["strict", "loose", "flex"])
     parser.add_argument("--partial", action="store_true", help="IFEval: score the fraction of constraints")
     parser.add_argument("--response-field", default="response")
@@ -24,24 +26,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def read_rows(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise CLIError(f"no such file: {path}")
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise CLIError(f"{path}:{number}: not JSON ({err.msg})") from None
-    return rows
-
-
-def field(row: dict, name: str, line: int) -> str:
+def field(row: dict, name: str, where: str) -> str:
     if name not in row:
-        raise CLIError(f"line {line}: missing field {name!r}")
+        raise CLIError(f"{where}: missing field {name!r} (fields: {sorted(row)})")
     value = row[name]
     # IFEval ground truths may be stored as JSON objects rather than JSON strings.
     return value if isinstance(value, str) else json.dumps(value)
@@ -50,24 +37,29 @@ def field(row: dict, name: str, line: int) -> str:
 def run(args: argparse.Namespace) -> int:
     from tulu_lightning.rewards import VerifierError, verify_batch
 
-    rows = read_rows(args.input)
-    if not rows:
-        raise CLIError(f"{args.input} has no rows")
-    numbered = list(enumerate(rows, 1))
+    if not args.input.is_file():
+        raise CLIError(f"--input {args.input}: no such file")
+    output = args.output or args.input.with_suffix(".verdicts.jsonl")
+    check_outputs([output], [args.input])
+    lines = list(iter_jsonl(args.input))
+    if not lines:
+        raise CLIError(f"--input {args.input}: no rows")
+    where = [f"{args.input}:{number}" for number, _ in lines]
+    rows = [row for _, row in lines]
     if args.verifier:
         verifiers = [args.verifier]
     else:
-        verifiers = [field(row, args.verifier_field, i) for i, row in numbered]
-    responses = [field(row, args.response_field, i) for i, row in numbered]
-    truths = [field(row, args.ground_truth_field, i) for i, row in numbered]
+        verifiers = [field(row, args.verifier_field, at) for row, at in zip(rows, where)]
+    responses = [field(row, args.response_field, at) for row, at in zip(rows, where)]
+    truths = [field(row, args.ground_truth_field, at) for row, at in zip(rows, where)]
     prompts = [row.get(args.prompt_field) for row in rows] if args.prompt_field else None
+    prepare_output_file(output, overwrite=args.overwrite, option="--output")
     try:
         verdicts = verify_batch(verifiers, responses, truths, prompts, mode=args.mode, partial=args.partial)
     except VerifierError as err:
-        raise CLIError(f"line {err.row + 1}: {err}") from None
+        raise CLIError(f"{where[err.row]}: {err.reason}") from None
 
-    output = args.output or args.input.with_suffix(".verdicts.jsonl")
-    with output.open("w", encoding="utf-8") as f:
+    with atomic_open(output) as f:
         for verdict in verdicts:
             record = {"score": verdict.score, "status": verdict.status, "extracted": verdict.extracted}
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
