@@ -68,15 +68,15 @@ def _rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def _config(make, tmp_path: Path, name: str) -> Path:
-    """The config of run `name`, writing to `tmp_path/name/run`; every run shares one MLflow store (and DPO's
-    reference cache)."""
+def _config(make, tmp_path: Path, name: str, uri: str) -> Path:
+    """The config of run `name`, writing to `tmp_path/name/run`, tracked in `uri`; the runs of a test share
+    DPO's reference cache."""
     (tmp_path / name).mkdir()
     cfg = make(tmp_path / name)
     cfg["trainer"].update(
         max_steps=STEPS, max_epochs=-1, checkpoint_every_n_steps=CHECKPOINT_EVERY, log_every_n_steps=1
     )
-    cfg["tracking"].update(uri=f"sqlite:///{tmp_path / 'mlflow.db'}", log_model=False)
+    cfg["tracking"].update(uri=uri, log_model=False)
     if "dpo" in cfg:
         cfg["dpo"]["reference_cache_dir"] = str(tmp_path / "reference_cache")
     return write_config(tmp_path / name, cfg)
@@ -97,6 +97,12 @@ def _train_until_killed(config_path: str, marker: str) -> None:
                 time.sleep(600)
 
     fit(load_run_config(config_path), callbacks=[Stall()])
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> str:
+    """One MLflow store for the module's runs (a new SQLite store takes seconds to create)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('tracking') / 'mlflow.db'}"
 
 
 @pytest.fixture(scope="module")
@@ -134,10 +140,10 @@ def losses(uri: str, run_id: str) -> dict[int, float]:
 
 
 @pytest.mark.parametrize("make", [sft, dpo, grpo], ids=["sft", "dpo", "grpo"])
-def test_sigkill_then_resume_gives_the_uninterrupted_run(tmp_path, fork_context, make):
-    straight_config = _config(make, tmp_path, "straight")
-    killed_config = _config(make, tmp_path, "killed")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_sigkill_then_resume_gives_the_uninterrupted_run(tmp_path, fork_context, store, make):
+    uri = store
+    straight_config = _config(make, tmp_path, "straight", uri)
+    killed_config = _config(make, tmp_path, "killed", uri)
 
     straight = fit(load_run_config(str(straight_config)))
     assert straight.module.trainer.datamodule.steps_per_epoch() == STEPS_PER_EPOCH
@@ -173,6 +179,37 @@ def test_sigkill_then_resume_gives_the_uninterrupted_run(tmp_path, fork_context,
     for name, value in expected.items():
         assert torch.equal(got[name], value), name
     assert resumed.module.trainer.global_step == STEPS
-    assert (
-        resumed.module.current_epoch >= position["epoch"] + 2
-    )  # two epoch boundaries crossed after the resume
+    # two epoch boundaries crossed after the resume
+    assert resumed.module.current_epoch >= position["epoch"] + 2
+
+    # From the checkpoint of an epoch's last step, into a new directory: a new MLflow run, the same weights.
+    boundary = tmp_path / "straight" / "run" / "checkpoints" / "step6.ckpt"
+    assert checkpoint_metadata(boundary)["data_position"] == {"epoch": 2, "steps_in_epoch": STEPS_PER_EPOCH}
+    overrides = [f"trainer.resume_from={boundary}", f"trainer.output_dir={tmp_path / 'branch'}"]
+    branch = fit(load_run_config(str(straight_config), overrides))
+    assert branch.run_id not in (straight.run_id, killed_run)
+    assert losses(uri, branch.run_id) == {STEPS - 1: straight_losses[STEPS - 1]}
+    got = load_file(branch.hf_dir / "model.safetensors")
+    assert all(torch.equal(got[name], value) for name, value in expected.items())
+
+
+def test_step_sampler_resumes_mid_epoch_for_one_pass_only():
+    from tulu_lightning.data import StepSampler
+
+    sampler = StepSampler(10, micro_batch_size=2, accumulation=1, seed=3)
+    epochs = []
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        epochs.append(list(sampler))
+    assert len(sampler) == 5 and epochs[0] != epochs[1] != epochs[2]  # every epoch its own order
+
+    resumed = StepSampler(10, micro_batch_size=2, accumulation=1, seed=3)
+    resumed.resume_at(1, 2)
+    assert len(resumed) == 5  # Lightning counts the steps already done itself
+    assert list(resumed) == epochs[1][2:]
+    resumed.set_epoch(2)
+    assert list(resumed) == epochs[2]
+
+    at_epoch_end = StepSampler(10, micro_batch_size=2, accumulation=1, seed=3)
+    at_epoch_end.resume_at(0, 5)  # saved after the last step of epoch 0: epoch 1 starts afresh
+    assert list(at_epoch_end) == epochs[1]
