@@ -70,9 +70,8 @@ def run(args) -> int:
             f"--checkpoint {checkpoint_path}: its run directory has no {RUN_CONFIG}; give --config"
         )
     cfg = load_run_config(args.config or str(saved_config), args.overrides)
-    check_trained_config(
-        cfg, checkpoint_path, f"--checkpoint {checkpoint_path}"
-    )  # a config given (or overrides) must agree with the one that trained
+    # a config given, or overrides, must agree with the one that trained
+    check_trained_config(cfg, checkpoint_path, f"--checkpoint {checkpoint_path}")
     if cfg.objective == "prompt_tuning":
         raise CLIError(
             f"--checkpoint {checkpoint_path}: a prompt-tuning checkpoint holds the prompt, not a model"

@@ -16,7 +16,7 @@ import copy
 import importlib
 import os
 import shutil
-from contextlib import ExitStack
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,17 +169,21 @@ def config_inputs(cfg: RunConfig, *extra: str | Path | None) -> list[Path]:
     return existing_inputs([*paths, *extra])
 
 
-def prepare_run_dir(cfg: RunConfig, checkpoint: Path | None, config_file: str | None = None) -> bool:
-    """Check and set up the output directory (on the first process only, holding its lock). Returns whether the
-    run continues in place (resumed from a checkpoint of this same directory)."""
+def resumes_in_place(cfg: RunConfig, checkpoint: Path | None) -> bool:
+    """Whether the run continues in its own directory (from one of its own checkpoints)."""
+    return checkpoint is not None and run_dir_of(checkpoint) == Path(cfg.trainer.output_dir).resolve()
+
+
+def prepare_run_dir(cfg: RunConfig, checkpoint: Path | None, config_file: str | None = None) -> None:
+    """Check and set up the output directory (on the first process only, holding its lock)."""
     out = Path(cfg.trainer.output_dir)
-    in_place = checkpoint is not None and run_dir_of(checkpoint) == out.resolve()
+    in_place = resumes_in_place(cfg, checkpoint)
     if checkpoint is not None:
         check_trained_config(cfg, checkpoint, "trainer.resume_from")
     inputs = config_inputs(cfg, config_file, None if in_place else checkpoint)
     if in_place:
         check_outputs([out / EXPORT], inputs)
-        return True
+        return
     check_outputs([out / name for name in RUN_OUTPUTS], inputs)
     # A run that failed before its first checkpoint left only what a start writes: nothing to lose.
     started_only = (LOCK, RUN_CONFIG, RUN_TOKENIZER)
@@ -196,7 +200,6 @@ def prepare_run_dir(cfg: RunConfig, checkpoint: Path | None, config_file: str | 
         elif path.exists() or path.is_symlink():
             path.unlink()
     write_text(out / RUN_CONFIG, to_yaml(cfg))
-    return False
 
 
 def check_trained_config(cfg: RunConfig, checkpoint: Path, what: str) -> None:
@@ -295,73 +298,80 @@ def fit(cfg: RunConfig, callbacks: list | None = None, config_file: str | None =
     """Train `cfg` (see the module docstring for its output directory); `callbacks` are added to Lightning's,
     `config_file` (the YAML it came from) is protected from being overwritten."""
     import lightning as L
+
+    out = Path(cfg.trainer.output_dir)
+    lead = _is_global_zero()  # later processes of a distributed run find the directory already set up
+    checkpoint = resolve_checkpoint(cfg)
+    in_place = resumes_in_place(cfg, checkpoint)
+    lock = file_lock(out / LOCK, blocking=False, what=f"trainer.output_dir {out}") if lead else nullcontext()
+    with lock:
+        if lead:
+            prepare_run_dir(cfg, checkpoint, config_file)
+        L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
+        module, datamodule = build_objective(with_run_tokenizer(cfg, checkpoint))
+        if lead and not in_place:
+            save_tokenizer(module.tokenizer, out / RUN_TOKENIZER)
+        logger = start_tracking(cfg, out, checkpoint, in_place, lead)
+        return run_trainer(cfg, module, datamodule, logger, checkpoint, callbacks or [])
+
+
+def run_trainer(
+    cfg: RunConfig, module, datamodule, logger, checkpoint: Path | None, callbacks: list
+) -> FitResult:
+    """Lightning's fit of `module` on `datamodule` (from `checkpoint`, when resuming), then the final validation
+    and the Hugging Face export."""
+    import lightning as L
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     from tulu_lightning.evaluation import GenerationAccuracyCallback
     from tulu_lightning.export import save_hf
 
     out = Path(cfg.trainer.output_dir)
-    lead = _is_global_zero()  # later processes of a distributed run find the directory already set up
-    checkpoint = resolve_checkpoint(cfg)
-    with ExitStack() as stack:
-        in_place = checkpoint is not None and run_dir_of(checkpoint) == out.resolve()
-        if lead:
-            stack.enter_context(file_lock(out / LOCK, blocking=False, what=f"trainer.output_dir {out}"))
-            in_place = prepare_run_dir(cfg, checkpoint, config_file)
-        L.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
-        module, datamodule = build_objective(with_run_tokenizer(cfg, checkpoint))
-        if lead and not in_place:
-            save_tokenizer(module.tokenizer, out / RUN_TOKENIZER)
-        logger = start_tracking(cfg, out, checkpoint, in_place, lead)
-        run_id = logger.run_id if logger is not None and lead else None
-        callbacks = [
-            ModelCheckpoint(
-                dirpath=out / CHECKPOINTS,
-                every_n_train_steps=cfg.trainer.checkpoint_every_n_steps,
-                save_last=True,
-                save_top_k=-1 if cfg.trainer.checkpoint_every_n_steps else 0,
-                filename="step{step}",
-                auto_insert_metric_name=False,
-                enable_version_counter=False,  # a resumed run rewrites its own step files, never `-v1` copies
-            ),
-            KeepRunId(run_id),
-            *(callbacks or []),
-        ]
-        if cfg.eval.enabled:
-            callbacks.append(
-                GenerationAccuracyCallback(
-                    cfg.eval, list(datamodule.val_rows), getattr(cfg, "add_bos", False)
-                )
-            )
-        trainer = L.Trainer(
-            accelerator=cfg.trainer.accelerator,
-            devices=cfg.trainer.devices,
-            num_nodes=cfg.trainer.num_nodes,
-            strategy=make_strategy(cfg),
-            precision=cfg.trainer.precision,
-            max_epochs=cfg.trainer.max_epochs,
-            max_steps=cfg.trainer.max_steps,
-            logger=logger or False,
-            callbacks=callbacks,
-            plugins=[] if cfg.trainer.strategy == "fsdp2" else [AtomicCheckpointIO()],
-            log_every_n_steps=cfg.trainer.log_every_n_steps,
-            val_check_interval=cfg.trainer.val_check_interval,
-            num_sanity_val_steps=0,
-            use_distributed_sampler=False,  # StepSampler shards the data itself
-            default_root_dir=out,
-            enable_model_summary=False,
-        )
-        trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
-        if datamodule.val_items and module.last_validated_step != trainer.global_step:
-            # the final model is always evaluated
-            trainer.validate(module, datamodule=datamodule, verbose=False)
+    run_id = logger.run_id if logger is not None and _is_global_zero() else None
+    callbacks = [
+        ModelCheckpoint(
+            dirpath=out / CHECKPOINTS,
+            every_n_train_steps=cfg.trainer.checkpoint_every_n_steps,
+            save_last=True,
+            save_top_k=-1 if cfg.trainer.checkpoint_every_n_steps else 0,
+            filename="step{step}",
+            auto_insert_metric_name=False,
+            enable_version_counter=False,  # a resumed run rewrites its own step files, never `-v1` copies
+        ),
+        KeepRunId(run_id),
+        *callbacks,
+    ]
+    if cfg.eval.enabled:
+        rows = list(datamodule.val_rows)
+        callbacks.append(GenerationAccuracyCallback(cfg.eval, rows, getattr(cfg, "add_bos", False)))
+    trainer = L.Trainer(
+        accelerator=cfg.trainer.accelerator,
+        devices=cfg.trainer.devices,
+        num_nodes=cfg.trainer.num_nodes,
+        strategy=make_strategy(cfg),
+        precision=cfg.trainer.precision,
+        max_epochs=cfg.trainer.max_epochs,
+        max_steps=cfg.trainer.max_steps,
+        logger=logger or False,
+        callbacks=callbacks,
+        plugins=[] if cfg.trainer.strategy == "fsdp2" else [AtomicCheckpointIO()],
+        log_every_n_steps=cfg.trainer.log_every_n_steps,
+        val_check_interval=cfg.trainer.val_check_interval,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,  # StepSampler shards the data itself
+        default_root_dir=out,
+        enable_model_summary=False,
+    )
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
+    if datamodule.val_items and module.last_validated_step != trainer.global_step:
+        trainer.validate(module, datamodule=datamodule, verbose=False)  # the final model is always evaluated
 
-        hf_dir = None
-        if cfg.trainer.export:
-            hf_dir = save_hf(module.model, module.tokenizer, out / EXPORT, trainer.is_global_zero)
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        if logger is not None and trainer.is_global_zero:
-            _log_outputs(logger, cfg, hf_dir)
+    hf_dir = None
+    if cfg.trainer.export:
+        hf_dir = save_hf(module.model, module.tokenizer, out / EXPORT, trainer.is_global_zero)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    if logger is not None and trainer.is_global_zero:
+        _log_outputs(logger, cfg, hf_dir)
     return FitResult(logger.run_id if logger else None, out, hf_dir, metrics, module)
 
 
