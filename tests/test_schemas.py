@@ -14,7 +14,8 @@ import pytest
 from tests.conftest import REPO, tiny_config, write_config
 from tulu_lightning.cli import main
 from tulu_lightning.config import ConfigError, DataConfig
-from tulu_lightning.data import DataError, Row, load_train_val, read_file_rows, read_hub_rows, read_jsonl
+from tulu_lightning.data import DataError, Row, load_train_val, read_file_rows, read_hub_rows
+from tulu_lightning.files import read_jsonl
 from tulu_lightning.schemas import RowErrors, Schema, normalise_rows, preference_row, validate_splits
 
 FIXTURES = REPO / "tests" / "data" / "tulu3"

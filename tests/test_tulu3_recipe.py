@@ -16,7 +16,7 @@ from tests.conftest import REPO, tiny_config, write_config
 from tulu_lightning.chat import BOS_PREFIX
 from tulu_lightning.cli import main
 from tulu_lightning.config import ConfigError
-from tulu_lightning.data import read_jsonl
+from tulu_lightning.files import read_jsonl
 from tulu_lightning.rollout import Completion
 from tulu_lightning.train import build_objective, fit, load_run_config
 

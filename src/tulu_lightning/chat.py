@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tulu_lightning.config import ConfigError
+from tulu_lightning.errors import ChatFormatError
 
 IGNORE_INDEX = -100
 
@@ -31,10 +32,6 @@ TULU_CHAT_TEMPLATE = (
 )
 TULU_SPECIAL_TOKENS = ["<|system|>", "<|user|>", "<|assistant|>"]
 BOS_PREFIX = "{{ bos_token }}"  # what open-instruct's `--add_bos` puts in front of the template
-
-
-class ChatFormatError(ValueError):
-    """A conversation that cannot be formatted (bad roles, or a template that is not prefix-stable)."""
 
 
 @dataclass

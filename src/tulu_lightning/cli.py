@@ -9,6 +9,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
+
+from tulu_lightning.errors import CLIError, UserError
+
+BUG_HINT = (
+    "this is a bug in tulu_lightning, not a problem with your input: please report it with the command line "
+    "and the traceback above"
+)
 
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -23,10 +31,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("tulu_lightning.verify_cli", "score a JSONL file of responses with a reward verifier"),
     "waywardness": ("tulu_lightning.waywardness_cli", "prompt waywardness sweep: target texts × γ × seeds"),
 }
-
-
-class CLIError(Exception):
-    """A user error reported as one line on stderr with exit code 2 (no traceback)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,11 +54,27 @@ def _options_module(module_name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command. A user error (`UserError`: config, data, chat format, verifier input, files, tracking) is
+    one line on stderr and exit code 2; anything else is our bug: its traceback, a hint to report it, code 1."""
     args = build_parser().parse_args(argv)
-    from tulu_lightning.config import ConfigError
-
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
-    except (CLIError, ConfigError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except UserError as err:
+        print(f"error: {one_line(err)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        print(f"error: {BUG_HINT}", file=sys.stderr)
+        return 1
+
+
+def one_line(err: BaseException) -> str:
+    """The error's message on one line (a multi-line message's lines joined)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return "; ".join(lines) or type(err).__name__
+
+
+__all__ = ["CLIError", "build_parser", "main"]

@@ -16,11 +16,9 @@ import yaml
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from tulu_lightning.errors import ConfigError
+
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A bad config value, named by its dotted key and the file it came from."""
 
 
 @dataclass
@@ -109,7 +107,8 @@ class TrainerConfig:
     log_every_n_steps: int = 10
     val_check_interval: Any = 1.0  # fraction of an epoch, or a number of optimizer steps
     checkpoint_every_n_steps: int | None = None
-    resume_from: str | None = None  # a Lightning checkpoint path, or "last"
+    resume_from: str | None = None  # a Lightning checkpoint path, or "last" (the newest in output_dir)
+    overwrite: bool = False  # replace an earlier run's outputs in output_dir (`fit --overwrite`)
     export: bool = True  # write a Hugging Face directory to <output_dir>/hf at the end
     compile: bool = False
 
@@ -183,6 +182,78 @@ def flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def check_range(
+    key: str,
+    value: float | None,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    lt: float | None = None,
+    le: float | None = None,
+    optional: bool = False,
+) -> None:
+    """Fail early when the config value `key` is out of range (None passes only when `optional`)."""
+    if value is None and optional:
+        return
+    bounds = [(gt, ">", lambda v, b: v > b), (ge, ">=", lambda v, b: v >= b)]
+    bounds += [(lt, "<", lambda v, b: v < b), (le, "<=", lambda v, b: v <= b)]
+    wanted = [f"{sign} {bound:g}" for bound, sign, _ in bounds if bound is not None]
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # NaN fails
+    ok = ok and all(test(value, bound) for bound, _, test in bounds if bound is not None)
+    if not ok:
+        raise ConfigError(f"{key}: must be {' and '.join(wanted)}, got {value}")
+
+
+def validate_ranges(cfg: RunConfig) -> None:
+    """The shared sections' values checked for range before anything is built."""
+    o, t, d, e = cfg.optim, cfg.trainer, cfg.data, cfg.eval
+    check_range("optim.lr", o.lr, gt=0)
+    check_range("optim.weight_decay", o.weight_decay, ge=0)
+    if len(o.betas) != 2:
+        raise ConfigError(f"optim.betas: expected two values [beta1, beta2], got {o.betas}")
+    for i, beta in enumerate(o.betas):
+        check_range(f"optim.betas[{i}]", beta, ge=0, lt=1)
+    check_range("optim.eps", o.eps, gt=0)
+    check_range("optim.warmup_ratio", o.warmup_ratio, ge=0, le=1)
+    check_range("optim.warmup_steps", o.warmup_steps, ge=0, optional=True)
+    check_range("optim.max_grad_norm", o.max_grad_norm, gt=0, optional=True)
+    if o.scheduler not in ("linear", "cosine", "constant"):
+        raise ConfigError(f"optim.scheduler: expected linear, cosine or constant, got {o.scheduler!r}")
+    if t.strategy not in ("auto", "ddp", "fsdp2"):
+        raise ConfigError(f"trainer.strategy: expected auto, ddp or fsdp2, got {t.strategy!r}")
+    for key in ("micro_batch_size", "gradient_accumulation_steps", "num_nodes", "log_every_n_steps"):
+        check_range(f"trainer.{key}", getattr(t, key), ge=1)
+    check_range("trainer.checkpoint_every_n_steps", t.checkpoint_every_n_steps, ge=1, optional=True)
+    if t.max_steps != -1:
+        check_range("trainer.max_steps", t.max_steps, ge=1)
+    if t.max_epochs != -1:
+        check_range("trainer.max_epochs", t.max_epochs, ge=1)
+    if isinstance(t.val_check_interval, float):  # a fraction of an epoch
+        check_range("trainer.val_check_interval", t.val_check_interval, gt=0, le=1)
+    elif isinstance(t.val_check_interval, int):  # a number of steps
+        check_range("trainer.val_check_interval", t.val_check_interval, ge=1)
+    check_range("data.val_fraction", d.val_fraction, ge=0, lt=1)
+    check_range("data.max_train_samples", d.max_train_samples, ge=1, optional=True)
+    check_range("data.max_seq_length", d.max_seq_length, ge=2)
+    check_range("data.num_workers", d.num_workers, ge=0)
+    for key in ("max_new_tokens", "max_prompts", "batch_size"):
+        check_range(f"eval.{key}", getattr(e, key), ge=1)
+    tiny = cfg.model.tiny
+    if tiny is not None and cfg.model.name_or_path is None:
+        for key, value in dataclasses.asdict(tiny).items():
+            check_range(f"model.tiny.{key}", value, ge=1)
+        if tiny.hidden_size % tiny.num_attention_heads:
+            raise ConfigError(
+                f"model.tiny.hidden_size: {tiny.hidden_size} is not a multiple of num_attention_heads "
+                f"({tiny.num_attention_heads})"
+            )
+        if tiny.num_attention_heads % tiny.num_key_value_heads:
+            raise ConfigError(
+                f"model.tiny.num_key_value_heads: {tiny.num_key_value_heads} does not divide "
+                f"num_attention_heads ({tiny.num_attention_heads})"
+            )
+
+
 def require_files(paths: dict[str, list[str] | str | None]) -> None:
     """Fail early when a configured local file is missing. `paths` maps dotted key -> path(s)."""
     for key, value in paths.items():
@@ -210,12 +281,14 @@ __all__ = [
     "TinyModelConfig",
     "TrackingConfig",
     "TrainerConfig",
+    "check_range",
     "flatten",
     "load_yaml",
     "merge_config",
     "require_files",
     "require_model_dir",
     "to_yaml",
+    "validate_ranges",
 ]
 
 

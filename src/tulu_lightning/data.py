@@ -6,7 +6,6 @@ objective can normalise its loss over the whole step (all micro-batches, all ran
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,12 +17,10 @@ from torch.utils.data import Dataset, Sampler
 
 from tulu_lightning.chat import IGNORE_INDEX
 from tulu_lightning.config import ConfigError, DataConfig
+from tulu_lightning.errors import DataError
+from tulu_lightning.files import iter_jsonl
 
 T = TypeVar("T")
-
-
-class DataError(ValueError):
-    """Bad training data, named by file and line (or row)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,26 +36,6 @@ class Row:
     @property
     def where(self) -> str:
         return f"{self.source}:{self.number}"
-
-
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
-    """(line number, object) for every non-blank line of a JSONL file."""
-    with open(path, encoding="utf-8") as f:
-        for line_number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{line_number}: invalid JSON ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{path}:{line_number}: expected a JSON object, got {type(row).__name__}")
-            yield line_number, row
-
-
-def read_jsonl(path: str | Path) -> list[dict]:
-    """The objects of a JSONL file."""
-    return [row for _, row in iter_jsonl(path)]
 
 
 def read_file_rows(path: str | Path) -> list[Row]:
@@ -141,7 +118,8 @@ class StepSampler(Sampler[list[int]]):
     """Yields, per optimizer step, the row indices of this rank's micro-batches (flattened).
 
     Rows are shuffled per epoch with `seed + epoch`, padded by repetition to a multiple of the world size and
-    sharded round-robin, so every rank runs the same number of steps. `skip_steps` resumes mid-epoch.
+    sharded round-robin, so every rank runs the same number of steps. `resume_at` starts the next pass
+    mid-epoch; the length stays that of a whole epoch (Lightning counts the steps already done).
     """
 
     def __init__(
@@ -159,10 +137,23 @@ class StepSampler(Sampler[list[int]]):
         self.num_rows, self.micro_batch_size, self.accumulation = num_rows, micro_batch_size, accumulation
         self.rank, self.world_size, self.shuffle, self.seed = rank, world_size, shuffle, seed
         self.epoch = 0
-        self.skip_steps = 0
+        self._resume: tuple[int, int] | None = None  # (epoch, steps already done in it)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    @property
+    def sampler(self) -> StepSampler:
+        """Lightning calls `set_epoch` on a batch sampler's `sampler` (never on the batch sampler): here that is
+        this sampler itself, so every epoch gets its own order."""
+        return self
+
+    def resume_at(self, epoch: int, steps_done: int) -> None:
+        """The next pass is epoch `epoch` without its first `steps_done` steps; only that pass is shortened."""
+        if steps_done >= len(self):  # saved after the last step of the epoch: the next one starts afresh
+            epoch, steps_done = epoch + 1, 0
+        self.epoch = epoch
+        self._resume = (epoch, steps_done)
 
     def _micro_batches(self) -> list[list[int]]:
         if self.shuffle:
@@ -180,12 +171,17 @@ class StepSampler(Sampler[list[int]]):
         return [micro[i : i + self.accumulation] for i in range(0, len(micro), self.accumulation)]
 
     def __iter__(self) -> Iterator[list[int]]:
-        for step in self.steps()[self.skip_steps :]:
+        skip = 0
+        if self._resume is not None:
+            epoch, steps_done = self._resume
+            self._resume = None
+            skip = steps_done if epoch == self.epoch else 0
+        for step in self.steps()[skip:]:
             yield [index for micro_batch in step for index in micro_batch]
-        self.skip_steps = 0
 
     def __len__(self) -> int:
-        return len(self.steps()) - self.skip_steps
+        rows_per_rank = math.ceil(self.num_rows / self.world_size)
+        return math.ceil(math.ceil(rows_per_rank / self.micro_batch_size) / self.accumulation)
 
 
 def step_collate(micro_batch_size: int, collate: Callable[[list], dict]) -> Callable[[list], list[dict]]:

@@ -20,6 +20,7 @@ from tulu_lightning.config import (
     merge_config,
     require_files,
 )
+from tulu_lightning.files import atomic_open, check_outputs, prepare_output_dir, write_text
 
 SUITES = ("dev", "unseen")
 
@@ -89,7 +90,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, float]:
             result = generation_accuracy(model, tokenizer, rows, settings)
             metrics[f"{task.suite}/{task.name}"] = result.accuracy
             verdicts = out_dir / f"{task.name}.jsonl"
-            with verdicts.open("w") as f:
+            with atomic_open(verdicts) as f:
                 for row, response, score in zip(rows, result.responses, result.scores):
                     f.write(
                         json.dumps(
@@ -103,7 +104,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, float]:
             scores = [v for k, v in metrics.items() if k.startswith(suite + "/")]
             if scores:
                 metrics[f"{suite}/mean"] = sum(scores) / len(scores)
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         if mlflow:
             mlflow.log_metrics(metrics)
             mlflow.log_dict(
@@ -114,6 +115,10 @@ def evaluate(cfg: EvalConfig) -> dict[str, float]:
 
 def run(args) -> int:
     cfg = load_eval_config(args.config, args.overrides)
+    out_dir = Path(cfg.output_dir)
+    outputs = [out_dir / "metrics.json", *(out_dir / f"{task.name}.jsonl" for task in cfg.tasks)]
+    check_outputs(outputs, [cfg.model, args.config, *(task.file for task in cfg.tasks)])
+    prepare_output_dir(out_dir, overwrite=args.overwrite, option="output_dir")
     for name, value in evaluate(cfg).items():
         print(f"{name:40s} {value:.4f}")
     return 0

@@ -7,4 +7,7 @@ def configure_parser(parser) -> None:
     parser.add_argument(
         "--check-data", action="store_true", help="only validate every row of the data (as `check`) and exit"
     )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier run's outputs in trainer.output_dir"
+    )
     parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. optim.lr=1e-5")

@@ -7,13 +7,15 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from tulu_lightning.cli import CLIError
+from tulu_lightning.errors import CLIError
+from tulu_lightning.files import atomic_open, check_outputs, iter_jsonl, prepare_output_file
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, type=Path, help="JSONL file, one response per line")
     parser.add_argument("--verifier", help="verifier for every line (default: each line's --verifier-field)")
     parser.add_argument("--output", type=Path, help="per-line verdicts (default: <input>.verdicts.jsonl)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     parser.add_argument("--mode", default="strict", choices=["strict", "loose", "flex"])
     parser.add_argument("--partial", action="store_true", help="IFEval: score the fraction of constraints")
     parser.add_argument("--response-field", default="response")
@@ -24,28 +26,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def read_rows(path: Path) -> list[tuple[int, dict]]:
-    """The JSON objects of a JSONL file, each with its line number (blank lines skipped)."""
-    if not path.is_file():
-        raise CLIError(f"no such file: {path}")
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise CLIError(f"{path}:{number}: not JSON ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise CLIError(f"{path}:{number}: not a JSON object")
-            rows.append((number, row))
-    return rows
-
-
-def field(row: dict, name: str, line: int) -> str:
+def field(row: dict, name: str, where: str) -> str:
     if name not in row:
-        raise CLIError(f"line {line}: missing field {name!r}")
+        raise CLIError(f"{where}: missing field {name!r} (fields: {sorted(row)})")
     value = row[name]
     # IFEval ground truths may be stored as JSON objects rather than JSON strings.
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
@@ -54,24 +37,30 @@ def field(row: dict, name: str, line: int) -> str:
 def run(args: argparse.Namespace) -> int:
     from tulu_lightning.rewards import VerifierError, verify_batch
 
-    rows = read_rows(args.input)
-    if not rows:
-        raise CLIError(f"{args.input} has no rows")
+    if not args.input.is_file():
+        raise CLIError(f"--input {args.input}: no such file")
+    output = args.output or args.input.with_suffix(".verdicts.jsonl")
+    check_outputs([output], [args.input])
+    lines = list(iter_jsonl(args.input))
+    if not lines:
+        raise CLIError(f"--input {args.input}: no rows")
+    where = [f"{args.input}:{number}" for number, _ in lines]
+    rows = [row for _, row in lines]
     if args.verifier:
         verifiers = [args.verifier]
     else:
-        verifiers = [field(row, args.verifier_field, line) for line, row in rows]
-    responses = [field(row, args.response_field, line) for line, row in rows]
-    truths = [field(row, args.ground_truth_field, line) for line, row in rows]
-    prompts = [row.get(args.prompt_field) for _, row in rows] if args.prompt_field else None
+        verifiers = [field(row, args.verifier_field, at) for row, at in zip(rows, where)]
+    responses = [field(row, args.response_field, at) for row, at in zip(rows, where)]
+    truths = [field(row, args.ground_truth_field, at) for row, at in zip(rows, where)]
+    prompts = [row.get(args.prompt_field) for row in rows] if args.prompt_field else None
+    prepare_output_file(output, overwrite=args.overwrite, option="--output")
     try:
         verdicts = verify_batch(verifiers, responses, truths, prompts, mode=args.mode, partial=args.partial)
     except VerifierError as err:  # an unknown verifier name
-        where = f"{args.input}:{rows[err.row][0]}: " if err.row is not None and not args.verifier else ""
-        raise CLIError(f"{where}{err.message}") from None
+        at = f"{where[err.row]}: " if err.row is not None and not args.verifier else ""
+        raise CLIError(f"{at}{err.message}") from None
 
-    output = args.output or args.input.with_suffix(".verdicts.jsonl")
-    with output.open("w", encoding="utf-8") as f:
+    with atomic_open(output) as f:
         for verdict in verdicts:
             record = {"score": verdict.score, "status": verdict.status, "extracted": verdict.extracted}
             if verdict.error is not None:

@@ -68,8 +68,9 @@ class PostTrainingModule(L.LightningModule):
         self.automatic_optimization = False
         self.optim_cfg = optim
         self.trainer_cfg = trainer_cfg
-        self.steps_in_epoch = 0  # optimizer steps done in the current epoch (for exact resume)
-        self.resume_position: dict[str, int] | None = None
+        self.steps_in_epoch = 0  # optimizer steps (exact resume reads Lightning's own count of batches)
+        self.resume_position: dict[str, int] | None = None  # from the checkpoint: where the data stands
+        self._random_state_to_restore: torch.Tensor | None = None
         self.last_validated_step = -1
         self._step_started = 0.0
 
@@ -197,18 +198,49 @@ class PostTrainingModule(L.LightningModule):
                 self.logger.log_metrics({f"data/{name}": value for name, value in counts.items()}, step=0)
 
     # --- exact resume --------------------------------------------------------------------------------
-
-    def on_train_epoch_start(self) -> None:
-        if self.resume_position is None or self.resume_position["epoch"] != self.current_epoch:
-            self.steps_in_epoch = 0
+    # A checkpoint records where the data stands (the epoch, and the batches done in it: Lightning's own count,
+    # so an RLVR rollout batch counts once whatever its optimizer steps) and every rank's random state; the
+    # resumed run skips those batches and restores the state just before its first step, so it continues
+    # exactly as the uninterrupted run would have (same data order, same rollout samples).
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["data_position"] = {"epoch": self.current_epoch, "steps_in_epoch": self.steps_in_epoch}
+        batches = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        checkpoint["data_position"] = {"epoch": self.current_epoch, "steps_in_epoch": batches}
+        checkpoint["random_state"] = self._gather_random_states()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.resume_position = checkpoint.get("data_position")
-        if self.resume_position:
-            self.steps_in_epoch = self.resume_position["steps_in_epoch"]
+        states = checkpoint.get("random_state")
+        if states is not None and self._trainer is not None and len(states) == self.trainer.world_size:
+            self._random_state_to_restore = states[self.trainer.global_rank]
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        if self._random_state_to_restore is not None:
+            _set_random_state(self._random_state_to_restore, self.device)
+            self._random_state_to_restore = None
+
+    def _gather_random_states(self) -> list[torch.Tensor]:
+        """Every rank's random state, indexed by rank (a collective: all ranks save the checkpoint)."""
+        state = _random_state(self.device)
+        if self.trainer.world_size == 1:
+            return [state]
+        gathered = self.trainer.strategy.all_gather(state.to(self.device))
+        return [row.cpu() for row in gathered]
+
+
+def _random_state(device: torch.device) -> torch.Tensor:
+    """torch's CPU generator state, followed by the current GPU's, as one byte tensor."""
+    states = [torch.get_rng_state()]
+    if device.type == "cuda":
+        states.append(torch.cuda.get_rng_state(device))
+    return torch.cat(states)
+
+
+def _set_random_state(state: torch.Tensor, device: torch.device) -> None:
+    cpu_size = torch.get_rng_state().numel()
+    torch.set_rng_state(state[:cpu_size].clone())
+    if device.type == "cuda" and state.numel() > cpu_size:
+        torch.cuda.set_rng_state(state[cpu_size:].clone(), device)
 
 
 class StepDataModule(L.LightningDataModule):
@@ -248,15 +280,18 @@ class StepDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         cfg = self.trainer_cfg
         sampler = self.step_sampler()
-        position = getattr(self.trainer.lightning_module, "resume_position", None) if self.trainer else None
-        if position and position["epoch"] == self.trainer.current_epoch:
-            sampler.set_epoch(position["epoch"])
-            sampler.skip_steps = position["steps_in_epoch"]
+        module = self.trainer.lightning_module if self.trainer else None
+        position = getattr(module, "resume_position", None)
+        if position:
+            sampler.resume_at(position["epoch"], position["steps_in_epoch"])
+            module.resume_position = None  # only the first pass after a restore starts mid-epoch
         return DataLoader(
             ListDataset(self.train_items),
             batch_sampler=sampler,
             collate_fn=step_collate(cfg.micro_batch_size, self.collate),
             num_workers=self.num_workers,
+            # its own generator: making an iterator each epoch draws from it, not from the global random state
+            generator=torch.Generator().manual_seed(self.seed),
         )
 
     def val_dataloader(self) -> DataLoader | list:

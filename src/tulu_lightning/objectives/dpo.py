@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from tulu_lightning.chat import IGNORE_INDEX
-from tulu_lightning.config import ConfigError, RunConfig
+from tulu_lightning.config import ConfigError, RunConfig, check_range
 from tulu_lightning.models import disable_dropout, frozen_copy, load_causal_lm, load_tokenizer
 from tulu_lightning.objectives.preference import PairwiseModule, PreferenceDataModule, halves, load_pairs
 from tulu_lightning.schemas import row_texts
@@ -53,10 +53,9 @@ def validate(cfg: DPOConfig) -> None:
         raise ConfigError(f"dpo.loss_type: expected one of {LOSS_TYPES}, got {d.loss_type!r}")
     if d.reference not in ("cached", "live"):
         raise ConfigError(f"dpo.reference: expected 'cached' or 'live', got {d.reference!r}")
-    if d.beta <= 0:
-        raise ConfigError(f"dpo.beta: must be > 0, got {d.beta}")
-    if not 0 <= d.label_smoothing < 0.5:
-        raise ConfigError(f"dpo.label_smoothing: expected [0, 0.5), got {d.label_smoothing}")
+    check_range("dpo.beta", d.beta, gt=0)
+    check_range("dpo.label_smoothing", d.label_smoothing, ge=0, lt=0.5)
+    check_range("dpo.simpo_gamma_beta_ratio", d.simpo_gamma_beta_ratio, ge=0)
 
 
 # --- the losses: per pair, from per-sequence log-probs ------------------------------------------------------

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from tulu_lightning.config import ConfigError, RunConfig, require_model_dir
+from tulu_lightning.config import ConfigError, RunConfig, check_range, require_model_dir
 from tulu_lightning.models import frozen_copy, load_causal_lm, load_tokenizer
 from tulu_lightning.objectives.base import OptimizerGroup
 from tulu_lightning.objectives.rlvr import (
@@ -62,6 +62,10 @@ def validate(cfg: PPOConfig) -> None:
     validate_rlvr(cfg)
     if cfg.ppo.value_lr is not None and cfg.ppo.value_lr <= 0:
         raise ConfigError(f"ppo.value_lr: must be > 0, got {cfg.ppo.value_lr}")
+    for key in ("gamma", "lam"):
+        check_range(f"ppo.{key}", getattr(cfg.ppo, key), ge=0, le=1)
+    for key in ("value_clip", "value_loss_coef"):
+        check_range(f"ppo.{key}", getattr(cfg.ppo, key), ge=0)
     require_model_dir("ppo.value_model", cfg.ppo.value_model)
     require_model_dir("ppo.reward_model", cfg.ppo.reward_model)
 

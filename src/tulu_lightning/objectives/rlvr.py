@@ -26,7 +26,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
 from tulu_lightning.chat import prompt_ids
-from tulu_lightning.config import ConfigError, RunConfig
+from tulu_lightning.config import ConfigError, RunConfig, check_range
 from tulu_lightning.data import load_train_val
 from tulu_lightning.evaluation import generation_accuracy
 from tulu_lightning.models import disable_dropout, frozen_copy
@@ -66,14 +66,16 @@ class RLVRSection:
 
 def validate_rlvr(cfg: RunConfig) -> None:
     r = cfg.rlvr
-    if r.samples_per_prompt < 1 or r.update_epochs < 1 or r.num_minibatches < 1:
-        raise ConfigError("rlvr.samples_per_prompt, rlvr.update_epochs and rlvr.num_minibatches must be >= 1")
-    if r.temperature <= 0:
-        raise ConfigError(f"rlvr.temperature: training rollouts must sample (> 0), got {r.temperature}")
-    if not 0 < r.top_p <= 1:
-        raise ConfigError(f"rlvr.top_p: expected (0, 1], got {r.top_p}")
-    if r.clip_low < 0 or r.clip_high < 0 or r.beta < 0:
-        raise ConfigError("rlvr.clip_low, rlvr.clip_high and rlvr.beta must be >= 0")
+    for key in ("samples_per_prompt", "update_epochs", "num_minibatches", "max_new_tokens"):
+        check_range(f"rlvr.{key}", getattr(r, key), ge=1)
+    for key in ("forward_batch_size", "generation_batch_size"):
+        check_range(f"rlvr.{key}", getattr(r, key), ge=1)
+    check_range("rlvr.max_new_tokens", r.max_new_tokens, lt=cfg.data.max_seq_length)  # room for a prompt
+    check_range("rlvr.temperature", r.temperature, gt=0)  # training rollouts must sample
+    check_range("rlvr.top_p", r.top_p, gt=0, le=1)
+    for key in ("clip_low", "clip_high", "beta"):
+        check_range(f"rlvr.{key}", getattr(r, key), ge=0)
+    check_range("rlvr.vllm_gpu_memory_utilization", r.vllm_gpu_memory_utilization, gt=0, le=1)
     if r.backend not in ("hf", "vllm"):
         raise ConfigError(f"rlvr.backend: expected 'hf' or 'vllm', got {r.backend!r}")
     if r.backend == "vllm" and cfg.model.name_or_path is None:
@@ -356,6 +358,15 @@ class RLVRModule(PostTrainingModule):
                 self.cfg.trainer.seed,
             )
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["minibatch_shuffle_state"] = self.shuffle.get_state()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
+        if "minibatch_shuffle_state" in checkpoint:
+            self.shuffle.set_state(checkpoint["minibatch_shuffle_state"])
+
     def on_train_start(self) -> None:
         super().on_train_start()
         if self.cfg.eval.enabled and self.cfg.rlvr.eval_at_start and self.global_step == 0:
@@ -459,7 +470,6 @@ class RLVRModule(PostTrainingModule):
     # --- one rollout batch ---
 
     def training_step(self, micro_batches: list[dict], batch_idx: int) -> None:
-        data_step = self.steps_in_epoch
         prompts = [p for mb in micro_batches for p in mb["prompts"]]
         started = time.perf_counter()
         batch = self.generate(prompts)
@@ -469,7 +479,6 @@ class RLVRModule(PostTrainingModule):
         if hasattr(self.rollout, "push_weights"):
             self.rollout.push_weights(self.model)
         finished = time.perf_counter()
-        self.steps_in_epoch = data_step + 1  # resume counts rollout batches, not optimizer steps
         self.log_metrics(
             {
                 **self.rollout_metrics(batch),
