@@ -7,14 +7,18 @@
 - `runner`: `python -m tulu_lightning eval`; `callback`: the dev suite on the live module while training.
 - `sandbox`: code execution with time/memory limits and no network; `judge`: an OpenAI-compatible judge.
 
-Only `generation` is imported here: lm-eval is an optional dependency (the `eval` extra).
+Nothing heavy is imported with the package: lm-eval is an optional dependency (the `eval` extra), and the
+names below come from `generation` (Lightning, torch) when first used.
 """
 
-from tulu_lightning.evaluation.generation import (
-    EvalResult,
-    GenerationAccuracyCallback,
-    generation_accuracy,
-    prompt_messages,
-)
+from typing import Any
 
 __all__ = ["EvalResult", "GenerationAccuracyCallback", "generation_accuracy", "prompt_messages"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from tulu_lightning.evaluation import generation
+
+        return getattr(generation, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

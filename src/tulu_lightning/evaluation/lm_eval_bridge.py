@@ -358,6 +358,8 @@ class TaskLibrary:
     def __init__(self, local_data: str | Path | None = None) -> None:
         from lm_eval.tasks import TaskManager
 
+        # lm-eval warns about every task a later include path overrides: here that is what local data does
+        logging.getLogger("lm_eval.tasks._index").setLevel(logging.ERROR)
         self._tmp = Path(tempfile.mkdtemp(prefix="tulu_lm_eval_tasks_"))
         self.tasks_dir = render_tasks(self._tmp / "tasks")
         self.local_tasks: dict[str, Path] = {}
