@@ -262,8 +262,9 @@ HUMANEVAL = [
 
 
 def humaneval() -> dict[str, list[dict]]:
-    plus = [row | {"test": row["test"] + "    assert candidate(0, 0) == 0\n" if "add" in row["prompt"]
-                   else row["test"] + "    assert candidate(0) is True\n"} for row in HUMANEVAL]  # fmt: skip
+    extra = {"add": "    assert candidate(0, 0) == 0\n", "is_even": "    assert candidate(0) is True\n"}
+    fields = list(SCHEMAS["evalplus/humanevalplus"])
+    plus = [{f: row[f] for f in fields} | {"test": row["test"] + extra[row["entry_point"]]} for row in HUMANEVAL]
     return {"openai/openai_humaneval/test.jsonl": HUMANEVAL, "evalplus/humanevalplus/test.jsonl": plus}
 
 

@@ -17,6 +17,7 @@ from tulu_lightning.config import (
     require_model_dir,
     to_yaml,
 )
+from tulu_lightning.evaluation.config import validate_suite_eval
 from tulu_lightning.objectives import OBJECTIVES
 
 
@@ -35,6 +36,7 @@ def load_run_config(path: str, overrides: list[str] | None = None) -> RunConfig:
     require_files({"data.train_files": cfg.data.train_files, "data.val_files": cfg.data.val_files})
     require_model_dir("model.name_or_path", cfg.model.name_or_path)
     _validate_trainer(cfg)
+    validate_suite_eval(cfg.suite_eval)
     if hasattr(objective_module, "validate"):
         objective_module.validate(cfg)
     return cfg
@@ -143,6 +145,10 @@ def fit(cfg: RunConfig) -> FitResult:
         callbacks.append(
             GenerationAccuracyCallback(cfg.eval, list(datamodule.val_rows), getattr(cfg, "add_bos", False))
         )
+    if cfg.suite_eval.enabled:
+        from tulu_lightning.evaluation.callback import SuiteEvalCallback
+
+        callbacks.append(SuiteEvalCallback(cfg.suite_eval))
     trainer = L.Trainer(
         accelerator=cfg.trainer.accelerator,
         devices=cfg.trainer.devices,

@@ -12,7 +12,7 @@ Judge-scored tasks are skipped, with one line saying so, when no endpoint is con
   regression of the judge's preference on the length difference, read with the length term at zero.
 
 Every request has a timeout and a bounded number of retries; the judge makes at most `max_requests` requests
-per run, and the same (prompt, answer) pair is judged once (`_cache`).
+per run, and the same (prompt, answer) pair is judged once (`JudgeClient.cache`).
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ class JudgeClient:
             raise JudgeError(f"judge.base_url must be an http(s) URL, got {cfg.base_url!r}")
         self.cfg = cfg
         self.requests = 0
+        self.cache: dict[tuple, object] = {}  # a (prompt, answer) pair is judged once
 
     def chat(self, messages: list[dict], model: str | None = None) -> str:
         if self.requests >= self.cfg.max_requests:
@@ -141,8 +142,8 @@ def preference(
     """1.0 when the judge prefers `output` to `baseline`, 0.0 when it prefers the baseline, 0.5 when it
     answers neither."""
     key = ("preference", instruction, output, baseline, reference)
-    if key in _cache:
-        return _cache[key]
+    if key in client.cache:
+        return client.cache[key]  # type: ignore[return-value]
     swap = int(hashlib.sha256(instruction.encode()).hexdigest(), 16) % 2 == 1
     first, second = (baseline, output) if swap else (output, baseline)
     prompt = _PREFERENCE_PROMPT.format(
@@ -158,7 +159,7 @@ def preference(
     else:
         output_position = 1 if swap else 0
         score = 1.0 if picked == output_position else 0.0
-    _cache[key] = score
+    client.cache[key] = score
     return score
 
 
@@ -230,21 +231,20 @@ class SafetyLabels:
 def safety_labels(client: JudgeClient, prompt: str, response: str) -> SafetyLabels:
     """WildGuard's three labels for one exchange (None where the judge's answer lacks a label)."""
     key = ("safety", prompt, response)
-    if key in _cache:
-        return _cache[key]
+    if key in client.cache:
+        return client.cache[key]  # type: ignore[return-value]
     answer = client.chat(
         [{"role": "user", "content": _SAFETY_PROMPT.format(prompt=prompt, response=response)}],
         model=client.cfg.safety_model,
     )
     found = {name.lower(): value.lower() == "yes" for name, value in _LABEL.findall(answer)}
     labels = SafetyLabels(found.get("harmful request"), found.get("response refusal"), found.get("harmful response"))
-    _cache[key] = labels
+    client.cache[key] = labels
     return labels
 
 
 # --- the judge the lm-eval metrics use --------------------------------------------------------------------
 
-_cache: dict[tuple, object] = {}
 _ACTIVE: JudgeClient | None = None
 
 
@@ -263,7 +263,6 @@ def judging(cfg: JudgeConfig) -> Iterator[JudgeClient]:
         yield _ACTIVE
     finally:
         _ACTIVE = previous
-        _cache.clear()
 
 
 __all__ = [

@@ -189,9 +189,11 @@ _FENCE = re.compile(r"```(?:[Pp]ython3?|py)?[ \t]*\n(.*?)(?:```|$)", re.DOTALL)
 
 def completion_program(prompt: str, completion: str, entry_point: str | None = None) -> str:
     """The program a completion stands for: the code in its first fenced block when it has one (a chat
-    answer), else the raw continuation; prefixed with the prompt unless it defines `entry_point` itself."""
+    answer), else the continuation up to a closing fence; prefixed with the prompt unless it defines
+    `entry_point` itself (then only the prompt's imports are kept)."""
     match = _FENCE.search(completion)
-    code = match.group(1) if match else completion
+    # a fenced block, or (a continuation of an answer prefix that opened the block) the text up to the fence
+    code = match.group(1) if match else completion.split("```", 1)[0]
     if entry_point and re.search(rf"^\s*def\s+{re.escape(entry_point)}\s*\(", code, re.MULTILINE):
         imports = "\n".join(line for line in prompt.splitlines() if line.startswith(("import ", "from ")))
         return f"{imports}\n{code}" if imports else code

@@ -197,8 +197,9 @@ def build_model(cfg: EvalConfig):
     return lm_eval_bridge.hf_model(cfg.model, batch_size=cfg.batch_size, device=cfg.device, **cfg.model_args)
 
 
-def evaluate(cfg: EvalConfig) -> EvalReport:
-    """Run the configured suites on the configured model; log to MLflow; write `<output_dir>/metrics.json`."""
+def evaluate(cfg: EvalConfig, lm=None) -> EvalReport:
+    """Run the configured suites on the configured model (or on `lm`, any lm-eval model); log to MLflow;
+    write `<output_dir>/metrics.json`."""
     from tqdm import tqdm
 
     from tulu_lightning.evaluation import judge, sandbox
@@ -218,7 +219,7 @@ def evaluate(cfg: EvalConfig) -> EvalReport:
     ):
         if mlflow is not None:
             mlflow.log_params(library_versions() | {"eval.local_tasks": len(library.local_tasks)})
-        lm = build_model(cfg)
+        lm = lm if lm is not None else build_model(cfg)
         bar = tqdm(plan, desc="eval", unit="task", file=sys.stderr, dynamic_ncols=True)
         for suite, task in bar:
             bar.set_postfix_str(f"{suite.prefix}/{task.name}")
@@ -252,7 +253,7 @@ def _run_or_report(lm, library, suite: Suite, task: SuiteTask, cfg: EvalConfig, 
     reason = skip_reason(task, cfg.code_execution.enabled, cfg.judge.configured)
     key = f"{suite.prefix}/{task.name}"
     if reason:
-        print(f"skip {key}: {reason}", file=sys.stderr)
+        say(f"skip {key}: {reason}")
         return TaskOutcome(suite, task, "skipped", reason=reason)
     try:
         outcome = run_task(
@@ -262,7 +263,7 @@ def _run_or_report(lm, library, suite: Suite, task: SuiteTask, cfg: EvalConfig, 
         )  # fmt: skip
     except Exception as err:  # one task's failure is reported, the others still run
         first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        print(f"error {key}: {type(err).__name__}: {first_line} (traceback in {out / 'errors.log'})", file=sys.stderr)
+        say(f"error {key}: {type(err).__name__}: {first_line} (traceback in {out / 'errors.log'})")
         with open(out / "errors.log", "a") as f:
             f.write(f"--- {key}\n{traceback.format_exc()}\n")
         return TaskOutcome(suite, task, "failed", reason=first_line)
@@ -273,6 +274,13 @@ def _run_or_report(lm, library, suite: Suite, task: SuiteTask, cfg: EvalConfig, 
             for row in outcome.samples:
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
     return outcome
+
+
+def say(line: str) -> None:
+    """One line on stderr, above the progress bar (not appended to it)."""
+    from tqdm import tqdm
+
+    tqdm.write(line, file=sys.stderr)
 
 
 def library_versions() -> dict[str, str]:
