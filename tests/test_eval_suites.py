@@ -263,3 +263,23 @@ def test_write_tasks_for_lm_eval_cli(tmp_path, capsys):
     text = (tmp_path / "tasks" / "dev" / "math" / "algebra.yaml").read_text()
     assert "lm_eval/tasks/hendrycks_math/hendrycks_math_algebra.yaml" in text and "include: [/" in text
     assert "--include_path" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_demo_config_on_the_demo_sft_model(demo_sft, tmp_path):
+    """configs/eval/demo.yaml as written, on the demo SFT model: every task of both suites runs on the local
+    fixtures (the judged ones are skipped: no judge), and MLflow holds dev/*, unseen/* and both means."""
+    db = tmp_path / "mlflow.db"
+    code = main(["eval", "--config", str(REPO / "configs/eval/demo.yaml"), f"model={demo_sft.hf_dir}",
+                 f"output_dir={tmp_path / 'out'}", f"tracking.uri=sqlite:///{db}"])  # fmt: skip
+    assert code == 0
+    summary = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    judged = {t.name for s in SUITES.values() for t in s.tasks if t.needs == "judge"}
+    for suite in SUITES.values():
+        expected = [t.name for t in suite.tasks if t.name not in judged]
+        assert summary["coverage"][f"{suite.prefix}/mean"] == expected
+        for name in expected:
+            assert 0.0 <= summary["metrics"][f"{suite.prefix}/{name}"] <= 1.0
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    run = client.search_runs([client.get_experiment_by_name("evaluation").experiment_id])[0]
+    assert {"dev/mean", "unseen/mean", "dev/gsm8k", "unseen/gpqa"} <= set(run.data.metrics)
