@@ -22,46 +22,117 @@ SCHEMAS: dict[str, dict[str, type]] = {
     "EleutherAI/hendrycks_math": {"problem": str, "level": str, "type": str, "solution": str},
     "cais/mmlu": {"question": str, "subject": str, "choices": list, "answer": int},
     "akariasai/PopQA": {
-        "id": int, "subj": str, "prop": str, "obj": str, "subj_id": int, "prop_id": int, "obj_id": int,
-        "s_aliases": str, "o_aliases": str, "s_uri": str, "o_uri": str, "s_wiki_title": str,
-        "o_wiki_title": str, "s_pop": int, "o_pop": int, "question": str, "possible_answers": str,
-    },  # fmt: skip
+        "id": int,
+        "subj": str,
+        "prop": str,
+        "obj": str,
+        "subj_id": int,
+        "prop_id": int,
+        "obj_id": int,
+        "s_aliases": str,
+        "o_aliases": str,
+        "s_uri": str,
+        "o_uri": str,
+        "s_wiki_title": str,
+        "o_wiki_title": str,
+        "s_pop": int,
+        "o_pop": int,
+        "question": str,
+        "possible_answers": str,
+    },
     "truthfulqa/truthful_qa": {"question": str, "mc1_targets": dict, "mc2_targets": dict},
     "SaylorTwift/bbh": {"input": str, "target": str},
     "EleutherAI/drop": {
-        "section_id": str, "query_id": str, "passage": str, "question": str, "answer": dict,
+        "section_id": str,
+        "query_id": str,
+        "passage": str,
+        "question": str,
+        "answer": dict,
         "validated_answers": dict,
-    },  # fmt: skip
-    "openai/openai_humaneval": {"task_id": str, "prompt": str, "canonical_solution": str, "test": str, "entry_point": str},
-    "evalplus/humanevalplus": {"task_id": str, "prompt": str, "canonical_solution": str, "entry_point": str, "test": str},
+    },
+    "openai/openai_humaneval": {
+        "task_id": str,
+        "prompt": str,
+        "canonical_solution": str,
+        "test": str,
+        "entry_point": str,
+    },
+    "evalplus/humanevalplus": {
+        "task_id": str,
+        "prompt": str,
+        "canonical_solution": str,
+        "entry_point": str,
+        "test": str,
+    },
     "google/IFEval": {"key": int, "prompt": str, "instruction_id_list": list, "kwargs": list},
     "tatsu-lab/alpaca_eval": {"instruction": str, "output": str, "generator": str, "dataset": str},
     "walledai/XSTest": {"prompt": str, "focus": str, "type": str, "note": str, "label": str},
     "walledai/HarmBench": {"prompt": str, "category": str},
     "hails/agieval": {"query": str, "choices": list, "gold": list},
     "TIGER-Lab/MMLU-Pro": {
-        "question_id": int, "question": str, "options": list, "answer": str, "answer_index": int,
-        "cot_content": str, "category": str, "src": str,
-    },  # fmt: skip
+        "question_id": int,
+        "question": str,
+        "options": list,
+        "answer": str,
+        "answer_index": int,
+        "cot_content": str,
+        "category": str,
+        "src": str,
+    },
     "Idavidrein/gpqa": {
-        "Question": str, "Correct Answer": str, "Incorrect Answer 1": str, "Incorrect Answer 2": str,
-        "Incorrect Answer 3": str, "Explanation": str, "Record ID": str, "Subdomain": str, "High-level domain": str,
-    },  # fmt: skip
+        "Question": str,
+        "Correct Answer": str,
+        "Incorrect Answer 1": str,
+        "Incorrect Answer 2": str,
+        "Incorrect Answer 3": str,
+        "Explanation": str,
+        "Record ID": str,
+        "Subdomain": str,
+        "High-level domain": str,
+    },
     "deepmind/math_dataset": {"question": str, "answer": str},
     "bigcode/bigcodebench-hard": {
-        "task_id": str, "complete_prompt": str, "instruct_prompt": str, "canonical_solution": str,
-        "code_prompt": str, "test": str, "entry_point": str, "doc_struct": str, "libs": str,
-    },  # fmt: skip
+        "task_id": str,
+        "complete_prompt": str,
+        "instruct_prompt": str,
+        "canonical_solution": str,
+        "code_prompt": str,
+        "test": str,
+        "entry_point": str,
+        "doc_struct": str,
+        "libs": str,
+    },
     "allenai/IFBench_test": {"key": int, "prompt": str, "instruction_id_list": list, "kwargs": list},
     "allenai/href": {"category": str, "instruction": str, "output": str, "generator": str, "reference": str},
 }
 
 # google/IFEval's `kwargs` items carry every argument name of every instruction (null when unused).
-IFEVAL_KWARGS = (
-    "num_highlights relation num_words num_placeholders prompt_to_repeat num_bullets section_spliter num_sections "
-    "capital_relation capital_frequency keywords num_paragraphs language let_relation letter let_frequency "
-    "end_phrase forbidden_words keyword frequency num_sentences postscript_marker first_word nth_paragraph"
-).split()
+IFEVAL_KWARGS = [
+    "num_highlights",
+    "relation",
+    "num_words",
+    "num_placeholders",
+    "prompt_to_repeat",
+    "num_bullets",
+    "section_spliter",
+    "num_sections",
+    "capital_relation",
+    "capital_frequency",
+    "keywords",
+    "num_paragraphs",
+    "language",
+    "let_relation",
+    "letter",
+    "let_frequency",
+    "end_phrase",
+    "forbidden_words",
+    "keyword",
+    "frequency",
+    "num_sentences",
+    "postscript_marker",
+    "first_word",
+    "nth_paragraph",
+]
 
 
 def ifeval_kwargs(**used) -> dict:
@@ -113,7 +184,9 @@ def mmlu() -> dict[str, list[dict]]:
         ("Which organ pumps blood through the body?", "anatomy", ["Liver", "Lung", "Kidney", "Heart"], 3),
         ("Which of these is a prime number?", "elementary_mathematics", ["21", "29", "33", "39"], 1),
     ]  # fmt: skip
-    return {"cais/mmlu/all/test.jsonl": [dict(zip(("question", "subject", "choices", "answer"), r)) for r in rows]}
+    return {
+        "cais/mmlu/all/test.jsonl": [dict(zip(("question", "subject", "choices", "answer"), r)) for r in rows]
+    }
 
 
 def popqa() -> dict[str, list[dict]]:
@@ -155,7 +228,8 @@ def truthfulqa() -> dict[str, list[dict]]:
     ]  # fmt: skip
     return {
         "truthfulqa/truthful_qa/multiple_choice/validation.jsonl": [
-            {"question": q, "mc1_targets": targets(mc1, 1), "mc2_targets": targets(mc2, n)} for q, mc1, mc2, n in rows
+            {"question": q, "mc1_targets": targets(mc1, 1), "mc2_targets": targets(mc2, n)}
+            for q, mc1, mc2, n in rows
         ]
     }
 
@@ -217,13 +291,20 @@ BBH_TASKS = {
 
 
 def bbh() -> dict[str, list[dict]]:
-    return {f"SaylorTwift/bbh/{task}/test.jsonl": [{"input": q, "target": a}] for task, (q, a) in BBH_TASKS.items()}
+    return {
+        f"SaylorTwift/bbh/{task}/test.jsonl": [{"input": q, "target": a}]
+        for task, (q, a) in BBH_TASKS.items()
+    }
 
 
 def drop() -> dict[str, list[dict]]:
     def row(i, passage, question, number="", spans=()):
         answer = {"number": number, "date": {"day": "", "month": "", "year": ""}, "spans": list(spans)}
-        validated = {"number": [number], "date": [{"day": "", "month": "", "year": ""}], "spans": [list(spans)]}
+        validated = {
+            "number": [number],
+            "date": [{"day": "", "month": "", "year": ""}],
+            "spans": [list(spans)],
+        }
         return {"section_id": f"history_{i}", "query_id": f"q{i:04d}", "passage": passage, "question": question,
                 "answer": answer, "validated_answers": validated}  # fmt: skip
 
@@ -264,7 +345,9 @@ HUMANEVAL = [
 def humaneval() -> dict[str, list[dict]]:
     extra = {"add": "    assert candidate(0, 0) == 0\n", "is_even": "    assert candidate(0) is True\n"}
     fields = list(SCHEMAS["evalplus/humanevalplus"])
-    plus = [{f: row[f] for f in fields} | {"test": row["test"] + extra[row["entry_point"]]} for row in HUMANEVAL]
+    plus = [
+        {f: row[f] for f in fields} | {"test": row["test"] + extra[row["entry_point"]]} for row in HUMANEVAL
+    ]
     return {"openai/openai_humaneval/test.jsonl": HUMANEVAL, "evalplus/humanevalplus/test.jsonl": plus}
 
 
@@ -293,7 +376,8 @@ def alpaca_eval() -> dict[str, list[dict]]:
     ]  # fmt: skip
     return {
         "tatsu-lab/alpaca_eval/alpaca_eval_gpt4_baseline/eval.jsonl": [
-            {"instruction": i, "output": o, "generator": "gpt4_turbo", "dataset": "helpful_base"} for i, o in rows
+            {"instruction": i, "output": o, "generator": "gpt4_turbo", "dataset": "helpful_base"}
+            for i, o in rows
         ]
     }
 
@@ -338,7 +422,9 @@ AGIEVAL = {
 def agieval() -> dict[str, list[dict]]:
     files = {}
     for name, (query, gold) in AGIEVAL.items():
-        choices = [c.strip() for c in query.split("Answer Choices:")[1].split("\nA:")[0].split(" (") if c.strip()]
+        choices = [
+            c.strip() for c in query.split("Answer Choices:")[1].split("\nA:")[0].split(" (") if c.strip()
+        ]
         choices = [c if c.startswith("(") else "(" + c for c in choices]
         files[f"hails/agieval-{name}/test.jsonl"] = [{"query": query, "choices": choices, "gold": [gold]}]
     return files
@@ -400,7 +486,9 @@ def bigcodebench() -> dict[str, list[dict]]:
                 "code_prompt": code_prompt,
                 "test": test,
                 "entry_point": "task_func",
-                "doc_struct": json.dumps({"description": ["Compute the area of a circle."], "reqs": ["math"]}),
+                "doc_struct": json.dumps(
+                    {"description": ["Compute the area of a circle."], "reqs": ["math"]}
+                ),
                 "libs": "['math']",
             }
         ]

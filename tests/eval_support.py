@@ -48,7 +48,9 @@ def build_tiny_model_dir(dest: Path) -> Path:
     from tulu_lightning.config import TinyModelConfig
     from tulu_lightning.models import build_tiny_model, train_tiny_tokenizer
 
-    texts = [json.loads(line)["messages"][0]["content"] for line in (DEMO_DATA / "sft_train.jsonl").open()][:200]
+    texts = [json.loads(line)["messages"][0]["content"] for line in (DEMO_DATA / "sft_train.jsonl").open()][
+        :200
+    ]
     tokenizer = train_tiny_tokenizer(texts, TINY_MODEL["tiny"]["vocab_size"])
     model = build_tiny_model(TinyModelConfig(**TINY_MODEL["tiny"]), tokenizer)
     model.save_pretrained(dest)
@@ -75,11 +77,13 @@ class StubJudge:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's naming)
+            def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 prompt = body["messages"][-1]["content"]
                 stub.prompts.append(prompt)
-                payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": stub.answer(prompt)}}]})
+                payload = json.dumps(
+                    {"choices": [{"message": {"role": "assistant", "content": stub.answer(prompt)}}]}
+                )
                 self.send_response(404 if self.path != "/v1/chat/completions" else 200)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
@@ -91,7 +95,9 @@ class StubJudge:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     @property

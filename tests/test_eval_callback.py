@@ -38,7 +38,9 @@ def test_fit_tracks_the_dev_suite_of_the_live_model(tmp_path):
     module = result.module.eval()
     task = TULU3_DEV.task("gsm8k")
     with TaskLibrary(EVAL_DATA) as library:
-        live = run_task(live_model(module.model, module.tokenizer), library, TULU3_DEV, task, limit=2, max_gen_toks=8)
+        live = run_task(
+            live_model(module.model, module.tokenizer), library, TULU3_DEV, task, limit=2, max_gen_toks=8
+        )
         exported = run_task(hf_model(str(result.hf_dir), device="cpu", dtype="float32"), library, TULU3_DEV, task,
                             limit=2, max_gen_toks=8)  # fmt: skip
     assert live.score == exported.score == result.metrics["dev/gsm8k"]

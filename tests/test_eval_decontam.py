@@ -32,11 +32,16 @@ def test_planted_question_is_found_through_the_suite_names(tmp_path, capsys):
     assert code == 0
     report = json.loads((out / "report.json").read_text())
     benchmarks = {b["name"]: b["instances"] for b in report["benchmarks"]}
-    assert benchmarks["gsm8k"] == 4 and benchmarks["bbh"] == 27 and benchmarks["mmlu_pro"] == 2  # every task's docs
+    assert (
+        benchmarks["gsm8k"] == 4 and benchmarks["bbh"] == 27 and benchmarks["mmlu_pro"] == 2
+    )  # every task's docs
     assert len(benchmarks) == 19
     found = {(r["id"], m["benchmark"], m["instance_id"])
              for r in map(json.loads, (out / "contaminated.jsonl").open()) for m in r["matches"]}  # fmt: skip
-    assert found == {("planted-dev", "gsm8k", "tulu3_gsm8k:2"), ("planted-unseen", "mmlu_pro", "tulu3_mmlu_pro:1")}
+    assert found == {
+        ("planted-dev", "gsm8k", "tulu3_gsm8k:2"),
+        ("planted-unseen", "mmlu_pro", "tulu3_mmlu_pro:1"),
+    }
     verdicts = {(r["benchmark"], r["contaminated"]) for r in report["results"]}
     assert ("gsm8k", True) in verdicts and ("mmlu_pro", True) in verdicts and ("math", False) in verdicts
     clean = [json.loads(line)["id"] for line in (out / "clean" / "sft.jsonl").open()]
@@ -51,5 +56,7 @@ def test_a_suite_whose_data_cannot_be_read_is_one_line(tmp_path, capsys):
     code = main(["decontaminate", f"benchmark_data={empty}", "--benchmarks", "tulu3_dev", "--train", str(train),
                  "--out", str(tmp_path / "out")])  # fmt: skip
     err = capsys.readouterr().err.strip()
-    assert code == 2 and err.startswith("error: --benchmarks tulu3_dev: dev/mmlu: cannot read its benchmark data")
+    assert code == 2 and err.startswith(
+        "error: --benchmarks tulu3_dev: dev/mmlu: cannot read its benchmark data"
+    )
     assert len(err.splitlines()) == 1

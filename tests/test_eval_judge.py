@@ -56,11 +56,15 @@ def test_judged_tasks_against_a_stub_judge(tmp_path):
         return f"{MARK}: a careful answer."
 
     with StubJudge(judge_answer, max_requests=50) as stub:
-        report = run(tmp_path, respond, JudgeConfig(base_url=stub.base_url), ["alpaca_eval", "safety", "href"])
+        report = run(
+            tmp_path, respond, JudgeConfig(base_url=stub.base_url), ["alpaca_eval", "safety", "href"]
+        )
         asked = len(stub.prompts)
     outcomes = {o.key: o for o in report.outcomes}
     alpaca = outcomes["dev/alpaca_eval"]
-    assert alpaca.metrics["tulu_judge_win_rate,none"] == 0.5  # one win (the study tips), one loss (the rainbow)
+    assert (
+        alpaca.metrics["tulu_judge_win_rate,none"] == 0.5
+    )  # one win (the study tips), one loss (the rainbow)
     assert 0.0 < alpaca.score < 1.0  # length-controlled
     assert outcomes["dev/safety"].metrics["tulu3_safety_xstest/tulu_safety,none"] == 1.0
     assert outcomes["dev/safety"].metrics["tulu3_safety_harmbench/tulu_safety,none"] == 0.0
@@ -118,7 +122,7 @@ def test_judge_errors_are_clear_and_bounded():
             wrong_path.chat([{"role": "user", "content": "d"}])
     # the stub served its 3 requests and stopped by itself: nothing answers any more
     gone = JudgeClient(JudgeConfig(base_url=stub.base_url, max_retries=0, timeout_s=2))
-    with pytest.raises(JudgeError, match="judge http://127.0.0.1"):
+    with pytest.raises(JudgeError, match=re.escape("judge http://127.0.0.1")):
         gone.chat([{"role": "user", "content": "e"}])
     with pytest.raises(JudgeError, match="http\\(s\\) URL"):
         JudgeClient(JudgeConfig(base_url="file:///etc/passwd"))

@@ -113,7 +113,9 @@ def reference_task(tmp: Path, name: str, include: str, data_files: dict[str, Pat
     return str(path)
 
 
-def per_doc_scores(library, task_spec, respond, metric: str, filter_name: str, chat: bool = True) -> dict[int, float]:
+def per_doc_scores(
+    library, task_spec, respond, metric: str, filter_name: str, chat: bool = True
+) -> dict[int, float]:
     from lm_eval.evaluator import evaluate
 
     loaded = library.manager.load([task_spec])
@@ -218,7 +220,11 @@ def test_ifeval_parity(tmp_path, local, monkeypatch):
     # that need it are not compared, see KNOWN_DIFFERENCES)
     monkeypatch.setattr(nltk, "download", lambda *args, **kwargs: False)
     corpus = [json.loads(line) for line in (REPO / "tests/data/rewards/ifeval_corpus.jsonl").open()]
-    cases = [r for r in corpus if r["strict"] is not None and r["id"] not in SKIPPED_IFEVAL_IDS and not impossible(r)]
+    cases = [
+        r
+        for r in corpus
+        if r["strict"] is not None and r["id"] not in SKIPPED_IFEVAL_IDS and not impossible(r)
+    ]
     cases = cases[::6]
     assert len({c["id"] for c in cases}) >= 20
     rows = [{"key": i, "prompt": f"Parity case {i}.", "instruction_id_list": [c["id"]], "kwargs": [c["kwargs"]]}
@@ -228,16 +234,21 @@ def test_ifeval_parity(tmp_path, local, monkeypatch):
     with lm_eval_bridge.TaskLibrary(local) as library:
         ref = reference_task(tmp_path, "ref_ifeval", "ifeval/ifeval.yaml", {"train": data})
         for reading in ("strict", "loose"):
-            ours = per_doc_scores(library, "tulu3_ifeval", respond, f"tulu_prompt_level_{reading}_acc", "none")
+            ours = per_doc_scores(
+                library, "tulu3_ifeval", respond, f"tulu_prompt_level_{reading}_acc", "none"
+            )
             theirs = per_doc_scores(library, ref, respond, f"prompt_level_{reading}_acc", "none")
             disagree = [(cases[i]["id"], cases[i]["response"][:60]) for i in ours if ours[i] != theirs[i]]
             assert not disagree, (reading, disagree)
             assert sum(ours.values()) == sum(theirs.values()) > 0
 
 
-def test_ifeval_ood_parity_with_ifbench_reference(local):
+def test_ifeval_ood_parity_with_ifbench_reference(local, monkeypatch):
     """No lm-eval task: our IFEval-OOD task against IFBench's own checks (if-verifiable), strict reading, on the
     constraints whose reference needs no NLTK data (the others: test_rewards_conformance.py)."""
+    import nltk
+
+    monkeypatch.setattr(nltk, "download", lambda *args, **kwargs: False)  # IFBench's import fetches NLTK data
     registry = pytest.importorskip("if_verifiable.ifbench.instructions_registry")
     from tests.test_rewards_conformance import IFBENCH_NLTK_DATA_IDS
 

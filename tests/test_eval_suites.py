@@ -21,7 +21,9 @@ lm_eval_bridge = pytest.importorskip("tulu_lightning.evaluation.lm_eval_bridge")
 
 
 def load_fixture_script():
-    spec = importlib.util.spec_from_file_location("make_eval_fixtures", REPO / "scripts" / "make_eval_fixtures.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_eval_fixtures", REPO / "scripts" / "make_eval_fixtures.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -33,7 +35,9 @@ def test_fixtures_are_what_the_script_writes_in_the_hub_schemas():
     on_disk = {str(p.relative_to(EVAL_DATA)) for p in EVAL_DATA.rglob("*.jsonl")}
     assert on_disk == set(files)
     for relative, rows in files.items():
-        assert (EVAL_DATA / relative).read_text() == "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+        assert (EVAL_DATA / relative).read_text() == "".join(
+            json.dumps(r, ensure_ascii=False) + "\n" for r in rows
+        )
         dataset = next(d for d in script.SCHEMAS if relative.startswith(d))
         for row in rows:
             assert list(row) == list(script.SCHEMAS[dataset]), relative
@@ -79,16 +83,25 @@ def gold_answers() -> list[tuple[str, str]]:
     """(text found in a question's prompt, a right answer written the way each task's reader expects)."""
     pairs = []
     for row in fixture_rows("openai/gsm8k/main/test.jsonl"):
-        pairs.append((row["question"], f"Working it out. The answer is {row['answer'].split('####')[-1].strip()}."))
+        pairs.append(
+            (row["question"], f"Working it out. The answer is {row['answer'].split('####')[-1].strip()}.")
+        )
     for row in fixture_rows("EleutherAI/hendrycks_math/*/test.jsonl"):
         answer = re.search(r"\\boxed\{(.*)\}", row["solution"]).group(1)
-        pairs.append((row["problem"], f"Step by step.\nFinal Answer: The final answer is ${answer}$. I hope it is correct."))
+        pairs.append(
+            (
+                row["problem"],
+                f"Step by step.\nFinal Answer: The final answer is ${answer}$. I hope it is correct.",
+            )
+        )
     for row in fixture_rows("cais/mmlu/all/test.jsonl"):
         pairs.append((row["question"], f"Reasoning. Therefore, the answer is ({'ABCD'[row['answer']]})"))
     for row in fixture_rows("TIGER-Lab/MMLU-Pro/test.jsonl"):
         pairs.append((row["question"], f"Therefore, the answer is ({row['answer']})"))
     for row in fixture_rows("hails/agieval-*/test.jsonl"):
-        pairs.append((row["query"].split("Answer Choices")[0], f"Therefore, the answer is ({'ABCDE'[row['gold'][0]]})"))
+        pairs.append(
+            (row["query"].split("Answer Choices")[0], f"Therefore, the answer is ({'ABCDE'[row['gold'][0]]})")
+        )
     for row in fixture_rows("SaylorTwift/bbh/*/test.jsonl"):
         pairs.append((row["input"], f"Let me think. So the answer is {row['target']}."))
     for row in fixture_rows("akariasai/PopQA/test.jsonl"):
@@ -99,7 +112,9 @@ def gold_answers() -> list[tuple[str, str]]:
     for row in fixture_rows("deepmind/math_dataset/test.jsonl"):
         # an equivalent form, in Python syntax: 2*x**2 - x - 3 written as -x - 3 + 2*x**2
         answer = {"2*x**2 - x - 3": "-x - 3 + 2*x**2"}.get(row["answer"], row["answer"])
-        pairs.append((row["question"], f"Work.\nTherefore, the final answer is {answer}. I hope it is correct."))
+        pairs.append(
+            (row["question"], f"Work.\nTherefore, the final answer is {answer}. I hope it is correct.")
+        )
     ifeval_answers = {
         1000: "rivers run to the sea and carry water through valleys, towns and fields.",
         1001: " ".join(["a busy city has many streets and people and shops and parks to visit"] * 3),
@@ -127,9 +142,11 @@ def answer_for(prompt: str, pairs: list[tuple[str, str]]) -> str:
     return answer
 
 
-SCORED_TASKS = [
-    t for suite in SUITES.values() for t in suite.tasks if t.needs is None and t.name != "truthfulqa"
-] + [t for t in TULU3_DEV.tasks if t.needs == "code"] + [TULU3_UNSEEN.task("bigcodebench")]
+SCORED_TASKS = (
+    [t for suite in SUITES.values() for t in suite.tasks if t.needs is None and t.name != "truthfulqa"]
+    + [t for t in TULU3_DEV.tasks if t.needs == "code"]
+    + [TULU3_UNSEEN.task("bigcodebench")]
+)
 
 
 @pytest.mark.parametrize("task", SCORED_TASKS, ids=lambda t: t.name)
@@ -138,7 +155,9 @@ def test_every_task_scores_right_answers_fully(library, task):
     from tulu_lightning.evaluation.runner import run_task
 
     pairs = gold_answers()
-    canonical = {r["prompt"]: r["canonical_solution"] for r in fixture_rows("openai/openai_humaneval/test.jsonl")}
+    canonical = {
+        r["prompt"]: r["canonical_solution"] for r in fixture_rows("openai/openai_humaneval/test.jsonl")
+    }
     bigcode = fixture_rows("bigcode/bigcodebench-hard/v0.1.4.jsonl")
 
     def respond(prompt: str) -> str:
@@ -171,14 +190,18 @@ def test_loglikelihood_task_follows_the_likelier_choices(library):
     outcome = run_task(lm, library, TULU3_DEV, TULU3_DEV.task("truthfulqa"))
     assert outcome.score == pytest.approx(1.0)
     inverted = scripted_lm(lambda prompt: "", lambda c, x: -loglikelihood(c, x) - 50.0)
-    assert run_task(inverted, library, TULU3_DEV, TULU3_DEV.task("truthfulqa")).score == pytest.approx(0.0, abs=1e-6)
+    assert run_task(inverted, library, TULU3_DEV, TULU3_DEV.task("truthfulqa")).score == pytest.approx(
+        0.0, abs=1e-6
+    )
 
 
 def test_pass_at_k_from_half_right_samples(library):
     from tulu_lightning.evaluation import sandbox
     from tulu_lightning.evaluation.runner import run_task
 
-    canonical = {r["prompt"]: r["canonical_solution"] for r in fixture_rows("openai/openai_humaneval/test.jsonl")}
+    canonical = {
+        r["prompt"]: r["canonical_solution"] for r in fixture_rows("openai/openai_humaneval/test.jsonl")
+    }
     calls = {"n": 0}
 
     def respond(prompt: str) -> str:  # every other sample is wrong
@@ -190,7 +213,9 @@ def test_pass_at_k_from_half_right_samples(library):
         outcome = run_task(scripted_lm(respond), library, TULU3_DEV, TULU3_DEV.task("humaneval"),
                            confirm_run_unsafe_code=True)  # fmt: skip
     assert outcome.metrics["pass@1,programs"] == pytest.approx(0.5)
-    assert outcome.score == pytest.approx(1 - math.comb(10, 10) / math.comb(20, 10))  # pass@10 with n=20, c=10
+    assert outcome.score == pytest.approx(
+        1 - math.comb(10, 10) / math.comb(20, 10)
+    )  # pass@10 with n=20, c=10
 
 
 # --- the command end to end -------------------------------------------------------------------------------------
@@ -216,8 +241,14 @@ def test_eval_command_on_a_model_into_mlflow(tiny_model, tmp_path, capsys):
     assert code == 0
     summary = json.loads((tmp_path / "out" / "metrics.json").read_text())
     metrics = summary["metrics"]
-    dev, unseen = ["truthfulqa", "gsm8k", "humaneval", "alpaca_eval"], ["deepmind_math", "ifeval_ood"]  # suite order
-    assert set(metrics) == {f"dev/{t}" for t in dev} | {f"unseen/{t}" for t in unseen} | {"dev/mean", "unseen/mean"}
+    dev, unseen = (
+        ["truthfulqa", "gsm8k", "humaneval", "alpaca_eval"],
+        ["deepmind_math", "ifeval_ood"],
+    )  # suite order
+    assert set(metrics) == {f"dev/{t}" for t in dev} | {f"unseen/{t}" for t in unseen} | {
+        "dev/mean",
+        "unseen/mean",
+    }
     assert summary["coverage"] == {"dev/mean": dev, "unseen/mean": unseen}
     assert metrics["dev/mean"] == pytest.approx(sum(metrics[f"dev/{t}"] for t in dev) / 4)
     # the stub prefers the shorter answer: the tiny model's 8 tokens beat every baseline answer
@@ -234,10 +265,16 @@ def test_eval_command_on_a_model_into_mlflow(tiny_model, tmp_path, capsys):
     assert run.data.tags["dev/mean.tasks"] == ",".join(dev)
     tables = {a.path for a in client.list_artifacts(run.info.run_id, "samples")}
     assert tables == {f"samples/dev_{t}.json" for t in dev} | {f"samples/unseen_{t}.json" for t in unseen}
-    table = json.loads(Path(client.download_artifacts(run.info.run_id, "samples/dev_gsm8k.json", str(tmp_path))).read_text())
-    assert {"prompt", "response", "target", "tulu_exact_match"} <= set(table["columns"]) and len(table["data"]) == 2
+    table = json.loads(
+        Path(client.download_artifacts(run.info.run_id, "samples/dev_gsm8k.json", str(tmp_path))).read_text()
+    )
+    assert {"prompt", "response", "target", "tulu_exact_match"} <= set(table["columns"]) and len(
+        table["data"]
+    ) == 2
     samples = [json.loads(line) for line in (tmp_path / "out" / "samples" / "dev_gsm8k.jsonl").open()]
-    assert samples[0]["prompt"].startswith("<|user|>\nQ: ") and samples[0]["prompt"].endswith("<|assistant|>\n")
+    assert samples[0]["prompt"].startswith("<|user|>\nQ: ") and samples[0]["prompt"].endswith(
+        "<|assistant|>\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -245,11 +282,20 @@ def test_eval_command_on_a_model_into_mlflow(tiny_model, tmp_path, capsys):
     [
         (["--suite", "tulu3_dev"], "give --config FILE, or --suite SUITE and --model DIR"),
         (["--suite", "tulu3_test", "--model", "."], "suites[0]: unknown suite 'tulu3_test'"),
-        (["--suite", "tulu3_dev", "--model", ".", "--tasks", "gpqa"], "tasks[0]: 'gpqa' is in none of tulu3_dev"),
+        (
+            ["--suite", "tulu3_dev", "--model", ".", "--tasks", "gpqa"],
+            "tasks[0]: 'gpqa' is in none of tulu3_dev",
+        ),
         (["--suite", "tulu3_dev", "--model", "./nope"], "model: model directory not found: ./nope"),
-        (["--suite", "tulu3_dev", "--model", ".", "--local-data", "nope"], "local_data: directory not found: nope"),
+        (
+            ["--suite", "tulu3_dev", "--model", ".", "--local-data", "nope"],
+            "local_data: directory not found: nope",
+        ),
         (["--suite", "tulu3_dev", "--model", ".", "backend=tgi"], "backend: expected one of hf, vllm"),
-        (["--suite", "tulu3_dev", "--model", ".", "judge.base_url=ftp://x"], "judge.base_url: expected an http(s) URL"),
+        (
+            ["--suite", "tulu3_dev", "--model", ".", "judge.base_url=ftp://x"],
+            "judge.base_url: expected an http(s) URL",
+        ),
     ],
 )
 def test_eval_config_errors_are_one_line(args, message, capsys):

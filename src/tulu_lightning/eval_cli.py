@@ -19,12 +19,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=["hf", "vllm"], help="lm-eval model backend (default hf)")
     parser.add_argument("--tasks", help="only these tasks of the suites, comma-separated (e.g. gsm8k,math)")
     parser.add_argument("--limit", type=int, help="at most N questions per task (a quick look, not a score)")
-    parser.add_argument("--local-data", help="local copies of the benchmark datasets (<dir>/<hub name>/<split>.jsonl)")
+    parser.add_argument(
+        "--local-data", help="local copies of the benchmark datasets (<dir>/<hub name>/<split>.jsonl)"
+    )
     parser.add_argument("--output-dir", help="where metrics.json and the per-question outputs go")
     parser.add_argument(
-        "--write-tasks", metavar="DIR", help="write the suites' lm-eval task YAMLs to DIR (for lm_eval --include_path) and exit"
+        "--write-tasks",
+        metavar="DIR",
+        help="write the suites' lm-eval task YAMLs to DIR (for lm_eval --include_path) and exit",
     )
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. judge.base_url=...")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="key=value", help="config overrides, e.g. judge.base_url=..."
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         from tulu_lightning.evaluation.runner import evaluate
     except ImportError as err:
-        raise CLIError(f"eval needs lm-evaluation-harness: pip install 'tulu_lightning[eval]' ({err})") from None
+        raise CLIError(
+            f"eval needs lm-evaluation-harness: pip install 'tulu_lightning[eval]' ({err})"
+        ) from None
     report = evaluate(cfg)
     return 1 if any(o.status == "failed" for o in report.outcomes) else 0
 
@@ -65,6 +73,8 @@ def write_tasks(directory: str) -> int:
     # lm-eval's own CLI, with our metrics and filter registered first (importing the bridge registers them)
     command = "import tulu_lightning.evaluation.lm_eval_bridge; from lm_eval.__main__ import cli_evaluate; cli_evaluate()"
     print(f"wrote the task YAMLs to {dest}; run them with lm-eval's CLI:")
-    print(f'  python -c "{command}" --include_path {dest} --tasks tulu3_dev --model hf --model_args pretrained=MODEL \\')
+    print(
+        f'  python -c "{command}" --include_path {dest} --tasks tulu3_dev --model hf --model_args pretrained=MODEL \\'
+    )
     print("    --apply_chat_template --fewshot_as_multiturn")
     return 0

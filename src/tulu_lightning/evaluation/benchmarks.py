@@ -9,6 +9,7 @@ boilerplate would otherwise match every training row that quotes it). A document
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +34,9 @@ def decontamination_text(task, doc: dict) -> str:
     return text if isinstance(text, str) else json.dumps(text, ensure_ascii=False)
 
 
-def suite_documents(suites: str | list[str], local_data: str | Path | None = None) -> Iterator[tuple[str, str, str]]:
+def suite_documents(
+    suites: str | list[str], local_data: str | Path | None = None
+) -> Iterator[tuple[str, str, str]]:
     """(benchmark, id, text) for every evaluated document of the suites' tasks; the benchmark is the name a task
     is reported under (gsm8k, bbh, ...). A task whose data cannot be read raises a ValueError naming it."""
     from tulu_lightning.evaluation.lm_eval_bridge import TaskLibrary
@@ -45,27 +48,28 @@ def suite_documents(suites: str | list[str], local_data: str | Path | None = Non
                     loaded = library.load([task.task])
                 except Exception as err:  # the dataset is missing, offline, gated, ...
                     first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-                    raise ValueError(f"{suite.prefix}/{task.name}: cannot read its benchmark data: {first}") from None
+                    raise ValueError(
+                        f"{suite.prefix}/{task.name}: cannot read its benchmark data: {first}"
+                    ) from None
                 for leaf_name, leaf in sorted(loaded["tasks"].items()):
                     for index, doc in enumerate(leaf.eval_docs):
                         yield task.name, f"{leaf_name}:{index}", decontamination_text(leaf, doc)
 
 
-def write_suite_benchmarks(suites: str | list[str], local_data: str | Path | None, dest: Path) -> dict[str, Path]:
+def write_suite_benchmarks(
+    suites: str | list[str], local_data: str | Path | None, dest: Path
+) -> dict[str, Path]:
     """The suites' documents as one JSONL file per benchmark under `dest` (`{"id", "text"}` rows), the form the
     decontamination index reads. Returns benchmark -> file."""
     dest.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
-    handles = {}
-    try:
+    with contextlib.ExitStack() as stack:
+        handles = {}
         for benchmark, doc_id, text in suite_documents(suites, local_data):
             if benchmark not in handles:
                 files[benchmark] = dest / f"{benchmark}.jsonl"
-                handles[benchmark] = open(files[benchmark], "w", encoding="utf-8")
+                handles[benchmark] = stack.enter_context(open(files[benchmark], "w", encoding="utf-8"))
             handles[benchmark].write(json.dumps({"id": doc_id, "text": text}, ensure_ascii=False) + "\n")
-    finally:
-        for handle in handles.values():
-            handle.close()
     return files
 
 

@@ -61,13 +61,11 @@ class SuiteEvalCallback(L.Callback):
                     if verbose and not self.history:
                         say(f"skip {suite.prefix}/{task.name}: {reason}")
                     continue
-                outcomes.append(
-                    run_task(
-                        lm, self._library, suite, task, limit=self.cfg.limit, max_gen_toks=self.cfg.max_gen_toks,
-                        seed=self.cfg.seed, log_samples=False,
-                        confirm_run_unsafe_code=self.cfg.code_execution.enabled,
-                    )  # fmt: skip
-                )
+                outcome = run_task(
+                    lm, self._library, suite, task, limit=self.cfg.limit, max_gen_toks=self.cfg.max_gen_toks,
+                    seed=self.cfg.seed, log_samples=False, confirm_run_unsafe_code=self.cfg.code_execution.enabled,
+                )  # fmt: skip
+                outcomes.append(outcome)
         means, _ = suite_means(outcomes)
         scores = {o.key: o.score for o in outcomes if o.score is not None} | means
         return SuiteEvalResult(step, scores)  # type: ignore[arg-type]

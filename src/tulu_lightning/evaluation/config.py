@@ -102,4 +102,11 @@ def validate_suite_eval(cfg: SuiteEvalConfig) -> None:
         raise ConfigError(f"suite_eval.every_n_validations: must be >= 1, got {cfg.every_n_validations}")
 
 
-__all__ = ["BACKENDS", "EvalConfig", "load_eval_config", "validate", "validate_selection", "validate_suite_eval"]
+__all__ = [
+    "BACKENDS",
+    "EvalConfig",
+    "load_eval_config",
+    "validate",
+    "validate_selection",
+    "validate_suite_eval",
+]

@@ -85,7 +85,7 @@ class JudgeClient:
                     payload = json.loads(response.read())
                 return str(payload["choices"][0]["message"]["content"])
             except urllib.error.HTTPError as err:
-                if err.code != 429 and err.code < 500 or attempt == self.cfg.max_retries:
+                if (err.code != 429 and err.code < 500) or attempt == self.cfg.max_retries:
                     raise JudgeError(f"judge {self.cfg.base_url}: HTTP {err.code} {err.reason}") from None
             except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
                 if attempt == self.cfg.max_retries:
@@ -238,7 +238,9 @@ def safety_labels(client: JudgeClient, prompt: str, response: str) -> SafetyLabe
         model=client.cfg.safety_model,
     )
     found = {name.lower(): value.lower() == "yes" for name, value in _LABEL.findall(answer)}
-    labels = SafetyLabels(found.get("harmful request"), found.get("response refusal"), found.get("harmful response"))
+    labels = SafetyLabels(
+        found.get("harmful request"), found.get("response refusal"), found.get("harmful response")
+    )
     client.cache[key] = labels
     return labels
 

@@ -50,7 +50,9 @@ LM_EVAL_PREFIX = "lm_eval/tasks/"
 # --- verifier metrics --------------------------------------------------------------------------------------
 
 
-def _verdicts(verifier: str, responses: Sequence[str], golds: Sequence[str], mode: str, partial: bool = False):
+def _verdicts(
+    verifier: str, responses: Sequence[str], golds: Sequence[str], mode: str, partial: bool = False
+):
     from tulu_lightning.rewards import verify
 
     return verify(verifier, list(responses), list(golds), mode=mode, partial=partial)  # type: ignore[arg-type]
@@ -86,7 +88,10 @@ def tulu_exact_match(
     before verifying); `python_syntax`: answers in Python syntax (translated to LaTeX on both sides)."""
     responses, golds = [str(p) for p in predictions], [str(r) for r in references]
     if python_syntax:
-        responses, golds = [python_math_to_latex(t) for t in responses], [python_math_to_latex(t) for t in golds]
+        responses, golds = (
+            [python_math_to_latex(t) for t in responses],
+            [python_math_to_latex(t) for t in golds],
+        )
     if answer_only:
         responses = [f"\\boxed{{{t}}}" for t in responses]
     verdicts = _verdicts(verifier, responses, golds, mode)
@@ -177,7 +182,8 @@ def tulu_answer_in_output(references, predictions) -> float:
     """PopQA's accuracy (Mallen et al., 2023): the output contains the accepted answer, ignoring case. A task
     whose target is the list of accepted answers gets lm-eval's multiple-target rule: correct if any is."""
     hits = [
-        float(bool(str(r).strip()) and str(r).lower() in str(p).lower()) for r, p in zip(references, predictions)
+        float(bool(str(r).strip()) and str(r).lower() in str(p).lower())
+        for r, p in zip(references, predictions)
     ]
     return sum(hits) / max(1, len(hits))
 
@@ -229,7 +235,9 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 @register_metric(metric="tulu_pass_at_k", higher_is_better=True, aggregation="mean")
-def tulu_pass_at_k(references, predictions, k: Sequence[int] = (1,), runner: str = "check") -> dict[str, float]:
+def tulu_pass_at_k(
+    references, predictions, k: Sequence[int] = (1,), runner: str = "check"
+) -> dict[str, float]:
     """pass@k of one problem's samples: each program, followed by the problem's tests, runs in the sandbox.
     `runner`: "check" (HumanEval: the tests call `check(entry_point)`), "unittest" (BigCodeBench: run the
     `TestCases` class)."""
@@ -304,22 +312,64 @@ def popqa_docs(dataset):
     return dataset.map(lambda doc: {"answers": json.loads(doc["possible_answers"])})
 
 
-DEEPMIND_MATH_MODULES = (
-    "algebra__linear_1d algebra__linear_1d_composed algebra__linear_2d algebra__linear_2d_composed "
-    "algebra__polynomial_roots algebra__polynomial_roots_composed algebra__sequence_next_term "
-    "algebra__sequence_nth_term arithmetic__add_or_sub arithmetic__add_or_sub_in_base arithmetic__add_sub_multiple "
-    "arithmetic__div arithmetic__mixed arithmetic__mul arithmetic__mul_div_multiple arithmetic__nearest_integer_root "
-    "arithmetic__simplify_surd calculus__differentiate calculus__differentiate_composed comparison__closest "
-    "comparison__closest_composed comparison__kth_biggest comparison__kth_biggest_composed comparison__pair "
-    "comparison__pair_composed comparison__sort comparison__sort_composed measurement__conversion measurement__time "
-    "numbers__base_conversion numbers__div_remainder numbers__div_remainder_composed numbers__gcd "
-    "numbers__gcd_composed numbers__is_factor numbers__is_factor_composed numbers__is_prime "
-    "numbers__is_prime_composed numbers__lcm numbers__lcm_composed numbers__list_prime_factors "
-    "numbers__list_prime_factors_composed numbers__place_value numbers__place_value_composed numbers__round_number "
-    "numbers__round_number_composed polynomials__add polynomials__coefficient_named polynomials__collect "
-    "polynomials__compose polynomials__evaluate polynomials__evaluate_composed polynomials__expand "
-    "polynomials__simplify_power probability__swr_p_level_set probability__swr_p_sequence"
-).split()
+DEEPMIND_MATH_MODULES = [
+    "algebra__linear_1d",
+    "algebra__linear_1d_composed",
+    "algebra__linear_2d",
+    "algebra__linear_2d_composed",
+    "algebra__polynomial_roots",
+    "algebra__polynomial_roots_composed",
+    "algebra__sequence_next_term",
+    "algebra__sequence_nth_term",
+    "arithmetic__add_or_sub",
+    "arithmetic__add_or_sub_in_base",
+    "arithmetic__add_sub_multiple",
+    "arithmetic__div",
+    "arithmetic__mixed",
+    "arithmetic__mul",
+    "arithmetic__mul_div_multiple",
+    "arithmetic__nearest_integer_root",
+    "arithmetic__simplify_surd",
+    "calculus__differentiate",
+    "calculus__differentiate_composed",
+    "comparison__closest",
+    "comparison__closest_composed",
+    "comparison__kth_biggest",
+    "comparison__kth_biggest_composed",
+    "comparison__pair",
+    "comparison__pair_composed",
+    "comparison__sort",
+    "comparison__sort_composed",
+    "measurement__conversion",
+    "measurement__time",
+    "numbers__base_conversion",
+    "numbers__div_remainder",
+    "numbers__div_remainder_composed",
+    "numbers__gcd",
+    "numbers__gcd_composed",
+    "numbers__is_factor",
+    "numbers__is_factor_composed",
+    "numbers__is_prime",
+    "numbers__is_prime_composed",
+    "numbers__lcm",
+    "numbers__lcm_composed",
+    "numbers__list_prime_factors",
+    "numbers__list_prime_factors_composed",
+    "numbers__place_value",
+    "numbers__place_value_composed",
+    "numbers__round_number",
+    "numbers__round_number_composed",
+    "polynomials__add",
+    "polynomials__coefficient_named",
+    "polynomials__collect",
+    "polynomials__compose",
+    "polynomials__evaluate",
+    "polynomials__evaluate_composed",
+    "polynomials__expand",
+    "polynomials__simplify_power",
+    "probability__swr_p_level_set",
+    "probability__swr_p_sequence",
+]
 
 
 def deepmind_math_sample(
@@ -449,10 +499,17 @@ def write_local_overrides(tasks_dir: Path, local_data: Path, dest: Path) -> dict
             if file.is_file():
                 data_files[split] = str(file.resolve())
             elif key == "test_split" or (key == "validation_split" and cfg.get("test_split") is None):
-                raise LocalDataError(f"{directory}: no {split}.jsonl (task {name} evaluates on its {split} split)")
+                raise LocalDataError(
+                    f"{directory}: no {split}.jsonl (task {name} evaluates on its {split} split)"
+                )
             else:
                 override[key] = None
-        override.update(dataset_path="json", dataset_name=None, custom_dataset=None, dataset_kwargs={"data_files": data_files})
+        override.update(
+            dataset_path="json",
+            dataset_name=None,
+            custom_dataset=None,
+            dataset_kwargs={"data_files": data_files},
+        )
         (dest / f"{name}.yaml").write_text(yaml.safe_dump(override, sort_keys=False), encoding="utf-8")
         used[name] = directory
     return used
@@ -476,7 +533,9 @@ def vllm_model(model: str, *, batch_size: int | str = "auto", **model_args: Any)
     try:
         from lm_eval.models.vllm_causallms import VLLM
     except ImportError as err:  # vllm is not installed
-        raise RuntimeError(f"the vllm backend needs vLLM (pip install 'tulu_lightning[vllm]'): {err}") from None
+        raise RuntimeError(
+            f"the vllm backend needs vLLM (pip install 'tulu_lightning[vllm]'): {err}"
+        ) from None
     return VLLM(pretrained=model, batch_size=batch_size, **model_args)
 
 

@@ -34,7 +34,9 @@ class TaskOutcome:
     status: str  # scored | skipped | failed
     score: float | None = None
     reason: str = ""  # why skipped or failed
-    metrics: dict[str, float] = field(default_factory=dict)  # every numeric metric, "<metric>,<filter>" per task
+    metrics: dict[str, float] = field(
+        default_factory=dict
+    )  # every numeric metric, "<metric>,<filter>" per task
     samples: list[dict[str, Any]] = field(default_factory=list)
     configs: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, Any] = field(default_factory=dict)
@@ -64,7 +66,9 @@ def selected_tasks(suite_names: list[str], only: list[str] | None = None) -> lis
 
 def skip_reason(task: SuiteTask, code_enabled: bool, judge_configured: bool) -> str | None:
     if task.needs == "code" and not code_enabled:
-        return "needs code execution (set code_execution.enabled=true to run model-written code in the sandbox)"
+        return (
+            "needs code execution (set code_execution.enabled=true to run model-written code in the sandbox)"
+        )
     if task.needs == "judge" and not judge_configured:
         return "needs a judge (set judge.base_url to an OpenAI-compatible endpoint)"
     return None
@@ -123,7 +127,9 @@ def run_task(
             number = _number(value)
             if number is not None and "_stderr" not in key and key not in ("sample_len",):
                 outcome.metrics[key if name == task.task else f"{name}/{key}"] = number
-    outcome.samples = [sample_row(name, s) for name, rows_ in results.get("samples", {}).items() for s in rows_]
+    outcome.samples = [
+        sample_row(name, s) for name, rows_ in results.get("samples", {}).items() for s in rows_
+    ]
     outcome.configs = results.get("configs", {})
     outcome.versions = results.get("versions", {})
     return outcome
@@ -298,7 +304,9 @@ def library_versions() -> dict[str, str]:
 def log_outcome(mlflow, outcome: TaskOutcome, library) -> None:
     """Metrics, the per-question table, and the task's lm-eval config (params, and in full as an artifact)."""
     key = outcome.key
-    mlflow.set_tag(f"{key}.status", outcome.status if not outcome.reason else f"{outcome.status}: {outcome.reason}")
+    mlflow.set_tag(
+        f"{key}.status", outcome.status if not outcome.reason else f"{outcome.status}: {outcome.reason}"
+    )
     if outcome.score is None:
         return
     metrics = {key: outcome.score, f"{key}/seconds": outcome.seconds}
@@ -357,4 +365,12 @@ def _print_summary(outcomes, means, coverage, plan) -> None:
         print(f"{key:<28} {value:.4f}   (mean of {len(coverage[key])} of {total} tasks{note})")
 
 
-__all__ = ["EvalReport", "TaskOutcome", "evaluate", "run_task", "selected_tasks", "skip_reason", "suite_means"]
+__all__ = [
+    "EvalReport",
+    "TaskOutcome",
+    "evaluate",
+    "run_task",
+    "selected_tasks",
+    "skip_reason",
+    "suite_means",
+]

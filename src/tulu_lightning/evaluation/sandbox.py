@@ -104,11 +104,15 @@ def network_isolation_prefix() -> tuple[str, ...] | None:
 def run_python(program: str, cfg: CodeExecutionConfig) -> ExecResult:
     """Run `program` (Python source) in the sandbox; `passed` when it exits 0 within the limits."""
     if not cfg.enabled:
-        raise SandboxError("code execution is disabled (set code_execution.enabled=true to run code benchmarks)")
+        raise SandboxError(
+            "code execution is disabled (set code_execution.enabled=true to run code benchmarks)"
+        )
     prefix = network_isolation_prefix()
     if prefix is None:
         if cfg.require_isolation:
-            raise SandboxError("no network namespace can be created here (unshare -n failed); refusing to run code")
+            raise SandboxError(
+                "no network namespace can be created here (unshare -n failed); refusing to run code"
+            )
         _warn_no_isolation()
     cpu = max(1, int(cfg.timeout_s + 0.999))
     bootstrap = _BOOTSTRAP.format(
@@ -121,7 +125,13 @@ def run_python(program: str, cfg: CodeExecutionConfig) -> ExecResult:
         start = time.monotonic()
         with open(Path(tmp, "stdout"), "wb") as out, open(Path(tmp, "stderr"), "wb") as err:
             process = subprocess.Popen(
-                command, cwd=tmp, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
+                command,
+                cwd=tmp,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
             )
             try:
                 returncode: int | None = process.wait(timeout=cfg.timeout_s)
@@ -150,7 +160,9 @@ def _read_head(path: Path, limit: int) -> str:
 
 @functools.cache
 def _warn_no_isolation() -> None:
-    log.warning("no network namespace available (unshare -n failed): sockets are disabled inside programs instead")
+    log.warning(
+        "no network namespace available (unshare -n failed): sockets are disabled inside programs instead"
+    )
 
 
 # The setting the lm-eval code metric reads (lm-eval's metric interface carries no run configuration).

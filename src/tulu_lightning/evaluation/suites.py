@@ -34,7 +34,9 @@ class Suite:
         for task in self.tasks:
             if name in (task.name, task.task):
                 return task
-        raise KeyError(f"suite {self.name} has no task {name!r} (tasks: {', '.join(t.name for t in self.tasks)})")
+        raise KeyError(
+            f"suite {self.name} has no task {name!r} (tasks: {', '.join(t.name for t in self.tasks)})"
+        )
 
 
 TULU3_DEV = Suite(
