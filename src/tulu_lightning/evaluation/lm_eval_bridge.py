@@ -41,8 +41,6 @@ from lm_eval.api.registry import register_aggregation, register_filter, register
 
 from tulu_lightning.evaluation import judge, sandbox
 
-log = logging.getLogger(__name__)
-
 TASKS_DIR = Path(__file__).resolve().parent / "tasks"
 LM_EVAL_PREFIX = "lm_eval/tasks/"
 

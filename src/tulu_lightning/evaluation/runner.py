@@ -10,7 +10,6 @@ run. A suite's mean is the unweighted mean of the tasks that ran, and says which
 from __future__ import annotations
 
 import json
-import logging
 import math
 import sys
 import time
@@ -22,8 +21,6 @@ from typing import Any
 from tulu_lightning.evaluation.config import EvalConfig
 from tulu_lightning.evaluation.suites import SUITES, Suite, SuiteTask
 
-log = logging.getLogger(__name__)
-
 SAMPLE_TEXT_CHARS = 20_000  # longest prompt or response kept per row of the per-question tables
 
 
@@ -34,9 +31,8 @@ class TaskOutcome:
     status: str  # scored | skipped | failed
     score: float | None = None
     reason: str = ""  # why skipped or failed
-    metrics: dict[str, float] = field(
-        default_factory=dict
-    )  # every numeric metric, "<metric>,<filter>" per task
+    # every numeric metric the task reported, as "<metric>,<filter>" ("<subtask>/<metric>,<filter>" in a group)
+    metrics: dict[str, float] = field(default_factory=dict)
     samples: list[dict[str, Any]] = field(default_factory=list)
     configs: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, Any] = field(default_factory=dict)
