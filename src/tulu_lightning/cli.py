@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tulu_lightning.check",
         "validate every row of a fit config's data (no model): file:row: problem",
     ),
-    "eval": ("tulu_lightning.eval_suite", "evaluate a model on development and unseen task suites"),
+    "eval": ("tulu_lightning.eval_cli", "Tülu 3's dev and unseen benchmark suites (lm-evaluation-harness)"),
     "export": ("tulu_lightning.export", "export a training checkpoint to a Hugging Face model directory"),
     "decontaminate": ("tulu_lightning.decontam_cli", "n-gram decontamination of training data vs benchmarks"),
     "verify": ("tulu_lightning.verify_cli", "score a JSONL file of responses with a reward verifier"),

@@ -17,6 +17,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from tulu_lightning.errors import ConfigError
+from tulu_lightning.evaluation.sandbox import CodeExecutionConfig
 
 T = TypeVar("T")
 
@@ -278,6 +279,7 @@ __all__ = [
     "ModelConfig",
     "OptimConfig",
     "RunConfig",
+    "SuiteEvalConfig",
     "TinyModelConfig",
     "TrackingConfig",
     "TrainerConfig",
@@ -304,6 +306,23 @@ class GenerationEvalConfig:
 
 
 @dataclass
+class SuiteEvalConfig:
+    """Tülu 3's benchmark suites on the live model at validation time (lm-eval, the `eval` extra; see
+    `tulu_lightning.evaluation.callback`). Settings as in `eval` (configs/eval/*.yaml)."""
+
+    enabled: bool = False
+    suites: list[str] = field(default_factory=lambda: ["tulu3_dev"])
+    tasks: list[str] | None = None  # only these tasks (as reported: gsm8k, ifeval, ...)
+    local_data: str | None = None  # local copies of the benchmark datasets
+    limit: int | None = None  # at most this many questions per task
+    max_gen_toks: int | None = None  # cap on every task's new tokens
+    batch_size: int = 8
+    every_n_validations: int = 1
+    seed: int = 1234
+    code_execution: CodeExecutionConfig = field(default_factory=CodeExecutionConfig)
+
+
+@dataclass
 class RunConfig:
     """Sections every training objective has; each objective's config adds its own section."""
 
@@ -314,3 +333,4 @@ class RunConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     eval: GenerationEvalConfig = field(default_factory=GenerationEvalConfig)
+    suite_eval: SuiteEvalConfig = field(default_factory=SuiteEvalConfig)

@@ -30,7 +30,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML config (configs/decontam/*.yaml)")
     parser.add_argument(
         "--benchmarks", nargs="+", metavar="FILE[:FIELDS]", default=[],
-        help="benchmark files with the comma-separated fields to match, e.g. gsm8k.jsonl:question",
+        help="benchmark files with the comma-separated fields to match, e.g. gsm8k.jsonl:question, or the "
+        "eval suites, e.g. tulu3_dev,tulu3_unseen (their questions, local copies from benchmark_data=DIR)",
     )  # fmt: skip
     parser.add_argument(
         "--train", nargs="+", metavar="FILE[:FIELDS]", default=[],
@@ -59,11 +60,34 @@ def parse_spec(text: str, name: str | None = None) -> DataSpec:
     return DataSpec(path=path, fields=fields, name=name)
 
 
+def benchmark_specs(text: str, cfg: DecontamConfig) -> list[DataSpec]:
+    """A `FILE[:FIELDS]` spec, or suite names (`tulu3_dev,tulu3_unseen`): the questions those suites evaluate,
+    read through their lm-eval task definitions (local copies under `cfg.benchmark_data`, else the hub) into
+    one temporary JSONL file per benchmark."""
+    from tulu_lightning.evaluation.suites import is_suite_list
+
+    if Path(text).exists() or not is_suite_list(text):
+        return [parse_spec(text)]
+    import atexit
+    import shutil
+    import tempfile
+
+    from tulu_lightning.evaluation.benchmarks import write_suite_benchmarks
+
+    dest = Path(tempfile.mkdtemp(prefix="tulu_suite_benchmarks_"))
+    atexit.register(shutil.rmtree, dest, ignore_errors=True)
+    try:
+        files = write_suite_benchmarks(text, cfg.benchmark_data, dest)
+    except (ValueError, ImportError) as err:
+        raise ConfigError(f"--benchmarks {text}: {err}") from None
+    return [DataSpec(path=str(path), fields=["text"], name=name) for name, path in files.items()]
+
+
 def load_config(args: argparse.Namespace) -> DecontamConfig:
     data = load_yaml(args.config) if args.config else {}
     cfg = merge_config(DecontamConfig, data, args.overrides, source=args.config or "config")
     if args.benchmarks:
-        cfg.benchmarks = [parse_spec(s) for s in args.benchmarks]
+        cfg.benchmarks = [spec for s in args.benchmarks for spec in benchmark_specs(s, cfg)]
     if args.train:
         cfg.train = [parse_spec(s) for s in args.train]
     cfg.out_dir = args.out or cfg.out_dir

@@ -36,6 +36,7 @@ from tulu_lightning.config import (
     validate_ranges,
 )
 from tulu_lightning.errors import OutputError
+from tulu_lightning.evaluation.config import validate_suite_eval
 from tulu_lightning.files import atomic_path, check_outputs, existing_inputs, file_lock, write_text
 from tulu_lightning.objectives import OBJECTIVES
 
@@ -68,6 +69,7 @@ def load_run_config(path: str, overrides: list[str] | None = None) -> RunConfig:
     require_files({"data.train_files": cfg.data.train_files, "data.val_files": cfg.data.val_files})
     require_model_dir("model.name_or_path", cfg.model.name_or_path)
     validate_ranges(cfg)
+    validate_suite_eval(cfg.suite_eval)
     if hasattr(objective_module, "validate"):
         objective_module.validate(cfg)
     return cfg
@@ -343,6 +345,10 @@ def run_trainer(
     ]
     if cfg.eval.enabled:
         callbacks.append(GenerationAccuracyCallback(cfg.eval, list(datamodule.val_rows)))
+    if cfg.suite_eval.enabled:
+        from tulu_lightning.evaluation.callback import SuiteEvalCallback
+
+        callbacks.append(SuiteEvalCallback(cfg.suite_eval))
     trainer = L.Trainer(
         accelerator=cfg.trainer.accelerator,
         devices=cfg.trainer.devices,

@@ -72,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"rows: {len(verdicts)}  accuracy: {counts['correct'] / len(verdicts):.4f}  mean score: {mean:.4f}")
     for status in ("correct", "wrong", "unparseable", "timeout", "error"):
         print(f"  {status:<12}{counts[status]:>8}")
-    errors = [(line, v.error) for (line, _), v in zip(rows, verdicts, strict=True) if v.status == "error"]
-    for line, message in errors[:10]:
-        print(f"  {args.input}:{line}: {message}")
+    errors = [(at, v.error) for at, v in zip(where, verdicts, strict=True) if v.status == "error"]
+    for at, message in errors[:10]:
+        print(f"  {at}: {message}")
     if len(errors) > 10:
         print(f"  ... and {len(errors) - 10} more rows with status error")
     print(f"verdicts: {output}")
