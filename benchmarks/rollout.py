@@ -17,8 +17,8 @@ import torch
 
 from tulu_lightning.chat import prompt_ids
 from tulu_lightning.config import ModelConfig, TinyModelConfig
-from tulu_lightning.data import read_jsonl
 from tulu_lightning.evaluation import prompt_messages
+from tulu_lightning.files import read_jsonl
 from tulu_lightning.models import load_causal_lm, load_tokenizer
 from tulu_lightning.rollout import HFRollout, SamplingParams
 

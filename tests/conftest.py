@@ -12,6 +12,9 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO_DATA = REPO / "data" / "demo"
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# No test downloads a dataset or model: the benchmark tasks read local fixtures (tests/data/eval).
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 TINY_MODEL = {

@@ -32,7 +32,7 @@ def test_tulu_template_is_used_when_tokenizer_has_none(tokenizer):
 
 
 def test_multi_turn_labels_cover_exactly_assistant_content_and_eos(tokenizer):
-    chat = tokenize_chat(tokenizer, CHAT, max_length=512)
+    chat = tokenize_chat(tokenizer, CHAT)
     assert len(chat.labels) == len(chat.input_ids)
     assert labelled_text(tokenizer, chat) == "2 + 3 = 5.<|endoftext|>4 + 4 = 8.<|endoftext|>"
     # every labelled position holds its own input token (labels are not shifted here)
@@ -40,16 +40,16 @@ def test_multi_turn_labels_cover_exactly_assistant_content_and_eos(tokenizer):
 
 
 def test_last_turn_only(tokenizer):
-    chat = tokenize_chat(tokenizer, CHAT, max_length=512, last_turn_only=True)
+    chat = tokenize_chat(tokenizer, CHAT, last_turn_only=True)
     assert labelled_text(tokenizer, chat) == "4 + 4 = 8.<|endoftext|>"
 
 
 def test_truncation_keeps_labels_aligned(tokenizer):
-    full = tokenize_chat(tokenizer, CHAT, max_length=512)
-    cut = tokenize_chat(tokenizer, CHAT, max_length=20)
+    full = tokenize_chat(tokenizer, CHAT)
+    cut = tokenize_chat(tokenizer, CHAT).truncated(20)
     assert cut.input_ids == full.input_ids[:20] and cut.labels == full.labels[:20]
 
 
 def test_bad_roles_are_reported(tokenizer):
     with pytest.raises(ChatFormatError, match="message 1 has unknown role 'robot'"):
-        tokenize_chat(tokenizer, [{"role": "user", "content": "hi"}, {"role": "robot", "content": "x"}], 64)
+        tokenize_chat(tokenizer, [{"role": "user", "content": "hi"}, {"role": "robot", "content": "x"}])

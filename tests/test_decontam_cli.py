@@ -71,7 +71,7 @@ def test_end_to_end(tmp_path, only_decontaminate, capsys):
                   str(tmp_path / "again"), "--no-progress", "tracking.enabled=false"]  # fmt: skip
     assert cli.main(argv_index) == 0
     assert json.loads((tmp_path / "again" / "report.json").read_text())["results"] == report["results"]
-    assert cli.main([*argv_index, "-n", "5"]) == 2
+    assert cli.main([*argv_index, "-n", "5", "--overwrite"]) == 2
     assert "index built with n=8, but n=5" in capsys.readouterr().err
 
 

@@ -6,7 +6,7 @@ from collections import Counter
 
 from conftest import DEMO_DATA, REPO
 
-from tulu_lightning.data import read_jsonl
+from tulu_lightning.files import read_jsonl
 from tulu_lightning.rewards import verify
 
 

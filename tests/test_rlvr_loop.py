@@ -73,7 +73,7 @@ def test_mixed_batch_routes_each_row_to_its_verifier(module):
 
 
 def test_demo_training_data_mixes_verifiers(module):
-    from tulu_lightning.data import read_jsonl
+    from tulu_lightning.files import read_jsonl
 
     verifiers = {row["dataset"] for row in read_jsonl(DEMO_DATA / "rlvr_train.jsonl")}
     assert verifiers == {"gsm8k", "ifeval"}

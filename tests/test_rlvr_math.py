@@ -49,8 +49,8 @@ def test_group_advantages_centered_and_std_normalized():
     assert advantages.tolist() == [5.0, -5.0, -5.0, 5.0, 0, 0, 0, 0, -2.5, -2.5, -2.5, 7.5]
     assert keep.tolist() == [True] * 4 + [False] * 4 + [True] * 4  # the all-correct group is dropped
     normalized, _ = group_advantages(scores, group_size=4, std_normalize=True, eps=0.0)
-    std0 = math.sqrt((4 * 25.0) / 3)  # unbiased std of [10, 0, 0, 10]
-    std2 = math.sqrt((3 * 2.5**2 + 7.5**2) / 3)
+    std0 = math.sqrt((4 * 25.0) / 4)  # population std (ddof 0, as grpo_fast's numpy std) of [10, 0, 0, 10]
+    std2 = math.sqrt((3 * 2.5**2 + 7.5**2) / 4)
     assert torch.allclose(normalized[:4], torch.tensor([5, -5, -5, 5]) / std0)
     assert torch.allclose(normalized[8:], torch.tensor([-2.5, -2.5, -2.5, 7.5]) / std2)
 
@@ -77,6 +77,16 @@ def test_kl_estimators_equal_their_formulas():
     assert torch.all(kl_estimate(logprobs, logprobs, "k3") == 0)
     with pytest.raises(ValueError, match="k4"):
         kl_estimate(logprobs, ref, "k4")
+
+
+def test_kl_log_ratio_is_clamped_to_40_as_grpo_fast():
+    logprobs = torch.tensor([-100.0, -1.0], requires_grad=True)
+    ref = torch.tensor([-1.0, -100.0])  # log r = +99 and -99
+    k3 = kl_estimate(logprobs, ref, "k3")
+    assert torch.allclose(k3, torch.tensor([math.expm1(40.0) - 40.0, math.expm1(-40.0) + 40.0]))
+    assert torch.isfinite(k3).all()
+    k3.sum().backward()
+    assert torch.equal(logprobs.grad, torch.zeros(2))  # outside the clamp: no gradient from the KL term
 
 
 def test_clipped_value_loss():

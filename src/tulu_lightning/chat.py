@@ -1,12 +1,20 @@
 """Chat formatting and label masking shared by every objective.
 
 A conversation is rendered with the tokenizer's chat template (the Tülu template when the tokenizer has none),
-tokenized once with character offsets, and only assistant content plus its end-of-turn token is labelled.
+tokenized once with character offsets (never adding special tokens: the template writes all of them), and only
+assistant content plus its end-of-turn token is labelled.
+
+BOS is the chat template's business, as in open-instruct (`add_bos` prepends `{{ bos_token }}` to the template,
+finetune.py@15f99ca6e): the template is saved with the exported tokenizer, so every later stage (DPO, reward
+model, RLVR, eval) renders exactly what the SFT stage trained on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from tulu_lightning.config import ConfigError
+from tulu_lightning.errors import ChatFormatError
 
 IGNORE_INDEX = -100
 
@@ -23,10 +31,7 @@ TULU_CHAT_TEMPLATE = (
     "{% endfor %}"
 )
 TULU_SPECIAL_TOKENS = ["<|system|>", "<|user|>", "<|assistant|>"]
-
-
-class ChatFormatError(ValueError):
-    """A conversation that cannot be formatted (bad roles, or a template that is not prefix-stable)."""
+BOS_PREFIX = "{{ bos_token }}"  # what open-instruct's `--add_bos` puts in front of the template
 
 
 @dataclass
@@ -38,13 +43,63 @@ class TokenizedChat:
     def num_trained_tokens(self) -> int:
         return sum(label != IGNORE_INDEX for label in self.labels)
 
+    def truncated(self, max_length: int) -> TokenizedChat:
+        return TokenizedChat(self.input_ids[:max_length], self.labels[:max_length])
 
-def ensure_chat_template(tokenizer, template: str | None = None) -> None:
-    """Give the tokenizer `template`, or the Tülu template when it has none of its own."""
+
+@dataclass
+class LengthLimit:
+    """Examples longer than `max_length` tokens are dropped (a cut answer would be trained without its EOS), or,
+    with `keep_truncated`, cut to the limit (open-instruct's finetune.py and dpo_tune.py tokenize with
+    `truncation=True`); `over_long` counts them either way."""
+
+    max_length: int
+    keep_truncated: bool = False
+    over_long: int = 0
+
+    def fit(self, *chats: TokenizedChat) -> list[TokenizedChat] | None:
+        """The sequences of one example (a chat, or both sides of a pair) within the limit, or None (dropped)."""
+        if all(len(chat.input_ids) <= self.max_length for chat in chats):
+            return list(chats)
+        self.over_long += 1
+        return [chat.truncated(self.max_length) for chat in chats] if self.keep_truncated else None
+
+
+def ensure_chat_template(tokenizer, template: str | None = None, add_bos: bool | None = None) -> None:
+    """Give the tokenizer `template` (the Tülu template for "tulu"), or the Tülu template when it has none.
+
+    `add_bos`: True makes the template start with the BOS token, False makes it not; None keeps what the
+    tokenizer's own template did (what the stage that saved it trained on), also when `template` replaces it.
+    """
+    own_bos = bool(getattr(tokenizer, "chat_template", None)) and renders_bos(tokenizer)
     if template is not None:
         tokenizer.chat_template = TULU_CHAT_TEMPLATE if template == "tulu" else template
     elif not getattr(tokenizer, "chat_template", None):
         tokenizer.chat_template = TULU_CHAT_TEMPLATE
+    set_template_bos(tokenizer, own_bos if add_bos is None else add_bos)
+
+
+def renders_bos(tokenizer) -> bool:
+    """Does the tokenizer's chat template start a conversation with its BOS token?"""
+    if not tokenizer.bos_token:
+        return False
+    return render(tokenizer, [{"role": "user", "content": "x"}]).startswith(tokenizer.bos_token)
+
+
+def set_template_bos(tokenizer, add_bos: bool) -> None:
+    """Make the chat template start with BOS (`add_bos`) or not (as open-instruct's `--add_bos`)."""
+    if add_bos == renders_bos(tokenizer):
+        return
+    if add_bos:
+        if not tokenizer.bos_token:
+            raise ConfigError("model.add_bos: the tokenizer has no BOS token")
+        tokenizer.chat_template = BOS_PREFIX + tokenizer.chat_template
+    elif tokenizer.chat_template.startswith(BOS_PREFIX):
+        tokenizer.chat_template = tokenizer.chat_template.removeprefix(BOS_PREFIX)
+    else:
+        raise ConfigError(
+            "model.add_bos=false: the chat template writes the BOS token itself; set model.chat_template"
+        )
 
 
 def render(tokenizer, messages: list[dict], add_generation_prompt: bool = False) -> str:
@@ -77,30 +132,21 @@ def assistant_spans(tokenizer, messages: list[dict], last_turn_only: bool = Fals
     return text, spans
 
 
-def tokenize_chat(
-    tokenizer, messages: list[dict], max_length: int, last_turn_only: bool = False, add_bos: bool = False
-) -> TokenizedChat:
-    """Token ids and labels for a conversation, truncated to `max_length` tokens."""
+def tokenize_chat(tokenizer, messages: list[dict], last_turn_only: bool = False) -> TokenizedChat:
+    """Token ids and labels of a whole conversation (the caller decides what to do when it is too long)."""
     text, spans = assistant_spans(tokenizer, messages, last_turn_only)
-    if add_bos and tokenizer.bos_token and not text.startswith(tokenizer.bos_token):
-        shift = len(tokenizer.bos_token)
-        text = tokenizer.bos_token + text
-        spans = [(start + shift, end + shift) for start, end in spans]
     encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    input_ids = encoding["input_ids"][:max_length]
     labels = [
         token if any(start <= offset_start < end for start, end in spans) else IGNORE_INDEX
-        for token, (offset_start, _) in zip(input_ids, encoding["offset_mapping"])
+        for token, (offset_start, _) in zip(encoding["input_ids"], encoding["offset_mapping"])
     ]
-    return TokenizedChat(input_ids=input_ids, labels=labels)
+    return TokenizedChat(input_ids=encoding["input_ids"], labels=labels)
 
 
-def prompt_ids(tokenizer, messages: list[dict], add_bos: bool = False) -> list[int]:
+def prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
     """Token ids of the conversation up to the generation prompt of the next assistant turn."""
     _check_roles(messages)
     text = render(tokenizer, messages, add_generation_prompt=True)
-    if add_bos and tokenizer.bos_token and not text.startswith(tokenizer.bos_token):
-        text = tokenizer.bos_token + text
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 

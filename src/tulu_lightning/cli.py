@@ -8,21 +8,29 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
+
+from tulu_rewards.cli import run_command
+
+from tulu_lightning.errors import CLIError
+
+BUG_HINT = (
+    "this is a bug in tulu_lightning, not a problem with your input: please report it with the command line "
+    "and the traceback above"
+)
 
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "fit": ("tulu_lightning.train", "train a model: SFT, DPO, reward model, RLVR, prompt tuning"),
-    "eval": ("tulu_lightning.eval_suite", "evaluate a model on development and unseen task suites"),
+    "check": (
+        "tulu_lightning.check",
+        "validate every row of a fit config's data (no model): file:row: problem",
+    ),
+    "eval": ("tulu_lightning.eval_cli", "Tülu 3's dev and unseen benchmark suites (lm-evaluation-harness)"),
     "export": ("tulu_lightning.export", "export a training checkpoint to a Hugging Face model directory"),
     "decontaminate": ("tulu_lightning.decontam_cli", "n-gram decontamination of training data vs benchmarks"),
     "verify": ("tulu_lightning.verify_cli", "score a JSONL file of responses with a reward verifier"),
     "waywardness": ("tulu_lightning.waywardness_cli", "prompt waywardness sweep: target texts × γ × seeds"),
 }
-
-
-class CLIError(Exception):
-    """A user error reported as one line on stderr with exit code 2 (no traceback)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,11 +54,10 @@ def _options_module(module_name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command. A user error (`UserError`: config, data, chat format, verifier input, files, tracking) is
+    one line on stderr and exit code 2; anything else is our bug: its traceback, a hint to report it, code 1."""
     args = build_parser().parse_args(argv)
-    from tulu_lightning.config import ConfigError
+    return run_command(lambda: importlib.import_module(args._module).run(args), BUG_HINT)
 
-    try:
-        return int(importlib.import_module(args._module).run(args) or 0)
-    except (CLIError, ConfigError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+
+__all__ = ["CLIError", "build_parser", "main"]

@@ -16,11 +16,10 @@ import yaml
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from tulu_lightning.errors import ConfigError
+from tulu_lightning.evaluation.sandbox import CodeExecutionConfig
+
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A bad config value, named by its dotted key and the file it came from."""
 
 
 @dataclass
@@ -55,7 +54,12 @@ class ModelConfig:
     )
     attn_implementation: str | None = None  # e.g. flash_attention_2 on GPU; None lets transformers choose
     gradient_checkpointing: bool = False  # activation checkpointing of every decoder layer
-    chat_template: str | None = None  # None: the tokenizer's own, else the Tülu template
+    chat_template: str | None = (
+        None  # None: the tokenizer's own (the Tülu template if none); "tulu"; or Jinja
+    )
+    # BOS at the start of every sequence, written by the chat template (and so saved with the exported tokenizer):
+    # None keeps what the tokenizer's template did (what the previous stage trained on); true/false set it
+    add_bos: bool | None = None
     trust_remote_code: bool = False
 
 
@@ -68,6 +72,9 @@ class DataConfig:
     val_fraction: float = 0.0  # carve a validation split from train when no val_files
     max_train_samples: int | None = None
     max_seq_length: int = 1024
+    # an example (SFT chat, preference pair) longer than max_seq_length is dropped; true: cut and kept (counted
+    # either way, as data/over_long_*)
+    keep_truncated: bool = False
     num_workers: int = 0
     shuffle_seed: int = 0
 
@@ -81,6 +88,7 @@ class OptimConfig:
     warmup_ratio: float = 0.0
     warmup_steps: int | None = None  # overrides warmup_ratio when set
     scheduler: str = "linear"  # linear | constant | cosine
+    schedule_steps: int | None = None  # length of the LR schedule in optimizer steps; None: the run's length
     max_grad_norm: float | None = 1.0
 
 
@@ -100,7 +108,8 @@ class TrainerConfig:
     log_every_n_steps: int = 10
     val_check_interval: Any = 1.0  # fraction of an epoch, or a number of optimizer steps
     checkpoint_every_n_steps: int | None = None
-    resume_from: str | None = None  # a Lightning checkpoint path, or "last"
+    resume_from: str | None = None  # a Lightning checkpoint path, or "last" (the newest in output_dir)
+    overwrite: bool = False  # replace an earlier run's outputs in output_dir (`fit --overwrite`)
     export: bool = True  # write a Hugging Face directory to <output_dir>/hf at the end
     compile: bool = False
 
@@ -174,6 +183,78 @@ def flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def check_range(
+    key: str,
+    value: float | None,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    lt: float | None = None,
+    le: float | None = None,
+    optional: bool = False,
+) -> None:
+    """Fail early when the config value `key` is out of range (None passes only when `optional`)."""
+    if value is None and optional:
+        return
+    bounds = [(gt, ">", lambda v, b: v > b), (ge, ">=", lambda v, b: v >= b)]
+    bounds += [(lt, "<", lambda v, b: v < b), (le, "<=", lambda v, b: v <= b)]
+    wanted = [f"{sign} {bound:g}" for bound, sign, _ in bounds if bound is not None]
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # NaN fails
+    ok = ok and all(test(value, bound) for bound, _, test in bounds if bound is not None)
+    if not ok:
+        raise ConfigError(f"{key}: must be {' and '.join(wanted)}, got {value}")
+
+
+def validate_ranges(cfg: RunConfig) -> None:
+    """The shared sections' values checked for range before anything is built."""
+    o, t, d, e = cfg.optim, cfg.trainer, cfg.data, cfg.eval
+    check_range("optim.lr", o.lr, gt=0)
+    check_range("optim.weight_decay", o.weight_decay, ge=0)
+    if len(o.betas) != 2:
+        raise ConfigError(f"optim.betas: expected two values [beta1, beta2], got {o.betas}")
+    for i, beta in enumerate(o.betas):
+        check_range(f"optim.betas[{i}]", beta, ge=0, lt=1)
+    check_range("optim.eps", o.eps, gt=0)
+    check_range("optim.warmup_ratio", o.warmup_ratio, ge=0, le=1)
+    check_range("optim.warmup_steps", o.warmup_steps, ge=0, optional=True)
+    check_range("optim.max_grad_norm", o.max_grad_norm, gt=0, optional=True)
+    if o.scheduler not in ("linear", "cosine", "constant"):
+        raise ConfigError(f"optim.scheduler: expected linear, cosine or constant, got {o.scheduler!r}")
+    if t.strategy not in ("auto", "ddp", "fsdp2"):
+        raise ConfigError(f"trainer.strategy: expected auto, ddp or fsdp2, got {t.strategy!r}")
+    for key in ("micro_batch_size", "gradient_accumulation_steps", "num_nodes", "log_every_n_steps"):
+        check_range(f"trainer.{key}", getattr(t, key), ge=1)
+    check_range("trainer.checkpoint_every_n_steps", t.checkpoint_every_n_steps, ge=1, optional=True)
+    if t.max_steps != -1:
+        check_range("trainer.max_steps", t.max_steps, ge=1)
+    if t.max_epochs != -1:
+        check_range("trainer.max_epochs", t.max_epochs, ge=1)
+    if isinstance(t.val_check_interval, float):  # a fraction of an epoch
+        check_range("trainer.val_check_interval", t.val_check_interval, gt=0, le=1)
+    elif isinstance(t.val_check_interval, int):  # a number of steps
+        check_range("trainer.val_check_interval", t.val_check_interval, ge=1)
+    check_range("data.val_fraction", d.val_fraction, ge=0, lt=1)
+    check_range("data.max_train_samples", d.max_train_samples, ge=1, optional=True)
+    check_range("data.max_seq_length", d.max_seq_length, ge=2)
+    check_range("data.num_workers", d.num_workers, ge=0)
+    for key in ("max_new_tokens", "max_prompts", "batch_size"):
+        check_range(f"eval.{key}", getattr(e, key), ge=1)
+    tiny = cfg.model.tiny
+    if tiny is not None and cfg.model.name_or_path is None:
+        for key, value in dataclasses.asdict(tiny).items():
+            check_range(f"model.tiny.{key}", value, ge=1)
+        if tiny.hidden_size % tiny.num_attention_heads:
+            raise ConfigError(
+                f"model.tiny.hidden_size: {tiny.hidden_size} is not a multiple of num_attention_heads "
+                f"({tiny.num_attention_heads})"
+            )
+        if tiny.num_attention_heads % tiny.num_key_value_heads:
+            raise ConfigError(
+                f"model.tiny.num_key_value_heads: {tiny.num_key_value_heads} does not divide "
+                f"num_attention_heads ({tiny.num_attention_heads})"
+            )
+
+
 def require_files(paths: dict[str, list[str] | str | None]) -> None:
     """Fail early when a configured local file is missing. `paths` maps dotted key -> path(s)."""
     for key, value in paths.items():
@@ -198,15 +279,18 @@ __all__ = [
     "ModelConfig",
     "OptimConfig",
     "RunConfig",
+    "SuiteEvalConfig",
     "TinyModelConfig",
     "TrackingConfig",
     "TrainerConfig",
+    "check_range",
     "flatten",
     "load_yaml",
     "merge_config",
     "require_files",
     "require_model_dir",
     "to_yaml",
+    "validate_ranges",
 ]
 
 
@@ -222,6 +306,23 @@ class GenerationEvalConfig:
 
 
 @dataclass
+class SuiteEvalConfig:
+    """Tülu 3's benchmark suites on the live model at validation time (lm-eval, the `eval` extra; see
+    `tulu_lightning.evaluation.callback`). Settings as in `eval` (configs/eval/*.yaml)."""
+
+    enabled: bool = False
+    suites: list[str] = field(default_factory=lambda: ["tulu3_dev"])
+    tasks: list[str] | None = None  # only these tasks (as reported: gsm8k, ifeval, ...)
+    local_data: str | None = None  # local copies of the benchmark datasets
+    limit: int | None = None  # at most this many questions per task
+    max_gen_toks: int | None = None  # cap on every task's new tokens
+    batch_size: int = 8
+    every_n_validations: int = 1
+    seed: int = 1234
+    code_execution: CodeExecutionConfig = field(default_factory=CodeExecutionConfig)
+
+
+@dataclass
 class RunConfig:
     """Sections every training objective has; each objective's config adds its own section."""
 
@@ -232,3 +333,4 @@ class RunConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     eval: GenerationEvalConfig = field(default_factory=GenerationEvalConfig)
+    suite_eval: SuiteEvalConfig = field(default_factory=SuiteEvalConfig)

@@ -6,61 +6,77 @@ objective can normalise its loss over the whole step (all micro-batches, all ran
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from torch.utils.data import Dataset, Sampler
 
 from tulu_lightning.chat import IGNORE_INDEX
 from tulu_lightning.config import ConfigError, DataConfig
+from tulu_lightning.errors import DataError
+from tulu_lightning.files import iter_jsonl
+
+T = TypeVar("T")
 
 
-class DataError(ValueError):
-    """Bad training data, named by file and line (or row)."""
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One input row and where it came from, so every problem with it can be reported there: `source` is the
+    file path (or `<hub name>[<split>]`), `number` the row's 1-based line in a JSONL file, or its 1-based row in a
+    Parquet file or hub dataset."""
+
+    source: str
+    number: int
+    fields: dict
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.number}"
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for line_number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{line_number}: invalid JSON ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{path}:{line_number}: expected a JSON object, got {type(row).__name__}")
-            rows.append(row)
-    return rows
-
-
-def read_rows(path: str | Path) -> list[dict]:
-    """Rows of a local JSONL (.jsonl/.json) or Parquet file."""
+def read_file_rows(path: str | Path) -> list[Row]:
+    """The rows of a local JSONL (.jsonl/.json) or Parquet file, each with its place in the file."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"data file not found: {path}")
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        return pq.read_table(path).to_pylist()
+        table = pq.read_table(path).to_pylist()
+        return [Row(str(path), number, fields) for number, fields in enumerate(table, start=1)]
     if path.suffix in (".jsonl", ".json"):
-        return read_jsonl(path)
+        return [Row(str(path), number, fields) for number, fields in iter_jsonl(path)]
     raise DataError(f"{path}: unsupported data file type {path.suffix!r} (use .jsonl or .parquet)")
 
 
-def load_split(data: DataConfig, split: str) -> list[dict]:
+def read_rows(path: str | Path) -> list[dict]:
+    """Rows of a local JSONL (.jsonl/.json) or Parquet file."""
+    return [row.fields for row in read_file_rows(path)]
+
+
+def read_hub_rows(name: str, split: str) -> list[Row]:
+    """The rows of a dataset on the Hugging Face hub (or a local dataset directory) through `datasets`."""
+    import datasets
+
+    try:
+        rows = datasets.load_dataset(name, split=split).to_list()
+    except (OSError, ValueError) as err:  # not reachable, no such dataset or split (datasets' own errors)
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise DataError(f"data.hub_dataset: cannot load {name!r} split {split!r}: {reason}") from None
+    return [Row(f"{name}[{split}]", number, fields) for number, fields in enumerate(rows, start=1)]
+
+
+def load_split(data: DataConfig, split: str) -> list[Row]:
     """The `train` or `val` rows: local files, else a hub dataset through `datasets`."""
     files = data.train_files if split == "train" else data.val_files
     if files:
-        rows = [row for path in files for row in read_rows(path)]
+        rows = [row for path in files for row in read_file_rows(path)]
     elif split == "train" and data.hub_dataset:
-        import datasets
-
-        rows = datasets.load_dataset(data.hub_dataset, split=data.hub_split).to_list()
+        rows = read_hub_rows(data.hub_dataset, data.hub_split)
     elif split == "train":
         raise ConfigError("data: set data.train_files or data.hub_dataset")
     else:
@@ -70,7 +86,7 @@ def load_split(data: DataConfig, split: str) -> list[dict]:
     return rows
 
 
-def split_validation(rows: list[dict], fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
+def split_validation(rows: list[T], fraction: float, seed: int) -> tuple[list[T], list[T]]:
     """Carve a held-out split from training rows (used when no validation files are given)."""
     if fraction <= 0:
         return rows, []
@@ -79,19 +95,12 @@ def split_validation(rows: list[dict], fraction: float, seed: int) -> tuple[list
     return [rows[i] for i in order[n_val:]], [rows[i] for i in order[:n_val]]
 
 
-def load_train_val(data: DataConfig) -> tuple[list[dict], list[dict]]:
+def load_train_val(data: DataConfig) -> tuple[list[Row], list[Row]]:
     """Training and validation rows; without validation files, `data.val_fraction` of training is held out."""
     train_rows, val_rows = load_split(data, "train"), load_split(data, "val")
     if not val_rows:
         train_rows, val_rows = split_validation(train_rows, data.val_fraction, data.shuffle_seed)
     return train_rows, val_rows
-
-
-def require_fields(rows: Sequence[dict], fields: Sequence[str], source: str) -> None:
-    for index, row in enumerate(rows):
-        missing = [name for name in fields if name not in row]
-        if missing:
-            raise DataError(f"{source}: row {index} has no field {missing[0]!r} (fields: {sorted(row)})")
 
 
 class ListDataset(Dataset):
@@ -109,7 +118,8 @@ class StepSampler(Sampler[list[int]]):
     """Yields, per optimizer step, the row indices of this rank's micro-batches (flattened).
 
     Rows are shuffled per epoch with `seed + epoch`, padded by repetition to a multiple of the world size and
-    sharded round-robin, so every rank runs the same number of steps. `skip_steps` resumes mid-epoch.
+    sharded round-robin, so every rank runs the same number of steps. `resume_at` starts the next pass
+    mid-epoch; the length stays that of a whole epoch (Lightning counts the steps already done).
     """
 
     def __init__(
@@ -127,10 +137,23 @@ class StepSampler(Sampler[list[int]]):
         self.num_rows, self.micro_batch_size, self.accumulation = num_rows, micro_batch_size, accumulation
         self.rank, self.world_size, self.shuffle, self.seed = rank, world_size, shuffle, seed
         self.epoch = 0
-        self.skip_steps = 0
+        self._resume: tuple[int, int] | None = None  # (epoch, steps already done in it)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    @property
+    def sampler(self) -> StepSampler:
+        """Lightning calls `set_epoch` on a batch sampler's `sampler` (never on the batch sampler): here that is
+        this sampler itself, so every epoch gets its own order."""
+        return self
+
+    def resume_at(self, epoch: int, steps_done: int) -> None:
+        """The next pass is epoch `epoch` without its first `steps_done` steps; only that pass is shortened."""
+        if steps_done >= len(self):  # saved after the last step of the epoch: the next one starts afresh
+            epoch, steps_done = epoch + 1, 0
+        self.epoch = epoch
+        self._resume = (epoch, steps_done)
 
     def _micro_batches(self) -> list[list[int]]:
         if self.shuffle:
@@ -148,12 +171,17 @@ class StepSampler(Sampler[list[int]]):
         return [micro[i : i + self.accumulation] for i in range(0, len(micro), self.accumulation)]
 
     def __iter__(self) -> Iterator[list[int]]:
-        for step in self.steps()[self.skip_steps :]:
+        skip = 0
+        if self._resume is not None:
+            epoch, steps_done = self._resume
+            self._resume = None
+            skip = steps_done if epoch == self.epoch else 0
+        for step in self.steps()[skip:]:
             yield [index for micro_batch in step for index in micro_batch]
-        self.skip_steps = 0
 
     def __len__(self) -> int:
-        return len(self.steps()) - self.skip_steps
+        rows_per_rank = math.ceil(self.num_rows / self.world_size)
+        return math.ceil(math.ceil(rows_per_rank / self.micro_batch_size) / self.accumulation)
 
 
 def step_collate(micro_batch_size: int, collate: Callable[[list], dict]) -> Callable[[list], list[dict]]:

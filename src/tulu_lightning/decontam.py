@@ -69,6 +69,7 @@ class DecontamConfig:
     skip_malformed: bool = True  # False: the first malformed JSON line is fatal
     write_clean: bool = True  # a copy of each training file without its contaminated rows
     index: str | None = None  # a saved index to use instead of reading the benchmarks
+    benchmark_data: str | None = None  # local copies for suite benchmarks (eval's local_data); None: the hub
     chunk_mb: int = 8  # training text matched per parallel step (memory stays at a few chunks)
     parquet_batch_rows: int = 4096
     threads: int | None = None  # default: RAYON_NUM_THREADS, else all cores

@@ -3,7 +3,8 @@
 Writes to --out: `report.json` and `report.txt` (per dataset × benchmark: overlap %, verdict),
 `contaminated.jsonl` (each contaminated training row with its matched benchmark instances), `index.bin`
 (the benchmark index, reusable with --index) and `clean/<file>` (each training file without its
-contaminated rows; inputs are never modified). The run is logged to MLflow.
+contaminated rows). Inputs are never written: --out must be new or empty (or --overwrite), no output may be an
+input, and every output is written whole, then renamed into place. The run is logged to MLflow.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from tulu_lightning.cli import CLIError
 from tulu_lightning.config import ConfigError, load_yaml, merge_config
 from tulu_lightning.decontam import DataSpec, DecontamConfig, FileScan
+from tulu_lightning.errors import CLIError
+from tulu_lightning.files import atomic_open, atomic_path, check_outputs, prepare_output_dir, write_text
 
 MAX_MALFORMED_SHOWN = 10
 
@@ -28,13 +30,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML config (configs/decontam/*.yaml)")
     parser.add_argument(
         "--benchmarks", nargs="+", metavar="FILE[:FIELDS]", default=[],
-        help="benchmark files with the comma-separated fields to match, e.g. gsm8k.jsonl:question",
+        help="benchmark files with the comma-separated fields to match, e.g. gsm8k.jsonl:question, or the "
+        "eval suites, e.g. tulu3_dev,tulu3_unseen (their questions, local copies from benchmark_data=DIR)",
     )  # fmt: skip
     parser.add_argument(
         "--train", nargs="+", metavar="FILE[:FIELDS]", default=[],
         help="training files (JSONL, .jsonl.gz, .jsonl.zst, Parquet); fields default to the user turns",
     )  # fmt: skip
-    parser.add_argument("--out", help="output directory (default: out_dir of the config)")
+    parser.add_argument("--out", help="output directory, new or empty (default: out_dir of the config)")
+    parser.add_argument("--overwrite", action="store_true", help="write into a non-empty --out directory")
     parser.add_argument("--index", help="a saved index (index.bin) to use instead of reading benchmarks")
     parser.add_argument("-n", type=int, help="n-gram length (default 8)")
     parser.add_argument("--fail-on-malformed", action="store_true", help="a malformed JSON line is fatal")
@@ -56,11 +60,34 @@ def parse_spec(text: str, name: str | None = None) -> DataSpec:
     return DataSpec(path=path, fields=fields, name=name)
 
 
+def benchmark_specs(text: str, cfg: DecontamConfig) -> list[DataSpec]:
+    """A `FILE[:FIELDS]` spec, or suite names (`tulu3_dev,tulu3_unseen`): the questions those suites evaluate,
+    read through their lm-eval task definitions (local copies under `cfg.benchmark_data`, else the hub) into
+    one temporary JSONL file per benchmark."""
+    from tulu_lightning.evaluation.suites import is_suite_list
+
+    if Path(text).exists() or not is_suite_list(text):
+        return [parse_spec(text)]
+    import atexit
+    import shutil
+    import tempfile
+
+    from tulu_lightning.evaluation.benchmarks import write_suite_benchmarks
+
+    dest = Path(tempfile.mkdtemp(prefix="tulu_suite_benchmarks_"))
+    atexit.register(shutil.rmtree, dest, ignore_errors=True)
+    try:
+        files = write_suite_benchmarks(text, cfg.benchmark_data, dest)
+    except (ValueError, ImportError) as err:
+        raise ConfigError(f"--benchmarks {text}: {err}") from None
+    return [DataSpec(path=str(path), fields=["text"], name=name) for name, path in files.items()]
+
+
 def load_config(args: argparse.Namespace) -> DecontamConfig:
     data = load_yaml(args.config) if args.config else {}
     cfg = merge_config(DecontamConfig, data, args.overrides, source=args.config or "config")
     if args.benchmarks:
-        cfg.benchmarks = [parse_spec(s) for s in args.benchmarks]
+        cfg.benchmarks = [spec for s in args.benchmarks for spec in benchmark_specs(s, cfg)]
     if args.train:
         cfg.train = [parse_spec(s) for s in args.train]
     cfg.out_dir = args.out or cfg.out_dir
@@ -95,10 +122,9 @@ def _validate(cfg: DecontamConfig) -> None:
     labels = [spec.label for spec in cfg.train]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"train: two files share a name ({labels}); set `name:` for each")
-    out = Path(cfg.out_dir).resolve()
-    for spec in cfg.train:
-        if Path(spec.path).resolve().parent == out / "clean":
-            raise ConfigError(f"out_dir: the cleaned copy of {spec.path} would overwrite it")
+    names = [Path(spec.path).name for spec in cfg.train]
+    if cfg.write_clean and len(set(names)) != len(names):
+        raise ConfigError(f"train: two files share a file name ({names}); their cleaned copies would collide")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
         os.environ["RAYON_NUM_THREADS"] = str(cfg.threads)  # read when the native pool is first built
     from tulu_lightning.tracking import mlflow_run
 
+    check_outputs(output_paths(cfg), input_paths(cfg, args.config))
+    prepare_output_dir(cfg.out_dir, overwrite=args.overwrite, option="--out")
     with mlflow_run(cfg.tracking, cfg, run_name="decontaminate") as mlflow:
         report = decontaminate(cfg)
         if mlflow is not None:
@@ -116,12 +144,34 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def output_paths(cfg: DecontamConfig) -> list[Path]:
+    """Every file the job writes under `out_dir`."""
+    out = Path(cfg.out_dir)
+    paths = [out / "report.json", out / "report.txt", out / "contaminated.jsonl"]
+    paths += [] if cfg.index else [out / "index.bin"]
+    paths += [clean_path(cfg, spec) for spec in cfg.train] if cfg.write_clean else []
+    return paths
+
+
+def input_paths(cfg: DecontamConfig, config_file: str | None = None) -> list[str | None]:
+    return [
+        *(spec.path for spec in cfg.benchmarks),
+        *(spec.path for spec in cfg.train),
+        cfg.index,
+        config_file,
+    ]
+
+
+def clean_path(cfg: DecontamConfig, spec: DataSpec) -> Path:
+    return Path(cfg.out_dir) / "clean" / Path(spec.path).name
+
+
 def decontaminate(cfg: DecontamConfig) -> dict[str, Any]:
-    """Runs the whole job described by `cfg` and writes its outputs; returns the report."""
+    """Runs the whole job described by `cfg` and writes its outputs; returns the report. The caller checks
+    first that no output is an input (`output_paths`, `input_paths`)."""
     from tulu_lightning import decontam
 
     out = Path(cfg.out_dir)
-    (out / "clean").mkdir(parents=True, exist_ok=True)
     try:
         start = time.perf_counter()
         if cfg.index:
@@ -130,12 +180,16 @@ def decontaminate(cfg: DecontamConfig) -> dict[str, Any]:
             index = decontam.build_index(
                 cfg.benchmarks, n=cfg.n, seed=cfg.seed, skip_malformed=cfg.skip_malformed
             )
-            index.save(str(out / "index.bin"))
+            with atomic_path(out / "index.bin") as temporary:
+                index.save(str(temporary))
         index_seconds = time.perf_counter() - start
         scans: dict[str, FileScan] = {}
         for spec in cfg.train:
-            clean = str(out / "clean" / Path(spec.path).name) if cfg.write_clean else None
-            scans[spec.label] = _scan_with_progress(index, spec, cfg, clean)
+            if cfg.write_clean:
+                with atomic_path(clean_path(cfg, spec)) as temporary:
+                    scans[spec.label] = _scan_with_progress(index, spec, cfg, str(temporary))
+            else:
+                scans[spec.label] = _scan_with_progress(index, spec, cfg, None)
     except (OSError, ValueError) as err:
         raise CLIError(str(err)) from None
     report = build_report(cfg, index, scans, index_seconds)
@@ -224,9 +278,9 @@ def format_table(report: dict[str, Any]) -> str:
 
 def write_outputs(out: Path, report: dict[str, Any], index, scans: dict[str, FileScan]) -> None:
     instances = index.instances()
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "report.txt").write_text(format_table(report) + "\n")
-    with open(out / "contaminated.jsonl", "w") as f:
+    write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
+    write_text(out / "report.txt", format_table(report) + "\n")
+    with atomic_open(out / "contaminated.jsonl") as f:
         for dataset, scan in scans.items():
             for row in scan.contaminated:
                 matches = [

@@ -66,18 +66,20 @@ def build_tiny_model(tiny: TinyModelConfig, tokenizer, seed: int = 0, reward_hea
 
 
 def load_tokenizer(model_cfg: ModelConfig, texts: Iterable[str] | None = None):
-    """The tokenizer of `model_cfg` (trained on `texts` for a tiny model), with a chat template and a pad token."""
+    """The tokenizer of `model_cfg` (trained on `texts` for a tiny model), with a chat template (BOS as
+    `model.add_bos` says, else as the tokenizer's own template did) and a pad token."""
     source = model_cfg.tokenizer or model_cfg.name_or_path
     if source is None:
         if model_cfg.tiny is None:
             raise ConfigError("model: set model.name_or_path or model.tiny")
         if texts is None:
             raise ConfigError("model.tiny needs training texts to train its tokenizer")
-        return train_tiny_tokenizer(texts, model_cfg.tiny.vocab_size)
-    from transformers import AutoTokenizer
+        tokenizer = train_tiny_tokenizer(texts, model_cfg.tiny.vocab_size)
+    else:
+        from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=model_cfg.trust_remote_code)
-    ensure_chat_template(tokenizer, model_cfg.chat_template)
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=model_cfg.trust_remote_code)
+    ensure_chat_template(tokenizer, model_cfg.chat_template, model_cfg.add_bos)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

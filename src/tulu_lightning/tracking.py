@@ -7,14 +7,20 @@ The default store is MLflow's SQLite backend in the working directory (`sqlite:/
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from tulu_lightning.config import TrackingConfig, flatten, to_yaml
+from tulu_lightning.errors import TrackingError
+
+SERVER_TIMEOUT_S = 5.0  # a tracking server that does not answer within this is reported, not waited for
 
 # MLflow limits a param value to a few thousand characters; longer values are cut.
 _MAX_PARAM_CHARS = 500
@@ -77,7 +83,7 @@ def mlflow_run(
         return
     import mlflow
 
-    _quiet_mlflow()
+    prepare_store(tracking)
     mlflow.set_tracking_uri(tracking.uri)
     mlflow.set_experiment(tracking.experiment)
     with mlflow.start_run(run_name=tracking.run_name or run_name, tags=run_tags(tags)) as run:
@@ -87,21 +93,159 @@ def mlflow_run(
 
 
 def lightning_logger(
-    tracking: TrackingConfig, run_name: str | None = None, tags: dict[str, str] | None = None
+    tracking: TrackingConfig,
+    run_name: str | None = None,
+    tags: dict[str, str] | None = None,
+    run_id: str | None = None,
 ):
-    """Lightning's MLFlowLogger for a fit, tagged with the git commit and package version."""
+    """Lightning's MLFlowLogger for a fit, tagged with the git commit and package version; with `run_id`, it
+    logs into that existing run (a resumed fit)."""
     if not tracking.enabled:
         return None
     from lightning.pytorch.loggers import MLFlowLogger
 
-    _quiet_mlflow()
+    prepare_store(tracking)
     return MLFlowLogger(
         experiment_name=tracking.experiment,
         run_name=tracking.run_name or run_name,
         tracking_uri=tracking.uri,
         tags=run_tags(tags),
         log_model=False,
+        run_id=run_id,
     )
+
+
+# --- a store that answers, created once -------------------------------------------------------------------
+
+
+def prepare_store(tracking: TrackingConfig) -> None:
+    """Make sure the store answers and holds the experiment before MLflow or Lightning use it.
+
+    A server is asked once with a short timeout (MLflow itself would retry for minutes). A new SQLite store is
+    created, migrated and given the experiment under a file lock, so runs started at once do not race on its
+    schema (alembic) or on creating the experiment.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    _quiet_mlflow()
+    uri = tracking.uri
+    if uri.startswith(("http://", "https://")):
+        check_server(uri)
+    try:
+        with _store_lock(uri), _fail_fast_http():
+            client = MlflowClient(tracking_uri=uri)
+            experiment = client.get_experiment_by_name(tracking.experiment)
+            if experiment is None:
+                client.create_experiment(tracking.experiment)
+            elif experiment.lifecycle_stage == "deleted":
+                raise TrackingError(
+                    f"tracking.experiment: {tracking.experiment!r} is deleted in {uri}; restore it "
+                    "(mlflow experiments restore) or choose another name"
+                )
+    except (MlflowException, SQLAlchemyError, OSError) as err:  # e.g. a file that is not a database
+        raise TrackingError(f"tracking.uri {uri}: {_first_line(err)}") from None
+
+
+def check_server(uri: str, timeout: float = SERVER_TIMEOUT_S) -> None:
+    """Fail with one line when no HTTP server answers at `uri` within `timeout` seconds."""
+    try:
+        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return  # something answers; MLflow's own calls say what, if it is not an MLflow server
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise TrackingError(
+            f"tracking.uri: no MLflow server answers at {uri} ({reason}); start one "
+            "(mlflow server --backend-store-uri sqlite:///mlflow.db) or use tracking.uri=sqlite:///mlflow.db"
+        ) from None
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a `sqlite:///path` URI (None for other stores and in-memory SQLite)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+@contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    path = sqlite_path(uri)
+    if path is None:
+        yield
+        return
+    from tulu_lightning.files import file_lock
+
+    with file_lock(path.with_name(path.name + ".lock")):
+        yield
+
+
+@contextmanager
+def _fail_fast_http() -> Iterator[None]:
+    """MLflow's HTTP calls without retries and with a short timeout, unless the user set their own."""
+    settings = {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(int(SERVER_TIMEOUT_S)),
+    }
+    added = {key: value for key, value in settings.items() if key not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for key in added:
+            os.environ.pop(key, None)
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
+# --- runs that died ----------------------------------------------------------------------------------------
+
+
+def continue_run(tracking: TrackingConfig, run_id: str, note: str) -> bool:
+    """Reopen MLflow run `run_id` for a resumed fit (True), or False when this store does not hold it. A run
+    left RUNNING was killed: that is recorded in its `tulu_lightning.interrupted` tag."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=tracking.uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        return False
+    if run.info.lifecycle_stage == "deleted":
+        return False
+    if run.info.status == "RUNNING":
+        previous = run.data.tags.get("tulu_lightning.interrupted")
+        client.set_tag(run_id, "tulu_lightning.interrupted", f"{previous}; {note}" if previous else note)
+    client.update_run(run_id, status="RUNNING")
+    return True
+
+
+def mark_killed_runs(tracking: TrackingConfig, output_dir: Path, keep: str | None = None) -> list[str]:
+    """Mark KILLED the runs of `output_dir` still RUNNING (their process is gone: the caller holds the output
+    directory's lock), except `keep`. Returns their ids."""
+    from mlflow import MlflowClient
+
+    where = str(output_dir.resolve())
+    if "'" in where:
+        return []  # not expressible in a filter string; such runs keep their status
+    client = MlflowClient(tracking_uri=tracking.uri)
+    experiment = client.get_experiment_by_name(tracking.experiment)
+    if experiment is None:
+        return []
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.output_dir = '{where}' and attributes.status = 'RUNNING'",
+    )
+    killed = [run.info.run_id for run in runs if run.info.run_id != keep]
+    for run_id in killed:
+        client.set_terminated(run_id, status="KILLED")
+    return killed
 
 
 def _quiet_mlflow() -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from tulu_lightning.config import ConfigError, load_yaml, merge_config
+from tulu_lightning.files import write_text
 from tulu_lightning.objectives.prompt_tuning import (
     METRICS,
     PromptTuningConfig,
@@ -334,6 +335,9 @@ def accuracy_f1_svg(results: list[RunResult], width: int = 520, height: int = 38
     return "\n".join(parts) + "\n"
 
 
+SWEEP_OUTPUTS = ("summary.md", "summary.json", "accuracy_vs_f1.svg", "base_lm", "runs")  # under sweep.out_dir
+
+
 def sweep(cfg: WaywardnessConfig) -> list[RunResult]:
     """Every target text × γ × seed; writes summary.md, summary.json and accuracy_vs_f1.svg to sweep.out_dir
     and logs them to a summary MLflow run."""
@@ -351,12 +355,11 @@ def sweep(cfg: WaywardnessConfig) -> list[RunResult]:
         for seed in cfg.sweep.seeds
     ]
     table = format_table(results, cfg.sweep.f1_threshold)
-    (out / "summary.md").write_text(table)
+    write_text(out / "summary.md", table)
     selected = select_gammas(results, cfg.sweep.f1_threshold)
-    (out / "summary.json").write_text(
-        json.dumps({"runs": [asdict(r) for r in results], "selected": selected}, indent=2) + "\n"
-    )
-    (out / "accuracy_vs_f1.svg").write_text(accuracy_f1_svg(results))
+    summary = {"runs": [asdict(r) for r in results], "selected": selected}
+    write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_text(out / "accuracy_vs_f1.svg", accuracy_f1_svg(results))
     with mlflow_run(
         cfg.tracking, run_name="waywardness:summary", tags={"objective": "waywardness"}
     ) as mlflow:

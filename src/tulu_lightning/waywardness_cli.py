@@ -12,17 +12,28 @@ import argparse
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="YAML config (configs/waywardness/*.yaml)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier sweep's outputs in out_dir"
+    )
     parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. sweep.gammas=[0,1]")
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from tulu_lightning.config import to_yaml
-    from tulu_lightning.waywardness import format_table, load_config, sweep
+    from tulu_lightning.files import check_outputs, prepare_output_dir
+    from tulu_lightning.train import config_inputs
+    from tulu_lightning.waywardness import SWEEP_OUTPUTS, format_table, load_config, sweep
 
     cfg = load_config(args.config, args.overrides)
     if args.print_config:
         print(to_yaml(cfg))
         return 0
+    out = Path(cfg.sweep.out_dir)
+    check_outputs([out / name for name in SWEEP_OUTPUTS], config_inputs(cfg, args.config))
+    prepare_output_dir(out, overwrite=args.overwrite, option="sweep.out_dir")
+    cfg.trainer.overwrite = args.overwrite  # each run's own directory under runs/
     results = sweep(cfg)
     print(format_table(results, cfg.sweep.f1_threshold))
     print(f"summary: {cfg.sweep.out_dir}/summary.md, plot: {cfg.sweep.out_dir}/accuracy_vs_f1.svg")

@@ -1,8 +1,13 @@
-"""What every objective shares: optimizer and schedule, one manual optimizer step per batch, FSDP2 sharding,
+"""What every objective shares: optimizers and schedules, one manual optimizer step per batch, FSDP2 sharding,
 step-level loss normalisation across micro-batches and ranks, and exact mid-epoch resume.
 
 An objective subclasses `PostTrainingModule` and writes its own `training_step`, which receives one optimizer
 step (a list of micro-batches) and calls `backward_scaled` per micro-batch and `step_optimizer` once.
+
+Its `optimizer_groups` say what is trained: each group has its own AdamW settings (LR, ε, weight decay), LR
+schedule and gradient clip, as if it had its own optimizer (PPO's policy and value model, open-instruct's two
+DeepSpeed engines; everything else is one group). They live in one AdamW, a pair of parameter groups each (weight
+matrices decayed, the rest not), so Lightning's `global_step` still counts optimizer steps.
 """
 
 from __future__ import annotations
@@ -10,10 +15,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader
 
 from tulu_lightning.config import OptimConfig, TrainerConfig
@@ -36,6 +43,18 @@ def lr_lambda(schedule: str, warmup_steps: int, total_steps: int) -> Callable[[i
     return multiplier
 
 
+@dataclass
+class OptimizerGroup:
+    """Modules trained with their own AdamW settings, LR schedule and gradient clip (`settings`)."""
+
+    name: str
+    modules: list[torch.nn.Module]
+    settings: OptimConfig
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        return [p for module in self.modules for p in module.parameters() if p.requires_grad]
+
+
 def decoder_layers(model: torch.nn.Module) -> list[torch.nn.Module]:
     """The transformer blocks of a Hugging Face model (the unit FSDP2 shards and checkpointing wraps)."""
     return [module for module in model.modules() if type(module).__name__.endswith("DecoderLayer")]
@@ -49,8 +68,9 @@ class PostTrainingModule(L.LightningModule):
         self.automatic_optimization = False
         self.optim_cfg = optim
         self.trainer_cfg = trainer_cfg
-        self.steps_in_epoch = 0  # optimizer steps done in the current epoch (for exact resume)
-        self.resume_position: dict[str, int] | None = None
+        self.steps_in_epoch = 0  # optimizer steps (exact resume reads Lightning's own count of batches)
+        self.resume_position: dict[str, int] | None = None  # from the checkpoint: where the data stands
+        self._random_state_to_restore: torch.Tensor | None = None
         self.last_validated_step = -1
         self._step_started = 0.0
 
@@ -59,6 +79,11 @@ class PostTrainingModule(L.LightningModule):
     def trainable_modules(self) -> list[torch.nn.Module]:
         """Modules whose parameters the optimizer updates and FSDP2 shards."""
         return [self.model]
+
+    def optimizer_groups(self) -> list[OptimizerGroup]:
+        """What the optimizer trains, group by group; the first group's grad norm and LR are logged as
+        `grad_norm` and `lr`, the others' as `<name>_grad_norm` and `<name>_lr`."""
+        return [OptimizerGroup("policy", self.trainable_modules(), self.optim_cfg)]
 
     # --- sharding ----------------------------------------------------------------------------------------
 
@@ -83,19 +108,29 @@ class PostTrainingModule(L.LightningModule):
     # --- optimizer -------------------------------------------------------------------------------------
 
     def configure_optimizers(self):
-        params = [p for module in self.trainable_modules() for p in module.parameters() if p.requires_grad]
-        decay = [p for p in params if p.ndim >= 2]
-        no_decay = [p for p in params if p.ndim < 2]  # biases and norm scales are not decayed
-        cfg = self.optim_cfg
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=cfg.lr,
-            betas=tuple(cfg.betas),
-            eps=cfg.eps,
-        )
+        """One AdamW: per optimizer group, a decayed parameter group (weight matrices) and an undecayed one
+        (biases, norm scales), with the group's LR, betas, ε and its own LR schedule."""
         total = self.total_optimizer_steps()
-        warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_ratio * total)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg.scheduler, warmup, total))
+        param_groups, schedules = [], []
+        for group in self.optimizer_groups():
+            cfg = group.settings
+            length = cfg.schedule_steps or total
+            warmup = cfg.warmup_steps if cfg.warmup_steps is not None else int(cfg.warmup_ratio * length)
+            params = group.parameters()
+            for subset, weight_decay in (
+                ([p for p in params if p.ndim >= 2], cfg.weight_decay),
+                ([p for p in params if p.ndim < 2], 0.0),
+            ):
+                settings = {
+                    "lr": cfg.lr,
+                    "betas": tuple(cfg.betas),
+                    "eps": cfg.eps,
+                    "weight_decay": weight_decay,
+                }
+                param_groups.append({"params": subset, **settings})
+                schedules.append(lr_lambda(cfg.scheduler, warmup, length))
+        optimizer = torch.optim.AdamW(param_groups)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedules)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def total_optimizer_steps(self) -> int:
@@ -122,20 +157,23 @@ class PostTrainingModule(L.LightningModule):
         self.manual_backward(loss * self.trainer.world_size)
 
     def step_optimizer(self) -> dict[str, float]:
-        """Clip, step, zero, advance the schedule; returns grad norm (before clipping) and the LR used."""
-        optimizer = self.optimizers()
-        scheduler = self.lr_schedulers()
-        params = [p for module in self.trainable_modules() for p in module.parameters() if p.requires_grad]
-        max_norm = self.optim_cfg.max_grad_norm or float("inf")
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
-        if hasattr(grad_norm, "full_tensor"):
-            grad_norm = grad_norm.full_tensor()
-        lr = optimizer.param_groups[0]["lr"]
+        """Clip each optimizer group's gradients on their own, step, zero, advance the schedules. Returns each
+        group's grad norm (before clipping) and the LR it used."""
+        optimizer, scheduler = self.optimizers(), self.lr_schedulers()
+        stats = {}
+        for index, group in enumerate(self.optimizer_groups()):
+            max_norm = group.settings.max_grad_norm or float("inf")
+            grad_norm = torch.nn.utils.clip_grad_norm_(group.parameters(), max_norm)
+            if hasattr(grad_norm, "full_tensor"):
+                grad_norm = grad_norm.full_tensor()
+            prefix = "" if index == 0 else f"{group.name}_"
+            stats[f"{prefix}grad_norm"] = float(grad_norm)
+            stats[f"{prefix}lr"] = optimizer.param_groups[2 * index]["lr"]  # its decayed parameter group
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         scheduler.step()
         self.steps_in_epoch += 1
-        return {"grad_norm": float(grad_norm), "lr": lr}
+        return stats
 
     def start_step_timer(self) -> None:
         self._step_started = time.perf_counter()
@@ -151,19 +189,58 @@ class PostTrainingModule(L.LightningModule):
         if not self.trainer.sanity_checking:
             self.last_validated_step = self.global_step
 
-    # --- exact resume --------------------------------------------------------------------------------
+    def on_train_start(self) -> None:
+        """Log what the data module kept and left out (`data/...` at step 0, and one line on the console)."""
+        counts = getattr(self.trainer.datamodule, "counts", None)
+        if counts and self.trainer.is_global_zero:
+            rank_zero_info("data: " + ", ".join(f"{name} {value}" for name, value in counts.items()))
+            if self.logger is not None:
+                self.logger.log_metrics({f"data/{name}": value for name, value in counts.items()}, step=0)
 
-    def on_train_epoch_start(self) -> None:
-        if self.resume_position is None or self.resume_position["epoch"] != self.current_epoch:
-            self.steps_in_epoch = 0
+    # --- exact resume --------------------------------------------------------------------------------
+    # A checkpoint records where the data stands (the epoch, and the batches done in it: Lightning's own count,
+    # so an RLVR rollout batch counts once whatever its optimizer steps) and every rank's random state; the
+    # resumed run skips those batches and restores the state just before its first step, so it continues
+    # exactly as the uninterrupted run would have (same data order, same rollout samples).
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["data_position"] = {"epoch": self.current_epoch, "steps_in_epoch": self.steps_in_epoch}
+        batches = self.trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        checkpoint["data_position"] = {"epoch": self.current_epoch, "steps_in_epoch": batches}
+        checkpoint["random_state"] = self._gather_random_states()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.resume_position = checkpoint.get("data_position")
-        if self.resume_position:
-            self.steps_in_epoch = self.resume_position["steps_in_epoch"]
+        states = checkpoint.get("random_state")
+        if states is not None and self._trainer is not None and len(states) == self.trainer.world_size:
+            self._random_state_to_restore = states[self.trainer.global_rank]
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        if self._random_state_to_restore is not None:
+            _set_random_state(self._random_state_to_restore, self.device)
+            self._random_state_to_restore = None
+
+    def _gather_random_states(self) -> list[torch.Tensor]:
+        """Every rank's random state, indexed by rank (a collective: all ranks save the checkpoint)."""
+        state = _random_state(self.device)
+        if self.trainer.world_size == 1:
+            return [state]
+        gathered = self.trainer.strategy.all_gather(state.to(self.device))
+        return [row.cpu() for row in gathered]
+
+
+def _random_state(device: torch.device) -> torch.Tensor:
+    """torch's CPU generator state, followed by the current GPU's, as one byte tensor."""
+    states = [torch.get_rng_state()]
+    if device.type == "cuda":
+        states.append(torch.cuda.get_rng_state(device))
+    return torch.cat(states)
+
+
+def _set_random_state(state: torch.Tensor, device: torch.device) -> None:
+    cpu_size = torch.get_rng_state().numel()
+    torch.set_rng_state(state[:cpu_size].clone())
+    if device.type == "cuda" and state.numel() > cpu_size:
+        torch.cuda.set_rng_state(state[cpu_size:].clone(), device)
 
 
 class StepDataModule(L.LightningDataModule):
@@ -179,6 +256,9 @@ class StepDataModule(L.LightningDataModule):
         self.seed = seed
         self.train_items: Sequence = []
         self.val_items: Sequence = []
+        self.counts: dict[
+            str, int
+        ] = {}  # rows kept and left out while preparing them (logged as data/<name>)
 
     def collate(self, rows: list) -> dict:
         raise NotImplementedError
@@ -200,15 +280,18 @@ class StepDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         cfg = self.trainer_cfg
         sampler = self.step_sampler()
-        position = getattr(self.trainer.lightning_module, "resume_position", None) if self.trainer else None
-        if position and position["epoch"] == self.trainer.current_epoch:
-            sampler.set_epoch(position["epoch"])
-            sampler.skip_steps = position["steps_in_epoch"]
+        module = self.trainer.lightning_module if self.trainer else None
+        position = getattr(module, "resume_position", None)
+        if position:
+            sampler.resume_at(position["epoch"], position["steps_in_epoch"])
+            module.resume_position = None  # only the first pass after a restore starts mid-epoch
         return DataLoader(
             ListDataset(self.train_items),
             batch_sampler=sampler,
             collate_fn=step_collate(cfg.micro_batch_size, self.collate),
             num_workers=self.num_workers,
+            # its own generator: making an iterator each epoch draws from it, not from the global random state
+            generator=torch.Generator().manual_seed(self.seed),
         )
 
     def val_dataloader(self) -> DataLoader | list:

@@ -21,15 +21,10 @@ import torch
 import torch.nn.functional as F
 
 from tulu_lightning.chat import IGNORE_INDEX
-from tulu_lightning.config import ConfigError, RunConfig
-from tulu_lightning.data import load_train_val
+from tulu_lightning.config import ConfigError, RunConfig, check_range
 from tulu_lightning.models import disable_dropout, frozen_copy, load_causal_lm, load_tokenizer
-from tulu_lightning.objectives.preference import (
-    PairwiseModule,
-    PreferenceDataModule,
-    halves,
-    preference_texts,
-)
+from tulu_lightning.objectives.preference import PairwiseModule, PreferenceDataModule, halves, load_pairs
+from tulu_lightning.schemas import row_texts
 
 LOSS_TYPES = ("dpo", "dpo_norm", "simpo", "ipo")
 
@@ -58,10 +53,9 @@ def validate(cfg: DPOConfig) -> None:
         raise ConfigError(f"dpo.loss_type: expected one of {LOSS_TYPES}, got {d.loss_type!r}")
     if d.reference not in ("cached", "live"):
         raise ConfigError(f"dpo.reference: expected 'cached' or 'live', got {d.reference!r}")
-    if d.beta <= 0:
-        raise ConfigError(f"dpo.beta: must be > 0, got {d.beta}")
-    if not 0 <= d.label_smoothing < 0.5:
-        raise ConfigError(f"dpo.label_smoothing: expected [0, 0.5), got {d.label_smoothing}")
+    check_range("dpo.beta", d.beta, gt=0)
+    check_range("dpo.label_smoothing", d.label_smoothing, ge=0, lt=0.5)
+    check_range("dpo.simpo_gamma_beta_ratio", d.simpo_gamma_beta_ratio, ge=0)
 
 
 # --- the losses: per pair, from per-sequence log-probs ------------------------------------------------------
@@ -297,10 +291,13 @@ def attach_cached_reference(module: DPOModule, datamodule: PreferenceDataModule)
         module.logger.experiment.set_tag(module.logger.run_id, "reference_cache", str(path.resolve()))
 
 
+load_data = load_pairs
+
+
 def build(cfg: DPOConfig):
     """Pairs -> tokenizer -> policy (the reference is its frozen copy or cached log-probs) -> module, data."""
-    train_rows, val_rows = load_train_val(cfg.data)
-    tokenizer = load_tokenizer(cfg.model, texts=preference_texts(train_rows))
+    train_rows, val_rows = load_pairs(cfg)
+    tokenizer = load_tokenizer(cfg.model, texts=row_texts(train_rows))
     model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed)
     datamodule = PreferenceDataModule(cfg, tokenizer, train_rows, val_rows, cfg.dpo.last_turn_only)
     return DPOModule(cfg, model, tokenizer), datamodule

@@ -24,6 +24,9 @@ from tulu_lightning.objectives.rlvr import (
     load_prompt_rows,
     validate_rlvr,
 )
+from tulu_lightning.schemas import row_texts
+
+load_data = load_prompt_rows
 
 
 @dataclass
@@ -75,6 +78,6 @@ class GRPOModule(RLVRModule):
 
 def build(cfg: GRPOConfig):
     train_rows, val_rows = load_prompt_rows(cfg)
-    tokenizer = load_tokenizer(cfg.model, texts=(m["content"] for row in train_rows for m in row["messages"]))
+    tokenizer = load_tokenizer(cfg.model, texts=row_texts(train_rows))
     model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed)
     return GRPOModule(cfg, model, tokenizer), PromptDataModule(cfg, tokenizer, train_rows, val_rows)

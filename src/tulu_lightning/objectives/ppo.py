@@ -6,17 +6,20 @@ advantage  GAE(γ = 1, λ = 0.95) over the value model's V, then whitened over t
 loss       clipped policy loss (ε = 0.2) + 0.1 × clipped value loss (ε_v = 0.2), token-level means;
            K = 4 epochs per rollout batch; dropout off
 value      initialised from the reward model (`ppo.value_model`, an AutoModelForSequenceClassification
-           directory), else from the policy's weights with a fresh zero head; trained by the same optimizer
+           directory), else from the policy's weights with a fresh zero head; trained as its own optimizer
+           group, with its own gradient clip and LR (`ppo.value_lr`, default `optim.lr`), as open-instruct's
+           second DeepSpeed engine, so a large value gradient never shrinks the policy's step
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
-from tulu_lightning.config import RunConfig, require_model_dir
+from tulu_lightning.config import ConfigError, RunConfig, check_range, require_model_dir
 from tulu_lightning.models import frozen_copy, load_causal_lm, load_tokenizer
+from tulu_lightning.objectives.base import OptimizerGroup
 from tulu_lightning.objectives.rlvr import (
     PromptDataModule,
     RLVRModule,
@@ -31,6 +34,9 @@ from tulu_lightning.objectives.rlvr import (
     masked_whiten,
     validate_rlvr,
 )
+from tulu_lightning.schemas import row_texts
+
+load_data = load_prompt_rows
 
 
 @dataclass
@@ -42,6 +48,7 @@ class PPOSection:
     whiten_advantages: bool = True
     value_clip: float = 0.2
     value_loss_coef: float = 0.1
+    value_lr: float | None = None  # the value model's peak LR (its own optimizer); None: optim.lr
 
 
 @dataclass
@@ -53,6 +60,12 @@ class PPOConfig(RunConfig):
 
 def validate(cfg: PPOConfig) -> None:
     validate_rlvr(cfg)
+    if cfg.ppo.value_lr is not None and cfg.ppo.value_lr <= 0:
+        raise ConfigError(f"ppo.value_lr: must be > 0, got {cfg.ppo.value_lr}")
+    for key in ("gamma", "lam"):
+        check_range(f"ppo.{key}", getattr(cfg.ppo, key), ge=0, le=1)
+    for key in ("value_clip", "value_loss_coef"):
+        check_range(f"ppo.{key}", getattr(cfg.ppo, key), ge=0)
     require_model_dir("ppo.value_model", cfg.ppo.value_model)
     require_model_dir("ppo.reward_model", cfg.ppo.reward_model)
 
@@ -65,6 +78,13 @@ class PPOModule(RLVRModule):
 
     def trainable_modules(self) -> list[torch.nn.Module]:
         return [self.model, self.value_model]
+
+    def optimizer_groups(self) -> list[OptimizerGroup]:
+        value_lr = self.cfg.ppo.value_lr if self.cfg.ppo.value_lr is not None else self.optim_cfg.lr
+        return [
+            OptimizerGroup("policy", [self.model], self.optim_cfg),
+            OptimizerGroup("value", [self.value_model], replace(self.optim_cfg, lr=value_lr)),
+        ]
 
     def sharded_modules(self) -> list[torch.nn.Module]:
         extra = [self.reward_model] if self.reward_model is not None else []
@@ -118,7 +138,7 @@ class PPOModule(RLVRModule):
 
 def build(cfg: PPOConfig):
     train_rows, val_rows = load_prompt_rows(cfg)
-    tokenizer = load_tokenizer(cfg.model, texts=(m["content"] for row in train_rows for m in row["messages"]))
+    tokenizer = load_tokenizer(cfg.model, texts=row_texts(train_rows))
     model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed)
     value_model = load_scalar_model(cfg.ppo.value_model, model)
     reward_model = (

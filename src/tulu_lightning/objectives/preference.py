@@ -1,7 +1,9 @@
 """Preference pairs, shared by DPO and the reward model.
 
-data:  rows with `chosen`/`rejected` message lists, or `prompt` + `chosen`/`rejected` strings (or message lists)
-       -> both conversations through the SFT chat template and masking (labels on assistant content + EOS)
+data:  pairs in allenai/llama-3.1-tulu-3-8b-preference-mixture's schema (`chosen`/`rejected` whole conversations)
+       or the older `prompt` + answer-only `chosen`/`rejected`, validated at load (`schemas.preference_row`)
+       -> both conversations through the SFT chat template and masking (labels on assistant content + EOS);
+       a pair with a side longer than `max_seq_length` is dropped (or cut: `data.keep_truncated`, DPO only)
 batch: one micro-batch of B pairs is a [2B, T] right-padded tensor, the B chosen sequences first, then the B
        rejected ones, so one forward scores both (or two forwards of B rows each, `concatenated_forward: false`)
 step:  `PairwiseModule` averages an objective's per-pair loss over every pair of the optimizer step (all
@@ -15,39 +17,11 @@ from collections.abc import Iterator
 
 import torch
 
-from tulu_lightning.chat import IGNORE_INDEX, tokenize_chat
+from tulu_lightning.chat import IGNORE_INDEX, LengthLimit, tokenize_chat
 from tulu_lightning.config import RunConfig
-from tulu_lightning.data import DataError
+from tulu_lightning.data import load_train_val
 from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule
-
-
-def pair_messages(row: dict, where: str) -> tuple[list[dict], list[dict]]:
-    """(chosen, rejected) conversations of a preference row in either common format."""
-    if "chosen" not in row or "rejected" not in row:
-        raise DataError(f"{where}: a preference row needs 'chosen' and 'rejected' (fields: {sorted(row)})")
-    chosen, rejected = row["chosen"], row["rejected"]
-    if "prompt" in row:
-        prompt = row["prompt"]
-        prompt = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
-        chosen = prompt + _as_turns(chosen)
-        rejected = prompt + _as_turns(rejected)
-    if not isinstance(chosen, list) or not isinstance(rejected, list):
-        raise DataError(
-            f"{where}: 'chosen' and 'rejected' must be message lists (or strings with a 'prompt')"
-        )
-    return chosen, rejected
-
-
-def _as_turns(completion: str | list[dict]) -> list[dict]:
-    return [{"role": "assistant", "content": completion}] if isinstance(completion, str) else list(completion)
-
-
-def preference_texts(rows: list[dict]) -> Iterator[str]:
-    """Every message text of the pairs (to train a tiny model's tokenizer on)."""
-    for index, row in enumerate(rows):
-        for messages in pair_messages(row, f"row {index}"):
-            for message in messages:
-                yield message["content"]
+from tulu_lightning.schemas import Schema, validate_splits
 
 
 def shifted_targets(labels: list[int]) -> list[int]:
@@ -55,9 +29,16 @@ def shifted_targets(labels: list[int]) -> list[int]:
     return [*labels[1:], IGNORE_INDEX]
 
 
+def load_pairs(cfg: RunConfig) -> tuple[list[dict], list[dict]]:
+    """Validated training and validation pairs (these with ground truths when `eval.enabled`)."""
+    train_rows, val_rows = load_train_val(cfg.data)
+    val_schema = Schema("preference", verifiable=cfg.eval.enabled, default_verifier=cfg.eval.verifier)
+    return validate_splits([(train_rows, Schema("preference")), (val_rows, val_schema)])
+
+
 class PreferenceDataModule(StepDataModule):
-    """Tokenized pairs as items `{"chosen": {input_ids, labels, trained}, "rejected": {...}}`; a pair whose
-    chosen or rejected side has no trained token left after truncation is dropped and counted."""
+    """Tokenized pairs as items `{"chosen": {input_ids, labels, trained}, "rejected": {...}}`; a pair with a side
+    over `max_seq_length`, or with no trained token left on a side, is dropped and counted."""
 
     def __init__(
         self, cfg: RunConfig, tokenizer, train_rows: list[dict], val_rows: list[dict], last_turn_only: bool
@@ -66,31 +47,41 @@ class PreferenceDataModule(StepDataModule):
         self.cfg, self.tokenizer = cfg, tokenizer
         self.train_rows, self.val_rows = train_rows, val_rows
         self.last_turn_only = last_turn_only
-        self.dropped_pairs = 0
+
+    @property
+    def dropped_pairs(self) -> int:
+        return self.counts.get("dropped_pairs", 0)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_items:
             return
-        self.train_items = self.tokenize(self.train_rows, "training data")
-        self.val_items = self.tokenize(self.val_rows, "validation data")
+        self.train_items = self.tokenize(self.train_rows, "")
+        self.val_items = self.tokenize(self.val_rows, "val_")
+        self.counts["train_pairs"] = len(self.train_items)
 
-    def tokenize(self, rows: list[dict], source: str) -> list[dict]:
+    def tokenize(self, rows: list[dict], prefix: str = "") -> list[dict]:
+        limit = LengthLimit(self.cfg.data.max_seq_length, self.cfg.data.keep_truncated)
         items = []
-        for index, row in enumerate(rows):
-            sides = {}
-            for side, messages in zip(("chosen", "rejected"), pair_messages(row, f"{source}, row {index}")):
-                chat = tokenize_chat(
-                    self.tokenizer, messages, self.cfg.data.max_seq_length, last_turn_only=self.last_turn_only
-                )
-                sides[side] = {
-                    "input_ids": chat.input_ids,
-                    "labels": chat.labels,
-                    "trained": chat.num_trained_tokens,
-                }
-            if sides["chosen"]["trained"] == 0 or sides["rejected"]["trained"] == 0:
-                self.dropped_pairs += 1
+        for row in rows:
+            sides = [
+                tokenize_chat(self.tokenizer, row[side], self.last_turn_only)
+                for side in ("chosen", "rejected")
+            ]
+            fitted = limit.fit(*sides)
+            if fitted is None or any(chat.num_trained_tokens == 0 for chat in fitted):
                 continue
-            items.append(sides)
+            items.append(
+                {
+                    side: {
+                        "input_ids": chat.input_ids,
+                        "labels": chat.labels,
+                        "trained": chat.num_trained_tokens,
+                    }
+                    for side, chat in zip(("chosen", "rejected"), fitted)
+                }
+            )
+        self.counts[f"{prefix}over_long_pairs"] = limit.over_long
+        self.counts[f"{prefix}dropped_pairs"] = len(rows) - len(items)
         return items
 
     def collate(self, items: list[dict]) -> dict:
@@ -145,12 +136,6 @@ class PairwiseModule(PostTrainingModule):
         metrics = {name: self.global_sum(value) / pairs for name, value in totals.items()}
         tokens = self.global_sum(sum(mb["num_tokens"] for mb in micro_batches))
         self.log_metrics({**metrics, "tokens_per_sec": tokens / self.step_seconds(), **step})
-
-    def on_train_start(self) -> None:
-        data = self.trainer.datamodule
-        if self.logger is not None and self.trainer.is_global_zero:
-            counts = {"data/train_pairs": len(data.train_items), "data/dropped_pairs": data.dropped_pairs}
-            self.logger.log_metrics(counts, step=0)
 
     def on_validation_epoch_start(self) -> None:
         self._val_sums: dict[str, float] = defaultdict(float)

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from tulu_lightning.chat import IGNORE_INDEX
-from tulu_lightning.config import ConfigError, RunConfig
+from tulu_lightning.config import ConfigError, RunConfig, check_range
 from tulu_lightning.data import DataError, read_rows, split_validation
 from tulu_lightning.models import load_causal_lm, load_tokenizer
 from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule
@@ -61,8 +61,9 @@ def validate(cfg: PromptTuningConfig) -> None:
         raise ConfigError(f"prompt_tuning.init: expected one of {INITS}, got {pt.init!r}")
     if pt.metric not in METRICS:
         raise ConfigError(f"prompt_tuning.metric: expected one of {METRICS}, got {pt.metric!r}")
-    if pt.gamma < 0:
-        raise ConfigError(f"prompt_tuning.gamma: must be >= 0, got {pt.gamma}")
+    check_range("prompt_tuning.gamma", pt.gamma, ge=0)
+    check_range("prompt_tuning.prompt_length", pt.prompt_length, ge=1, optional=True)
+    check_range("prompt_tuning.max_val_samples", pt.max_val_samples, ge=1, optional=True)
     if not pt.target_text and (pt.gamma > 0 or pt.init == "target"):
         raise ConfigError("prompt_tuning.target_text: required when gamma > 0 or init is 'target'")
     if not pt.target_text and not pt.prompt_length:

@@ -2,7 +2,8 @@
 
 data   preference pairs through the SFT chat template (`preference.py`)
 model  a causal LM's backbone with a scalar head (`AutoModelForSequenceClassification`, one label); the reward
-       r(x, y) is the head's output at the last token of the conversation (its EOS)
+       r(x, y) is the head's output at the last token of the conversation (its EOS): pairs longer than
+       `max_seq_length` are dropped, never cut (as open-instruct's PreferenceDatasetProcessor.filter means to)
 loss   −log σ(r(x, y_c) − r(x, y_r)) (Bradley & Terry 1952; Ouyang et al. 2022), averaged over every pair of the
        optimizer step (all micro-batches, all ranks); accuracy = fraction of pairs with r_c > r_r
 export a Hugging Face sequence-classification directory: `ppo.value_model` / `ppo.reward_model` load it
@@ -15,19 +16,23 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from tulu_lightning.config import RunConfig
-from tulu_lightning.data import load_train_val
+from tulu_lightning.config import ConfigError, RunConfig
 from tulu_lightning.models import disable_dropout, load_causal_lm, load_tokenizer
-from tulu_lightning.objectives.preference import (
-    PairwiseModule,
-    PreferenceDataModule,
-    preference_texts,
-)
+from tulu_lightning.objectives.preference import PairwiseModule, PreferenceDataModule, load_pairs
+from tulu_lightning.schemas import row_texts
 
 
 @dataclass
 class RewardModelConfig(RunConfig):
     objective: str = "reward_model"
+
+
+def validate(cfg: RewardModelConfig) -> None:
+    if cfg.data.keep_truncated:
+        raise ConfigError(
+            "data.keep_truncated: a reward model would read the score of a cut sequence at a token that is not "
+            "its end; over-long pairs are dropped"
+        )
 
 
 def bradley_terry_loss(chosen: torch.Tensor, rejected: torch.Tensor) -> torch.Tensor:
@@ -66,10 +71,13 @@ class RewardModelModule(PairwiseModule):
         return loss, stats
 
 
+load_data = load_pairs
+
+
 def build(cfg: RewardModelConfig):
     """Pairs -> tokenizer -> causal-LM backbone with a new scalar head -> module, data."""
-    train_rows, val_rows = load_train_val(cfg.data)
-    tokenizer = load_tokenizer(cfg.model, texts=preference_texts(train_rows))
+    train_rows, val_rows = load_pairs(cfg)
+    tokenizer = load_tokenizer(cfg.model, texts=row_texts(train_rows))
     model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed, reward_head=True)
     datamodule = PreferenceDataModule(cfg, tokenizer, train_rows, val_rows, last_turn_only=False)
     return RewardModelModule(cfg, model, tokenizer), datamodule

@@ -23,17 +23,20 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 
 from tulu_lightning.chat import prompt_ids
-from tulu_lightning.config import ConfigError, RunConfig
-from tulu_lightning.data import DataError, load_split, require_fields
-from tulu_lightning.evaluation import generation_accuracy, prompt_messages
+from tulu_lightning.config import ConfigError, RunConfig, check_range
+from tulu_lightning.data import load_train_val
+from tulu_lightning.evaluation import generation_accuracy
 from tulu_lightning.models import disable_dropout, frozen_copy
 from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule
-from tulu_lightning.rewards import VERIFIERS, verify_batch
+from tulu_lightning.rewards import verify_batch
 from tulu_lightning.rollout import HFRollout, RolloutBackend, SamplingParams
+from tulu_lightning.schemas import Schema, validate_splits
 
 KL_ESTIMATORS = ("k1", "k2", "k3")
+LOG_RATIO_CLAMP = 40.0
 
 
 @dataclass
@@ -63,22 +66,20 @@ class RLVRSection:
 
 def validate_rlvr(cfg: RunConfig) -> None:
     r = cfg.rlvr
-    if r.samples_per_prompt < 1 or r.update_epochs < 1 or r.num_minibatches < 1:
-        raise ConfigError("rlvr.samples_per_prompt, rlvr.update_epochs and rlvr.num_minibatches must be >= 1")
-    if r.temperature <= 0:
-        raise ConfigError(f"rlvr.temperature: training rollouts must sample (> 0), got {r.temperature}")
-    if not 0 < r.top_p <= 1:
-        raise ConfigError(f"rlvr.top_p: expected (0, 1], got {r.top_p}")
-    if r.clip_low < 0 or r.clip_high < 0 or r.beta < 0:
-        raise ConfigError("rlvr.clip_low, rlvr.clip_high and rlvr.beta must be >= 0")
+    for key in ("samples_per_prompt", "update_epochs", "num_minibatches", "max_new_tokens"):
+        check_range(f"rlvr.{key}", getattr(r, key), ge=1)
+    for key in ("forward_batch_size", "generation_batch_size"):
+        check_range(f"rlvr.{key}", getattr(r, key), ge=1)
+    check_range("rlvr.max_new_tokens", r.max_new_tokens, lt=cfg.data.max_seq_length)  # room for a prompt
+    check_range("rlvr.temperature", r.temperature, gt=0)  # training rollouts must sample
+    check_range("rlvr.top_p", r.top_p, gt=0, le=1)
+    for key in ("clip_low", "clip_high", "beta"):
+        check_range(f"rlvr.{key}", getattr(r, key), ge=0)
+    check_range("rlvr.vllm_gpu_memory_utilization", r.vllm_gpu_memory_utilization, gt=0, le=1)
     if r.backend not in ("hf", "vllm"):
         raise ConfigError(f"rlvr.backend: expected 'hf' or 'vllm', got {r.backend!r}")
     if r.backend == "vllm" and cfg.model.name_or_path is None:
         raise ConfigError("rlvr.backend=vllm needs model.name_or_path (the engine loads the HF directory)")
-    if r.default_verifier not in VERIFIERS:
-        raise ConfigError(
-            f"rlvr.default_verifier: expected one of {list(VERIFIERS)}, got {r.default_verifier!r}"
-        )
 
 
 # --- the math: each a small function over [N, L] response tensors ------------------------------------------
@@ -109,8 +110,10 @@ def entropy(logits: torch.Tensor, temperature: float) -> torch.Tensor:
 
 def kl_estimate(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, kind: str = "k3") -> torch.Tensor:
     """Per-token estimators of KL(π ‖ π_ref) from samples of π (Schulman, "Approximating KL divergence", 2020),
-    with log r = log π_ref − log π:  k1 = −log r,  k2 = ½ (log r)²,  k3 = (r − 1) − log r  (unbiased, ≥ 0)."""
-    log_ratio = ref_logprobs - logprobs
+    with log r = log π_ref − log π:  k1 = −log r,  k2 = ½ (log r)²,  k3 = (r − 1) − log r  (unbiased, ≥ 0).
+    log r is clamped to ±40 first, as grpo_fast.py does (open-instruct@8fcf6f3ce; exp(40) is still finite in
+    float32, and a token that far from the reference gets no gradient from this term)."""
+    log_ratio = (ref_logprobs - logprobs).clamp(-LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)
     if kind == "k1":
         return -log_ratio
     if kind == "k2":
@@ -165,14 +168,15 @@ def generalized_advantages(
 
 
 def group_advantages(
-    scores: torch.Tensor, group_size: int, std_normalize: bool = False, eps: float = 1e-6
+    scores: torch.Tensor, group_size: int, std_normalize: bool = False, eps: float = 1e-8
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """GRPO's advantage per response (Shao et al. 2024): its score minus its group's mean (Dr. GRPO's "centered"),
-    or divided by the group's std too (`std_normalize`). Scores are grouped by prompt: [g0 × n, g1 × n, ...].
+    or divided by the group's std + ε too (`std_normalize`; the population std, ddof 0, and ε = 1e-8, as
+    grpo_fast.py's numpy `std` at open-instruct@8fcf6f3ce). Scores are grouped by prompt: [g0 × n, g1 × n, ...].
     Returns (advantages, keep): groups whose scores are all equal carry no signal and are dropped."""
     groups = scores.view(-1, group_size)
     centered = groups - groups.mean(dim=1, keepdim=True)
-    std = groups.std(dim=1, keepdim=True) if group_size > 1 else torch.zeros_like(groups[:, :1])
+    std = groups.std(dim=1, keepdim=True, unbiased=False)
     advantages = centered / (std + eps) if std_normalize else centered
     keep = (std > 0).expand_as(groups)
     return advantages.flatten(), keep.flatten()
@@ -278,24 +282,29 @@ class PromptDataModule(StepDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_items:
             return
-        self.train_items = self.prompts(self.train_rows)
+        self.train_items = self.prompts(self.train_rows, "")
         self.val_items = (
-            self.prompts(self.val_rows[: self.cfg.eval.max_prompts]) if self.cfg.eval.enabled else []
+            self.prompts(self.val_rows[: self.cfg.eval.max_prompts], "val_") if self.cfg.eval.enabled else []
         )
+        self.counts["train_prompts"] = len(self.train_items)
 
-    def prompts(self, rows: list[dict]) -> list[dict]:
+    def prompts(self, rows: list[dict], prefix: str = "") -> list[dict]:
+        """Tokenized prompts; those that leave no room for `max_new_tokens` are dropped and counted (open-instruct
+        filters prompts over `max_prompt_token_length`)."""
         max_prompt = self.cfg.data.max_seq_length - self.cfg.rlvr.max_new_tokens
         items = []
-        for index, row in enumerate(rows):
-            ids = prompt_ids(self.tokenizer, prompt_messages(row))
-            if len(ids) > max_prompt:
-                continue  # as open-instruct: prompts that leave no room for the response are skipped
-            verifier = row.get("dataset") or self.cfg.rlvr.default_verifier
-            if verifier not in VERIFIERS:
-                raise DataError(
-                    f"RLVR row {index}: unknown verifier {verifier!r} (expected one of {VERIFIERS})"
+        for row in rows:
+            ids = prompt_ids(self.tokenizer, row["messages"])
+            if len(ids) <= max_prompt:
+                items.append(
+                    {
+                        "prompt_ids": ids,
+                        "ground_truth": row["ground_truth"],
+                        "verifier": row["dataset"],
+                        "where": row["where"],
+                    }
                 )
-            items.append({"prompt_ids": ids, "ground_truth": str(row["ground_truth"]), "verifier": verifier})
+        self.counts[f"{prefix}dropped_prompts"] = len(rows) - len(items)
         return items
 
     def collate(self, rows: list[dict]) -> dict:
@@ -303,10 +312,10 @@ class PromptDataModule(StepDataModule):
 
 
 def load_prompt_rows(cfg: RunConfig) -> tuple[list[dict], list[dict]]:
-    train_rows, val_rows = load_split(cfg.data, "train"), load_split(cfg.data, "val")
-    require_fields(train_rows, ["messages", "ground_truth"], "RLVR training data")
-    require_fields(val_rows, ["messages", "ground_truth"], "RLVR validation data")
-    return train_rows, val_rows
+    """Validated prompts with their ground truths and verifiers (training and validation)."""
+    train_rows, val_rows = load_train_val(cfg.data)
+    schema = Schema("prompt", default_verifier=cfg.rlvr.default_verifier, default_key="rlvr.default_verifier")
+    return validate_splits([(train_rows, schema), (val_rows, schema)])
 
 
 # --- the loop ----------------------------------------------------------------------------------------------
@@ -349,7 +358,17 @@ class RLVRModule(PostTrainingModule):
                 self.cfg.trainer.seed,
             )
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["minibatch_shuffle_state"] = self.shuffle.get_state()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
+        if "minibatch_shuffle_state" in checkpoint:
+            self.shuffle.set_state(checkpoint["minibatch_shuffle_state"])
+
     def on_train_start(self) -> None:
+        super().on_train_start()
         if self.cfg.eval.enabled and self.cfg.rlvr.eval_at_start and self.global_step == 0:
             rows = self.trainer.datamodule.val_rows
             accuracy = generation_accuracy(self.model, self.tokenizer, rows, self.cfg.eval).accuracy
@@ -375,6 +394,9 @@ class RLVRModule(PostTrainingModule):
             [c.text for c in completions],
             [row["ground_truth"] for row in rows],
         )
+        for row, verdict in zip(rows, verdicts):
+            if verdict.status == "error":  # ground truths parse at load: this is the verifier's own failure
+                rank_zero_warn(f"{row['where']}: response not verified, reward 0 ({verdict.error})")
         batch = self.layout([row["prompt_ids"] for row in rows], [c.token_ids for c in completions])
         batch["correct"] = torch.tensor([v.score for v in verdicts], device=self.device)
         batch["stopped"] = torch.tensor([c.finish_reason == "stop" for c in completions], device=self.device)
@@ -448,7 +470,6 @@ class RLVRModule(PostTrainingModule):
     # --- one rollout batch ---
 
     def training_step(self, micro_batches: list[dict], batch_idx: int) -> None:
-        data_step = self.steps_in_epoch
         prompts = [p for mb in micro_batches for p in mb["prompts"]]
         started = time.perf_counter()
         batch = self.generate(prompts)
@@ -458,7 +479,6 @@ class RLVRModule(PostTrainingModule):
         if hasattr(self.rollout, "push_weights"):
             self.rollout.push_weights(self.model)
         finished = time.perf_counter()
-        self.steps_in_epoch = data_step + 1  # resume counts rollout batches, not optimizer steps
         self.log_metrics(
             {
                 **self.rollout_metrics(batch),

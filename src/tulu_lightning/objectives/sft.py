@@ -1,6 +1,7 @@
 """Supervised finetuning (Tülu 3 stage 1).
 
-data: chats (`messages`) -> Tülu chat template -> labels on assistant turns + EOS -> packed rows
+data: chats (`messages`, allenai/tulu-3-sft-mixture's schema, validated at load) -> chat template -> labels on
+      assistant turns + EOS -> packed rows; chats longer than `max_seq_length` dropped (or cut: keep_truncated)
 loss: token NLL summed over the optimizer step, divided by the step's trained tokens (`mean`) or by its
       number of examples (`sum`, Tülu 3's setting: each sequence contributes its summed loss), both counted
       over every micro-batch and every rank, so the step's gradient does not depend on how it is split.
@@ -13,11 +14,12 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from tulu_lightning.chat import IGNORE_INDEX, tokenize_chat
+from tulu_lightning.chat import IGNORE_INDEX, LengthLimit, tokenize_chat
 from tulu_lightning.config import ConfigError, RunConfig
-from tulu_lightning.data import collate_packed, load_train_val, pack_rows, require_fields
+from tulu_lightning.data import collate_packed, load_train_val, pack_rows
 from tulu_lightning.models import load_causal_lm, load_tokenizer
 from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule
+from tulu_lightning.schemas import Schema, row_texts, validate_splits
 
 
 @dataclass
@@ -25,7 +27,6 @@ class SFTSection:
     reduction: str = "mean"  # mean | sum
     packing: bool = True  # padding-free packing of several examples per row
     last_turn_only: bool = False  # label only the last assistant turn
-    add_bos: bool = False  # prepend the tokenizer's BOS when the chat template does not
 
 
 @dataclass
@@ -52,33 +53,35 @@ class SFTDataModule(StepDataModule):
         self.cfg = cfg
         self.tokenizer = tokenizer
         self.train_rows, self.val_rows = train_rows, val_rows
-        self.dropped_examples = 0  # examples with no trained token left after truncation
+
+    @property
+    def dropped_examples(self) -> int:
+        """Training examples left out: too long (unless kept cut), or no trained token left after the cut."""
+        return self.counts.get("dropped_examples", 0)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_items:
             return
-        train_examples = self.tokenize(self.train_rows)
-        self.val_items = [[example] for example in self.tokenize(self.val_rows)]
+        train_examples = self.tokenize(self.train_rows, "")
+        self.val_items = [[example] for example in self.tokenize(self.val_rows, "val_")]
         if self.cfg.sft.packing:
             bins = pack_rows([len(e["input_ids"]) for e in train_examples], self.cfg.data.max_seq_length)
             self.train_items = [[train_examples[i] for i in row] for row in bins]
         else:
             self.train_items = [[example] for example in train_examples]
+        self.counts["train_rows"] = len(self.train_items)
 
-    def tokenize(self, rows: list[dict]) -> list[dict]:
+    def tokenize(self, rows: list[dict], prefix: str = "") -> list[dict]:
+        limit = LengthLimit(self.cfg.data.max_seq_length, self.cfg.data.keep_truncated)
         examples = []
         for row in rows:
-            chat = tokenize_chat(
-                self.tokenizer,
-                row["messages"],
-                self.cfg.data.max_seq_length,
-                last_turn_only=self.cfg.sft.last_turn_only,
-                add_bos=self.cfg.sft.add_bos,
-            )
-            if chat.num_trained_tokens == 0:
-                self.dropped_examples += 1
+            chat = tokenize_chat(self.tokenizer, row["messages"], self.cfg.sft.last_turn_only)
+            fitted = limit.fit(chat)
+            if fitted is None or fitted[0].num_trained_tokens == 0:
                 continue
-            examples.append({"input_ids": chat.input_ids, "labels": chat.labels})
+            examples.append({"input_ids": fitted[0].input_ids, "labels": fitted[0].labels})
+        self.counts[f"{prefix}over_long_examples"] = limit.over_long
+        self.counts[f"{prefix}dropped_examples"] = len(rows) - len(examples)
         return examples
 
     def collate(self, rows: list[list[dict]]) -> dict:
@@ -95,15 +98,6 @@ class SFTModule(PostTrainingModule):
         self.model = model
         self.tokenizer = tokenizer
         self._val_nll = self._val_tokens = 0.0
-
-    def on_train_start(self) -> None:
-        data = self.trainer.datamodule
-        if self.logger is not None and self.trainer.is_global_zero:
-            counts = {
-                "data/train_rows": len(data.train_items),
-                "data/dropped_examples": data.dropped_examples,
-            }
-            self.logger.log_metrics(counts, step=0)
 
     def nll_sum(self, batch: dict) -> torch.Tensor:
         logits = self.model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits
@@ -144,18 +138,17 @@ class SFTModule(PostTrainingModule):
             self.log("val/loss", self._val_nll / self._val_tokens, rank_zero_only=True)
 
 
+def load_data(cfg: SFTConfig) -> tuple[list[dict], list[dict]]:
+    """Validated chats: training and validation rows (these with ground truths when `eval.enabled`)."""
+    train_rows, val_rows = load_train_val(cfg.data)
+    val_schema = Schema("sft", verifiable=cfg.eval.enabled, default_verifier=cfg.eval.verifier)
+    return validate_splits([(train_rows, Schema("sft")), (val_rows, val_schema)])
+
+
 def build(cfg: SFTConfig):
     """Rows -> tokenizer -> model -> (LightningModule, LightningDataModule)."""
-    train_rows, val_rows = load_train_val(cfg.data)
-    require_fields(train_rows, ["messages"], "training data")
-    require_fields(val_rows, ["messages"], "validation data")
-    tokenizer = load_tokenizer(cfg.model, texts=_chat_texts(train_rows))
+    train_rows, val_rows = load_data(cfg)
+    tokenizer = load_tokenizer(cfg.model, texts=row_texts(train_rows))
     model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed)
     datamodule = SFTDataModule(cfg, tokenizer, train_rows, val_rows)
     return SFTModule(cfg, model, tokenizer), datamodule
-
-
-def _chat_texts(rows: list[dict]):
-    for row in rows:
-        for message in row["messages"]:
-            yield message["content"]

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
+import traceback
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
+from tulu_rewards.errors import CLIError, UserError, one_line
+from tulu_rewards.files import atomic_open, check_outputs, iter_jsonl, prepare_output_file
 
-class CLIError(Exception):
-    """A user error reported as one line on stderr with exit code 2 (no traceback)."""
-
+BUG_HINT = (
+    "this is a bug in tulu-rewards, not a problem with your input: please report it with the command line "
+    "and the traceback above"
+)
 
 # --- verify ---------------------------------------------------------------------------------------------
 
@@ -24,6 +27,7 @@ def configure_verify_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, type=Path, help="JSONL file, one response per line")
     parser.add_argument("--verifier", help="verifier for every line (default: each line's --verifier-field)")
     parser.add_argument("--output", type=Path, help="per-line verdicts (default: <input>.verdicts.jsonl)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     parser.add_argument("--mode", default="strict", choices=["strict", "loose", "flex"])
     parser.add_argument("--partial", action="store_true", help="IFEval: score the fraction of constraints")
     parser.add_argument("--response-field", default="response")
@@ -34,99 +38,55 @@ def configure_verify_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def read_rows(path: Path) -> list[tuple[int, dict]]:
-    """The JSON objects of a JSONL file, each with its line number (blank lines skipped)."""
-    if not path.is_file():
-        raise CLIError(f"no such file: {path}")
-    rows = []
-    with path.open("rb") as f:
-        for number, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise CLIError(f"{path}:{number}: not UTF-8 text (byte 0x{raw[err.start]:02x})") from None
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise CLIError(f"{path}:{number}: not JSON ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise CLIError(f"{path}:{number}: not a JSON object")
-            rows.append((number, row))
-    return rows
-
-
-def field(row: dict, name: str, line: int) -> str:
+def field(row: dict, name: str, where: str) -> str:
     if name not in row:
-        raise CLIError(f"line {line}: missing field {name!r}")
+        raise CLIError(f"{where}: missing field {name!r} (fields: {sorted(row)})")
     value = row[name]
     # IFEval ground truths may be stored as JSON objects rather than JSON strings.
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)  # after symbolic and hard links
-    except OSError:
-        return False
-
-
-def write_lines_atomically(path: Path, lines: list[str]) -> None:
-    """Write `lines` to a temporary file beside `path`, then rename it into place: an interrupted run
-    leaves the old file (or none), never a half-written one."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.writelines(line + "\n" for line in lines)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def run_verify(args: argparse.Namespace) -> int:
     from tulu_rewards.verifiers import VerifierError, verify_batch
 
-    rows = read_rows(args.input)
-    if not rows:
-        raise CLIError(f"{args.input} has no rows")
+    if not args.input.is_file():
+        raise CLIError(f"--input {args.input}: no such file")
     output = args.output or args.input.with_suffix(".verdicts.jsonl")
-    if _same_file(output, args.input):
-        raise CLIError(
-            f"{output}: writing it would overwrite the input {args.input}; choose another --output"
-        )
-    if not output.parent.is_dir():
-        raise CLIError(f"{output}: no such directory {output.parent}")
+    check_outputs([output], [args.input])
+    lines = list(iter_jsonl(args.input))
+    if not lines:
+        raise CLIError(f"--input {args.input}: no rows")
+    where = [f"{args.input}:{number}" for number, _ in lines]
+    rows = [row for _, row in lines]
     if args.verifier:
         verifiers = [args.verifier]
     else:
-        verifiers = [field(row, args.verifier_field, line) for line, row in rows]
-    responses = [field(row, args.response_field, line) for line, row in rows]
-    truths = [field(row, args.ground_truth_field, line) for line, row in rows]
-    prompts = [row.get(args.prompt_field) for _, row in rows] if args.prompt_field else None
+        verifiers = [field(row, args.verifier_field, at) for row, at in zip(rows, where)]
+    responses = [field(row, args.response_field, at) for row, at in zip(rows, where)]
+    truths = [field(row, args.ground_truth_field, at) for row, at in zip(rows, where)]
+    prompts = [row.get(args.prompt_field) for row in rows] if args.prompt_field else None
+    prepare_output_file(output, overwrite=args.overwrite, option="--output")
     try:
         verdicts = verify_batch(verifiers, responses, truths, prompts, mode=args.mode, partial=args.partial)
     except VerifierError as err:  # an unknown verifier name
-        where = f"{args.input}:{rows[err.row][0]}: " if err.row is not None and not args.verifier else ""
-        raise CLIError(f"{where}{err.message}") from None
+        at = f"{where[err.row]}: " if err.row is not None and not args.verifier else ""
+        raise CLIError(f"{at}{err.message}") from None
 
-    records = []
-    for verdict in verdicts:
-        record = {"score": verdict.score, "status": verdict.status, "extracted": verdict.extracted}
-        if verdict.error is not None:
-            record["error"] = verdict.error
-        records.append(json.dumps(record, ensure_ascii=False))
-    write_lines_atomically(output, records)
+    with atomic_open(output) as f:
+        for verdict in verdicts:
+            record = {"score": verdict.score, "status": verdict.status, "extracted": verdict.extracted}
+            if verdict.error is not None:
+                record["error"] = verdict.error
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     counts = Counter(v.status for v in verdicts)
     mean = sum(v.score for v in verdicts) / len(verdicts)
     print(f"rows: {len(verdicts)}  accuracy: {counts['correct'] / len(verdicts):.4f}  mean score: {mean:.4f}")
     for status in ("correct", "wrong", "unparseable", "timeout", "error"):
         print(f"  {status:<12}{counts[status]:>8}")
-    errors = [(line, v.error) for (line, _), v in zip(rows, verdicts, strict=True) if v.status == "error"]
-    for line, message in errors[:10]:
-        print(f"  {args.input}:{line}: {message}")
+    errors = [(at, v.error) for at, v in zip(where, verdicts, strict=True) if v.status == "error"]
+    for at, message in errors[:10]:
+        print(f"  {at}: {message}")
     if len(errors) > 10:
         print(f"  ... and {len(errors) - 10} more rows with status error")
     print(f"verdicts: {output}")
@@ -160,13 +120,27 @@ def _version() -> str:
     return __version__
 
 
+def run_command(run: Callable[[], int | None], bug_hint: str = BUG_HINT) -> int:
+    """Run a command's body and return its exit code. A user error (`UserError`) is one line on stderr and
+    code 2; an interrupt code 130; anything else is our bug: its traceback, `bug_hint`, code 1.
+    (tulu_lightning's CLI runs its commands through this too.)"""
+    try:
+        return int(run() or 0)
+    except UserError as err:
+        print(f"error: {one_line(err)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        print(f"error: {bug_hint}", file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return int(args._run(args) or 0)
-    except CLIError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_command(lambda: args._run(args))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tulu_rewards.verifiers import Mode, VerifierError, canonical_verifier, verify_batch
+from tulu_rewards.errors import CLIError, VerifierError
+from tulu_rewards.verifiers import Mode, canonical_verifier, verify_batch
 
 # End-of-turn markers of common chat templates (Llama 3, Qwen/ChatML, Tülu, Gemma, Phi, Mistral).
 DEFAULT_END_MARKERS: tuple[str, ...] = (
@@ -269,8 +270,6 @@ def configure_serve_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def make_server(args: argparse.Namespace) -> RewardServer:
-    from tulu_rewards.cli import CLIError
-
     try:
         scorer = Scorer(
             verifier=args.verifier,

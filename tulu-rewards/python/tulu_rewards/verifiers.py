@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from tulu_rewards import _native
+from tulu_rewards.errors import VerifierError
 
 Status = Literal["correct", "wrong", "unparseable", "timeout", "error"]
 Mode = Literal["strict", "loose", "flex"]
@@ -35,16 +36,6 @@ Mode = Literal["strict", "loose", "flex"]
 VERIFIERS: tuple[str, ...] = tuple(_native.verifier_names())
 # Other names datasets give the verifiers: alias -> verifier.
 ALIASES: dict[str, str] = dict(_native.verifier_aliases())
-
-
-class VerifierError(ValueError):
-    """Misuse of the verifier API (an unknown verifier name, lengths that differ); `row` is the index of
-    the row at fault, or None."""
-
-    def __init__(self, message: str, row: int | None = None) -> None:
-        super().__init__(message if row is None else f"row {row}: {message}")
-        self.message = message
-        self.row = row
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,47 @@
+"""`check`: load and validate every row of a config's data, as `fit` would, without building a tokenizer or a
+model; every bad row is printed as `<file>:<row>: <problem>` (exit code 2 when there is one)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+
+
+def configure_parser(parser) -> None:
+    parser.add_argument("--config", required=True, help="YAML config of a `fit` run")
+    parser.add_argument(
+        "overrides", nargs="*", help="dotted key=value overrides, e.g. data.train_files=[x.jsonl]"
+    )
+
+
+def check_data(cfg) -> int:
+    """Validate the rows of `cfg`'s training and validation data; print every problem; 0 if there is none."""
+    from tulu_lightning.data import DataError
+    from tulu_lightning.objectives import OBJECTIVES
+    from tulu_lightning.schemas import RowErrors
+
+    objective = importlib.import_module(OBJECTIVES[cfg.objective][0])
+    if not hasattr(objective, "load_data"):
+        print(f"error: objective {cfg.objective!r} has no row schema to check", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    try:
+        train_rows, val_rows = objective.load_data(cfg)
+    except RowErrors as err:
+        for problem in err.problems:
+            print(problem)
+        print(f"error: {len(err.problems)} bad row{'s' * (len(err.problems) != 1)}", file=sys.stderr)
+        return 2
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    seconds = time.perf_counter() - started
+    print(f"ok: {len(train_rows)} training and {len(val_rows)} validation rows ({seconds:.2f} s)")
+    return 0
+
+
+def run(args) -> int:
+    from tulu_lightning.train import load_run_config
+
+    return check_data(load_run_config(args.config, args.overrides))

@@ -1,6 +1,0 @@
-"""Options of `eval` (kept apart so `--help` does not import torch)."""
-
-
-def configure_parser(parser) -> None:
-    parser.add_argument("--config", required=True, help="evaluation suite YAML (configs/eval/*.yaml)")
-    parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. model=outputs/x/hf")
