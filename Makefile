@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint rust-test clean
+.PHONY: setup demo test lint rust-test rewards-wheels clean
 
 # The reward verifiers first: tulu_lightning depends on tulu-rewards, built here from ./tulu-rewards.
 $(STAMP): pyproject.toml tulu-rewards/pyproject.toml $(shell find . -name Cargo.toml -not -path './target/*' -not -path './$(VENV)/*') $(shell find rust tulu-rewards/src -name '*.rs')
@@ -31,5 +31,14 @@ lint: setup
 test: setup rust-test lint
 	$(PY) -m pytest -q
 
+# The tulu-rewards wheels users install: abi3 (CPython >= 3.10), manylinux2014 (glibc >= 2.17) through zig,
+# for x86_64 and aarch64 (cross-built), into dist/.
+rewards-wheels: setup
+	PATH=$(VENV)/bin:$$PATH $(PY) -m maturin build --release --zig --compatibility manylinux2014 \
+		-m tulu-rewards/Cargo.toml -o dist
+	rustup target add aarch64-unknown-linux-gnu
+	PATH=$(VENV)/bin:$$PATH $(PY) -m maturin build --release --zig --compatibility manylinux2014 \
+		--target aarch64-unknown-linux-gnu -m tulu-rewards/Cargo.toml -o dist
+
 clean:
-	rm -rf $(VENV) target mlflow.db mlruns outputs
+	rm -rf $(VENV) target dist mlflow.db mlruns outputs
