@@ -91,7 +91,7 @@ def _result(verdict: Verdict) -> dict[str, Any]:
 
 
 def compute_score_batch(
-    data_sources: Iterable[str],
+    data_sources: Iterable[str] | None,
     solution_strs: Sequence[str],
     ground_truths: Iterable[Any],
     extra_infos: Iterable[Any] | None = None,
@@ -104,9 +104,10 @@ def compute_score_batch(
     **_verl_kwargs: Any,
 ) -> list[dict[str, Any]]:
     """verl's batched custom reward function (`reward_model.reward_manager=batch`): one result per response,
-    the whole batch verified in one parallel call."""
+    the whole batch verified in one parallel call. `data_sources` may be None when every row's verifier is
+    named otherwise (`verifier`, `extra_info["verifier"]`)."""
     responses = [str(s) for s in solution_strs]
-    sources = list(data_sources)
+    sources = [""] * len(responses) if data_sources is None else list(data_sources)
     infos = [None] * len(responses) if extra_infos is None else list(extra_infos)
     if not len(sources) == len(infos) == len(responses):
         raise VerifierError(
@@ -145,15 +146,18 @@ def compute_score(
     **_verl_kwargs: Any,
 ) -> dict[str, Any]:
     """verl's custom reward function, one response at a time (verl's `naive` reward manager)."""
-    (result,) = compute_score_batch(
-        [data_source],
-        [solution_str],
-        [ground_truth],
-        [extra_info],
-        verifier=verifier,
-        mode=mode,
-        partial=partial,
-        timeout_s=timeout_s,
-        max_response_bytes=max_response_bytes,
-    )
+    try:
+        (result,) = compute_score_batch(
+            [data_source],
+            [solution_str],
+            [ground_truth],
+            [extra_info],
+            verifier=verifier,
+            mode=mode,
+            partial=partial,
+            timeout_s=timeout_s,
+            max_response_bytes=max_response_bytes,
+        )
+    except VerifierError as err:  # one row: no "row 0" in the message
+        raise VerifierError(err.message) from None
     return result
