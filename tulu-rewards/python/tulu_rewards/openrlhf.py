@@ -249,6 +249,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own errors (a request line or headers that do not parse, an unsupported method) as
+        the same one-line JSON as ours, not its HTML page."""
+        try:
+            status = HTTPStatus(code)
+        except ValueError:
+            status = HTTPStatus.BAD_REQUEST
+        self.log_error("code %d, message %s", code, message)
+        if self.request_version == "HTTP/0.9":  # a request line that did not parse: answer with a status line
+            self.request_version = self.protocol_version
+        self._reply(status, {"error": message or status.phrase}, close=True)
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if not (isinstance(code, int) and code < 400):  # errors only: a trainer sends thousands of requests
             super().log_request(code, size)
