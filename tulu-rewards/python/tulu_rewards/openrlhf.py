@@ -196,6 +196,10 @@ class RewardServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: a trainer worker may reuse its connection
     timeout = 120  # seconds a connection may stall (a client that sends less than its Content-Length)
+    # A reply goes out in one write (buffered, flushed after each request), without Nagle's algorithm: a body
+    # sent apart from its headers would otherwise wait for the client's delayed ACK (~40 ms a request on Linux).
+    wbufsize = 1 << 16
+    disable_nagle_algorithm = True
     server: RewardServer
 
     def do_POST(self) -> None:
