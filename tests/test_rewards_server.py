@@ -112,7 +112,7 @@ MALFORMED_IDS = ["json", "binary", "array", "no-query", "query-text", "query-ite
         ({"query": "so 1", "labels": ["1"]}, 400, "query: expected a list of strings, got str"),
         ({"query": [1], "labels": ["1"]}, 400, "query[0]: expected a string, got int"),
         ({"query": ["a"], "prompts": ["", ""], "labels": ["1"]}, 400, "prompts: 2 items for 1 queries"),
-        ({"query": ["a"]}, 400, "labels: missing (start OpenRLHF with --label_key"),
+        ({"query": ["a"]}, 400, "labels: missing (start OpenRLHF with --data.label_key"),
         ({"query": ["a", "b"], "labels": ["1"]}, 400, "labels: expected a list of 2 ground truths"),
         (
             {"query": ["a"], "labels": ["7"]},

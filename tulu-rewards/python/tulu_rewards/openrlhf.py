@@ -1,11 +1,12 @@
-"""OpenRLHF: a remote reward server for `--remote_rm_url` (`--reward.remote_url` in newer versions).
+"""OpenRLHF: a remote reward server for `--reward.remote_url` (`--remote_rm_url` before OpenRLHF 0.10.2).
 
     tulu-rewards serve --port 5000 --verifier math          # every label is a MATH answer
     tulu-rewards serve --port 5000                          # labels name their verifier (see below)
-    python -m openrlhf.cli.train_ppo_ray ... --remote_rm_url http://HOST:5000/get_reward --label_key ground_truth
+    python -m openrlhf.cli.train_ppo_ray ... --reward.remote_url http://HOST:5000/get_reward \
+        --data.label_key ground_truth
 
 OpenRLHF POSTs JSON `{"query": [...], "prompts": [...], "labels": [...]}`: each query is the prompt and the
-response decoded together, each prompt the prompt text, each label the row's `--label_key` value. The server
+response decoded together, each prompt the prompt text, each label the row's `--data.label_key` value (`--label_key` before 0.10.2). The server
 answers `{"rewards": [...], "scores": [...], "extra_logs": {...}}` (its `serve_rm.py` format): `rewards` and
 `scores` are our scores in [0, 1]; `extra_logs` holds per-row 0/1 flags `correct`, `unparseable` and `error`.
 
@@ -147,7 +148,7 @@ class Scorer:
         labels = payload.get("labels")
         if labels is None:
             raise RequestError(
-                "labels: missing (start OpenRLHF with --label_key naming the ground-truth column)"
+                "labels: missing (start OpenRLHF with --data.label_key naming the ground-truth column)"
             )
         if not isinstance(labels, list) or len(labels) != n:
             raise RequestError(f"labels: expected a list of {n} ground truths, one per query")
