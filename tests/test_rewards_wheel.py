@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -66,9 +67,10 @@ def test_a_fresh_venv_installs_the_wheel_alone_and_it_works(wheel, tmp_path):
     assert {p["name"] for p in json.loads(installed)} <= {"pip", "setuptools", "tulu-rewards", "tulu_rewards"}
 
     check = (
-        "import tulu_rewards, tulu_rewards.trl, tulu_rewards.verl, tulu_rewards.openrlhf\n"
+        "import importlib.metadata, tulu_rewards, tulu_rewards.trl, tulu_rewards.verl, tulu_rewards.openrlhf\n"
         "from tulu_rewards import verify\n"
         f"assert tulu_rewards.__file__.startswith({str(venv)!r}), tulu_rewards.__file__\n"
+        "assert tulu_rewards.__version__ == importlib.metadata.version('tulu-rewards'), tulu_rewards.__version__\n"
         "print(verify('gsm8k', ['so the answer is 18.0'], ['18'])[0].status)\n"
     )
     assert run(python, "-c", check, cwd=tmp_path).stdout == "correct\n"
@@ -89,4 +91,19 @@ def test_a_fresh_venv_installs_the_wheel_alone_and_it_works(wheel, tmp_path):
         2,
         f"error: {rows}:3: invalid JSON (Expecting property name enclosed in double quotes at column 2)\n",
     )
-    assert "usage: tulu-rewards serve" in run(command, "serve", "--help", cwd=tmp_path).stdout
+
+    # the OpenRLHF server, from the installed command
+    server = subprocess.Popen(
+        [command, "serve", "--port", "0"], cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        url = server.stdout.readline().split()[
+            2
+        ]  # "tulu-rewards: serving http://127.0.0.1:PORT/get_reward ..."
+        body = {"query": ["so 3"], "labels": [{"dataset": "gsm8k", "ground_truth": "3"}]}
+        request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            assert json.loads(reply.read())["rewards"] == [1.0]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
