@@ -47,6 +47,10 @@ def test_batch_manager_call_with_numpy_columns_and_reward_kwargs():
     # verl logs every key of the dicts as a per-row array: the same keys, types that stack, on every row
     assert {tuple(r) for r in results} == {("score", "acc", "pred", "status", "error")}
     assert compute_score_batch(None, ["#### 4"], ["4"], verifier="gsm8k")[0]["acc"] is True
+    dapo = compute_score_batch(
+        ["math_dapo"] * 2, ["so... Answer: 42", "Answer: 41"], ["42", "42"], mode="flex"
+    )
+    assert [r["status"] for r in dapo] == ["correct", "wrong"]
 
 
 def test_a_row_that_cannot_be_verified_is_scored_zero_with_its_reason():

@@ -14,7 +14,9 @@ batch, with `custom_reward_function.reward_kwargs` merged into the keyword argum
 
 Each result is a dict, as verl's own `math_dapo` returns: `score` (the reward, in [0, 1]), `acc` (the
 verdict is "correct"), `pred` (the answer read from the response, "" when none), `status` and `error`
-(why a row could not be verified, "" otherwise); verl logs the extra keys.
+(why a row could not be verified, "" otherwise); verl logs the extra keys. `math` reads `\\boxed{}` and
+Minerva's "Final Answer" in the default strict mode; DAPO-style responses ending `Answer: 42` need
+`mode="flex"` (`+custom_reward_function.reward_kwargs.mode=flex`).
 
 The verifier of a row is `verifier` when given, else `extra_info["verifier"]`, else its data source: one of
 our verifier names or aliases (Tülu 3's `gsm8k`, `MATH`, `ifeval`, ...), or a data source verl's own
