@@ -312,7 +312,12 @@ pub fn verify_one(
     options: &Options,
 ) -> Result<Verdict, String> {
     if response.len() > options.max_response_bytes {
-        return Ok(Verdict::with_status(Status::Unparseable));
+        // Not parsed; but a ground truth that does not parse stays the row's error, whatever the response
+        // (as `ground_truth_error` reports it before training).
+        return match ground_truth_error(verifier, ground_truth) {
+            Some(message) => Err(message),
+            None => Ok(Verdict::with_status(Status::Unparseable)),
+        };
     }
     let name = canonical_verifier(verifier)?;
     if matches!(name, "gsm8k" | "math" | "strict_math") {
@@ -419,6 +424,25 @@ mod tests {
             &Options::default(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_bad_ground_truth_is_the_error_even_of_an_overlong_response() {
+        let long = "7 ".repeat(200_000);
+        for (verifier, truth) in [
+            ("gsm8k", ""),
+            ("math", ""),
+            ("ifeval", "{not json"),
+            ("exact_match", "[]"),
+        ] {
+            let verdict = &batch(verifier, &[(long.as_str(), truth)])[0];
+            assert_eq!(verdict.status, Status::Error, "{verifier} {truth:?}");
+            assert_eq!(verdict.error, ground_truth_error(verifier, truth));
+        }
+        assert_eq!(
+            batch("gsm8k", &[(long.as_str(), "7")])[0].status,
+            Status::Unparseable
+        );
     }
 
     #[test]
