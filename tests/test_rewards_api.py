@@ -189,7 +189,9 @@ def test_verify_command(tmp_path, capsys) -> None:
     assert [w["status"] for w in written] == ["correct", "wrong", "unparseable"]
     lines.append({"response": "\\boxed{3}", "ground_truth": ""})
     preds.write_text("\n".join(json.dumps(line) for line in lines) + "\n\n")
-    assert verify_cli.run(parser.parse_args(["--verifier", "MATH", "--input", str(preds)])) == 0
+    assert (
+        verify_cli.run(parser.parse_args(["--verifier", "MATH", "--input", str(preds), "--overwrite"])) == 0
+    )
     out = capsys.readouterr().out
     assert "error" in out and f"{preds}:4: ground truth is empty" in out
     written = [json.loads(line) for line in (tmp_path / "preds.verdicts.jsonl").read_text().splitlines()]
@@ -200,12 +202,12 @@ def test_verify_command(tmp_path, capsys) -> None:
         "error": "ground truth is empty",
     }
     with pytest.raises(CLIError, match=r"^unknown verifier"):
-        verify_cli.run(parser.parse_args(["--verifier", "nope", "--input", str(preds)]))
+        verify_cli.run(parser.parse_args(["--verifier", "nope", "--input", str(preds), "--overwrite"]))
     with pytest.raises(CLIError, match="dataset"):  # no --verifier and no "dataset" field
-        verify_cli.run(parser.parse_args(["--input", str(preds)]))
+        verify_cli.run(parser.parse_args(["--input", str(preds), "--overwrite"]))
     preds.write_text(json.dumps({"response": "1", "ground_truth": "1", "dataset": "nope"}) + "\n")
     with pytest.raises(CLIError, match=r"preds\.jsonl:1: unknown verifier"):
-        verify_cli.run(parser.parse_args(["--input", str(preds)]))
+        verify_cli.run(parser.parse_args(["--input", str(preds), "--overwrite"]))
 
 
 def test_lone_surrogates_do_not_fail_the_batch() -> None:
