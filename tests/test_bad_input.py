@@ -11,7 +11,6 @@ import types
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.conftest import DEMO_DATA, REPO, tiny_config, tiny_sft_config, write_config
 from tulu_lightning import cli
@@ -414,20 +413,21 @@ def test_export_without_a_run_directory_needs_a_config(tmp_path, capsys):
     expect_error(capsys, message, "export", "--checkpoint", checkpoint, "--out", tmp_path / "e")
 
 
-def test_eval_never_writes_over_a_task_file(tmp_path, capsys):
-    out = tmp_path / "eval"
-    out.mkdir()
-    task = out / "gsm8k.jsonl"
-    task.write_text(
-        json.dumps({"messages": [{"role": "user", "content": "1+1?"}], "ground_truth": "2"}) + "\n"
-    )
-    config = tmp_path / "eval.yaml"
-    config.write_text(yaml.safe_dump({
-        "model": str(tmp_path / "model"), "output_dir": str(out), "tracking": {"enabled": False},
-        "tasks": [{"name": "gsm8k", "file": str(task)}],
-    }))  # fmt: skip
-    message = f"{task}: writing it would overwrite the input {task}; choose another output"
-    expect_error(capsys, message, "eval", "--config", config, "--overwrite")
+def test_eval_never_writes_over_its_inputs(tmp_path, capsys):
+    """`eval`'s output_dir may not be (or hold) the model or the local benchmark copies, even with --overwrite."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    data = tmp_path / "eval" / "benchmarks"
+    data.mkdir(parents=True)
+    (data / "gsm8k.jsonl").write_text("{}\n")
+    for out, given in ((tmp_path / "eval", data), (model, model)):
+        message = f"{out}: replacing it would delete the input {given}; choose another output"
+        if out == given:
+            message = f"{out}: writing it would overwrite the input {given}; choose another output"
+        expect_error(capsys, message, "eval", "--suite", "tulu3_dev", "--model", model, "--local-data", data,
+                     "--output-dir", out, "--overwrite", "tracking.enabled=false")  # fmt: skip
+    assert (data / "gsm8k.jsonl").read_text() == "{}\n" and (model / "config.json").read_text() == "{}"
 
 
 def test_waywardness_refuses_a_non_empty_out_dir(tmp_path, capsys):

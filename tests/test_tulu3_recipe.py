@@ -9,7 +9,6 @@ import json
 
 import pytest
 import torch
-import yaml
 from safetensors.torch import load_file
 
 from tests.conftest import REPO, tiny_config, write_config
@@ -172,22 +171,6 @@ def test_grpo_stage_on_the_rlvr_mixture_inherits_bos(sft, tmp_path, monkeypatch)
     check_rlvr_stage(result)
     assert result.metrics["train/groups_kept_frac"] >= 0.5  # the GSM8K and MATH groups
     assert result.metrics["train/reward/gsm8k"] == result.metrics["train/reward/math"] == 0.5
-
-
-def test_eval_reads_the_rlvr_mixture_and_the_saved_template(sft, tmp_path):
-    suite = {
-        "model": str(sft.hf_dir),
-        "max_new_tokens": 8,
-        "output_dir": str(tmp_path / "eval"),
-        "tracking": {"enabled": False},
-        "tasks": [{"name": "mixed", "file": PROMPTS[0], "suite": "dev"}],
-    }
-    path = tmp_path / "suite.yaml"
-    path.write_text(yaml.safe_dump(suite))
-    assert main(["eval", "--config", str(path)]) == 0
-    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
-    assert 0.0 <= metrics["dev/mixed"] <= 1.0
-    assert len((tmp_path / "eval" / "mixed.jsonl").read_text().splitlines()) == 8
 
 
 def test_a_huge_value_loss_does_not_change_the_policy_update(tmp_path):
