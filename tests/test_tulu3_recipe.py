@@ -66,10 +66,13 @@ def sft(tmp_path_factory):
 def test_sft_stage_trains_on_the_sft_mixture_and_records_bos_in_the_export(sft):
     assert sft.module.trainer.global_step == 2
     tokenizer = sft.module.tokenizer
-    examples = [example for row in sft.module.trainer.datamodule.train_items for example in row]
+    examples = [
+        example["input_ids"].tolist() for row in sft.module.trainer.datamodule.train_items for example in row
+    ]
     assert len(examples) == 8
-    assert all(example["input_ids"][0] == tokenizer.bos_token_id for example in examples)
-    assert all(example["input_ids"].count(tokenizer.bos_token_id) == 1 for example in examples)
+    assert all(
+        ids[0] == tokenizer.bos_token_id and ids.count(tokenizer.bos_token_id) == 1 for ids in examples
+    )
     saved = (
         json.loads((sft.hf_dir / "tokenizer_config.json").read_text()).get("chat_template")
         or (sft.hf_dir / "chat_template.jinja").read_text()

@@ -1,0 +1,545 @@
+"""The prepared-dataset store: a fit's rows validated, tokenized and masked once, with every core, then
+memory-mapped by every rank of every later start.
+
+    read      the sources (local JSONL/Parquet files, or a hub dataset through `datasets`) are copied into one
+              Arrow file of raw rows, batch by batch: each row's JSON text and where it came from
+    prepare   `datasets.map(batched=True, num_proc=data.num_proc)`: each batch is validated by
+              `schemas.normalise_rows` (a bad row is reported as `<file>:<row>`, every one, before anything is
+              written) and tokenized by `chat.tokenize_chats` (one batched encoding, no Jinja per prefix for the
+              Tülu template); over-long examples are dropped or cut (`data.keep_truncated`) and counted
+    split     the validation rows are carved out as `data.split_validation` does, on the raw rows' order
+    store     `<data.prepared_dir>/<objective>-<key>/`: `train/` and `val/` (Arrow, `input_ids`, `labels`,
+              `length` per example), `val_rows.jsonl` (the normalised validation rows, for generation accuracy)
+              and `meta.json` (counts, what the key hashes) written last: a store without it is not one
+
+The key hashes everything the tokens depend on: the sources (path, size and modification time of each file; a
+hub dataset's fingerprint, which follows its revision), the tokenizer (its vocabulary, merges and normaliser,
+special tokens and chat template — so the BOS rule too), max length and truncation, the objective's settings,
+the validation split and schema, and `PREPARATION_VERSION`. Same key: the store is memory-mapped, nothing is
+tokenized. Another key: another store. A store is written to a temporary directory renamed into place, so a
+killed preparation never leaves a store that looks whole.
+
+Rank discipline: only global rank 0 prepares, holding a file lock next to the store; the other ranks wait for
+`meta.json` and memory-map the same files. No rank holds the rows as Python objects (the validation rows and a
+tiny model's tokenizer texts excepted: both small).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tulu_lightning.chat import IGNORE_INDEX, tokenize_chats
+from tulu_lightning.config import DataConfig
+from tulu_lightning.errors import ChatFormatError, DataError
+from tulu_lightning.files import atomic_path, file_lock, parse_jsonl_line, write_text
+
+PREPARATION_VERSION = 1  # bump when what a store holds for the same key changes
+META, VAL_ROWS = "meta.json", "val_rows.jsonl"
+RAW_BATCH = 10_000  # raw rows per Arrow record batch
+SMALL_BYTES = 20_000_000  # training files under this size are prepared without progress bars
+WAIT_SECONDS = 1.0  # how often a waiting rank looks for the store
+# what one prepared row says happened to its raw row
+KEPT, DROPPED, BAD, BLANK = 0, 1, 2, 3
+
+
+def global_rank() -> int:
+    """This process's rank in a distributed run (0 when alone), from the launcher's environment."""
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
+
+
+def default_root() -> Path:
+    """Where stores live unless `data.prepared_dir` says: `$TULU_LIGHTNING_CACHE/prepared`, else
+    `~/.cache/tulu_lightning/prepared` (next to `datasets`' own cache, shared by every run of the machine)."""
+    cache = os.environ.get("TULU_LIGHTNING_CACHE") or Path.home() / ".cache" / "tulu_lightning"
+    return Path(cache) / "prepared"
+
+
+# --- what the tokens depend on ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How the rows of one objective become examples: `kind` names the schema and the tokenization."""
+
+    kind: str  # "sft"
+    max_length: int
+    keep_truncated: bool
+    last_turn_only: bool = False
+    val_verifiable: bool = False  # validation rows need a ground truth (generation accuracy while training)
+    val_verifier: str = "gsm8k"  # their default verifier
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """A hash of everything the tokenizer encodes with: its serialized pipeline (vocabulary, merges, normaliser,
+    pre-tokenizer, added tokens), special tokens and chat template."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    state = {
+        "class": type(tokenizer).__name__,
+        "pipeline": backend.to_str() if backend is not None else repr(tokenizer.get_vocab()),
+        "special": {k: str(v) for k, v in sorted(tokenizer.special_tokens_map.items())},
+        "chat_template": tokenizer.chat_template,
+    }
+    return _hash(state)
+
+
+def source_fingerprint(path: str) -> dict:
+    stat = Path(path).stat()
+    return {"path": str(Path(path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def store_key(data: DataConfig, recipe: Recipe, tokenizer, hub_fingerprint: str | None = None) -> str:
+    sources = {
+        "train_files": [source_fingerprint(p) for p in data.train_files],
+        "val_files": [source_fingerprint(p) for p in data.val_files],
+        "hub": [data.hub_dataset, data.hub_split, hub_fingerprint] if not data.train_files else None,
+    }
+    split = {
+        "max_train_samples": data.max_train_samples,
+        "val_fraction": data.val_fraction if not data.val_files else None,
+        "seed": data.shuffle_seed,
+    }
+    return _hash(
+        {
+            "version": PREPARATION_VERSION,
+            "sources": sources,
+            "split": split,
+            "recipe": asdict(recipe),
+            "tokenizer": tokenizer_fingerprint(tokenizer),
+        }
+    )[:24]
+
+
+def _hash(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# --- the store ---------------------------------------------------------------------------------------------------
+
+
+class Examples:
+    """The examples of one prepared split, memory-mapped: example i's `input_ids` and `labels` are numpy views
+    of the Arrow buffers (nothing is copied until a batch is built). Pickles as its directory, so DataLoader
+    workers map the same files."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self._columns: tuple | None = None
+
+    def __getstate__(self) -> dict:
+        return {"directory": self.directory}
+
+    def __setstate__(self, state: dict) -> None:
+        self.directory, self._columns = state["directory"], None
+
+    def _load(self) -> tuple:
+        if self._columns is None and not self.directory.exists():  # an empty split is not saved
+            self._columns = ([], np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        if self._columns is None:
+            import datasets
+
+            table = datasets.load_from_disk(str(self.directory)).data.table
+            ids, labels = table.column("input_ids"), table.column("labels")
+            chunks = [
+                (a.offsets.to_numpy(), a.values.to_numpy(), b.offsets.to_numpy(), b.values.to_numpy())
+                for a, b in zip(ids.chunks, labels.chunks)
+            ]
+            starts = np.cumsum([0, *(len(chunk) for chunk in ids.chunks)])
+            lengths = table.column("length").to_numpy().astype(np.int64)
+            self._columns = (chunks, starts, lengths)
+        return self._columns
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return self._load()[2]
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, index: int) -> dict:
+        chunks, starts, _ = self._load()
+        if not 0 <= index < starts[-1]:
+            raise IndexError(index)
+        chunk = int(np.searchsorted(starts, index, side="right")) - 1
+        id_offsets, id_values, label_offsets, label_values = chunks[chunk]
+        i = index - starts[chunk]
+        return {
+            "input_ids": id_values[id_offsets[i] : id_offsets[i + 1]],
+            "labels": label_values[label_offsets[i] : label_offsets[i + 1]],
+        }
+
+
+@dataclass
+class Store:
+    """A prepared store on disk: its training and validation examples, the normalised validation rows, and the
+    counts of what was left out (`data/<name>` in MLflow)."""
+
+    directory: Path
+    counts: dict[str, int]
+    prepared_here: bool = False  # this process wrote it (else it was found, or written by rank 0)
+
+    @property
+    def train(self) -> Examples:
+        return Examples(self.directory / "train")
+
+    @property
+    def val(self) -> Examples:
+        return Examples(self.directory / "val")
+
+    def val_rows(self) -> list[dict]:
+        path = self.directory / VAL_ROWS
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def open_store(directory: Path) -> Store | None:
+    meta = directory / META
+    if not meta.is_file():
+        return None
+    return Store(directory, json.loads(meta.read_text())["counts"])
+
+
+def prepare(
+    data: DataConfig, recipe: Recipe, tokenizer, root: str | Path | None = None, num_proc: int | None = None
+) -> Store:
+    """The store of `data` under `recipe` and `tokenizer`: found, or prepared by rank 0 while the others wait."""
+    hub = None if data.train_files else _hub_dataset(data)
+    key = store_key(data, recipe, tokenizer, hub.fingerprint if hub else None)
+    root = Path(root) if root else default_root()
+    directory = root / f"{recipe.kind}-{key}"
+    store = open_store(directory)
+    if store is not None:
+        return store
+    if global_rank() != 0:
+        return _wait_for(directory)
+    with file_lock(root / f".{directory.name}.lock"):
+        store = open_store(directory)  # prepared by another process while this one waited for the lock
+        if store is not None:
+            return store
+        counts = _write_store(directory, data, hub, recipe, tokenizer, key, num_proc)
+    return Store(directory, counts, prepared_here=True)
+
+
+def _wait_for(directory: Path, timeout: float | None = None) -> Store:
+    """Rank > 0: wait for rank 0 to write the store (`TULU_LIGHTNING_PREPARE_TIMEOUT` seconds, default 24 h)."""
+    timeout = timeout or float(os.environ.get("TULU_LIGHTNING_PREPARE_TIMEOUT", 24 * 3600))
+    deadline = time.monotonic() + timeout
+    while (store := open_store(directory)) is None:
+        if time.monotonic() > deadline:
+            raise DataError(f"{directory}: rank 0 did not finish preparing the data within {timeout:.0f} s")
+        time.sleep(WAIT_SECONDS)
+    return store
+
+
+# --- writing a store -----------------------------------------------------------------------------------------
+
+
+def _write_store(
+    directory: Path, data: DataConfig, hub, recipe: Recipe, tokenizer, key: str, num_proc: int | None
+) -> dict[str, int]:
+    from tulu_lightning.schemas import RowErrors
+
+    started = time.perf_counter()
+    with atomic_path(directory) as work, _quiet_when_small(data):
+        scratch = work / "scratch"  # raw rows and the map's own files, removed once the splits are saved
+        scratch.mkdir(parents=True)
+        limit = data.max_train_samples
+        raw_train, sources = _raw_rows(scratch / "raw-train.arrow", data.train_files, hub, data, limit)
+        train_order, val_order = _split(raw_train.num_rows, data)
+        num_proc = num_proc or _default_num_proc(raw_train.num_rows)
+        prepared = _prepare_rows(raw_train, sources, recipe, tokenizer, num_proc)
+        problems = _problems(prepared)
+        raw_val, val_sources, prepared_val = raw_train, sources, prepared
+        if data.val_files:
+            raw_val, val_sources = _raw_rows(scratch / "raw-val.arrow", data.val_files, None, data, None)
+            prepared_val = _prepare_rows(raw_val, val_sources, recipe, tokenizer, 1)
+            problems += _problems(prepared_val)
+            val_order = np.arange(raw_val.num_rows)
+        val_rows, val_problems = _validation_rows(raw_val, val_sources, val_order, recipe)
+        reported = set(problems)
+        problems += [p for p in val_problems if p not in reported]  # a row bad for both schemas: once
+        if problems:
+            raise RowErrors(problems)
+        counts = _save_split(prepared, train_order, work / "train", "")
+        counts.update(_save_split(prepared_val, val_order, work / "val", "val_"))
+        with open(work / VAL_ROWS, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in val_rows)
+        del raw_train, raw_val, prepared, prepared_val
+        shutil.rmtree(scratch)
+        lengths = Examples(work / "train").lengths
+        meta = {
+            "key": key,
+            "counts": counts,
+            "train_examples": len(lengths),
+            "train_tokens": int(lengths.sum()),
+            "prepared_by_rank": global_rank(),
+            "num_proc": num_proc,
+            "seconds": round(time.perf_counter() - started, 2),
+            "recipe": asdict(recipe),
+        }
+        write_text(work / META, json.dumps(meta, indent=1))
+    return counts
+
+
+@contextmanager
+def _quiet_when_small(data: DataConfig) -> Iterator[None]:
+    """No progress bars for a small dataset (tests, demos): `datasets`' bars are turned off for the block."""
+    import datasets
+
+    small = bool(data.train_files) and sum(Path(p).stat().st_size for p in data.train_files) < SMALL_BYTES
+    if not (small and datasets.is_progress_bar_enabled()):
+        yield
+        return
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        datasets.enable_progress_bars()
+
+
+def _default_num_proc(num_rows: int) -> int:
+    """Every core this process may use, once the data is large enough to repay starting the workers."""
+    return max(1, len(os.sched_getaffinity(0))) if num_rows >= 20_000 else 1
+
+
+@dataclass
+class _Hub:
+    dataset: object
+    fingerprint: str
+
+
+def _hub_dataset(data: DataConfig) -> _Hub:
+    import datasets
+
+    if not data.hub_dataset:
+        from tulu_lightning.config import ConfigError
+
+        raise ConfigError("data: set data.train_files or data.hub_dataset")
+    try:
+        dataset = datasets.load_dataset(data.hub_dataset, split=data.hub_split)
+    except (OSError, ValueError) as err:  # not reachable, no such dataset or split (datasets' own errors)
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise DataError(
+            f"data.hub_dataset: cannot load {data.hub_dataset!r} split {data.hub_split!r}: {reason}"
+        ) from None
+    return _Hub(dataset, dataset._fingerprint)
+
+
+def _raw_rows(path: Path, files: Sequence[str], hub: _Hub | None, data: DataConfig, limit: int | None):
+    """The rows of `files` (else of the hub dataset) as one Arrow file of (`source`, `row`, `json`), streamed
+    batch by batch; `limit` rows at most. Returns it memory-mapped, with the source names (`source` indexes
+    them)."""
+    import datasets
+    import pyarrow as pa
+
+    schema = pa.schema([("source", pa.int32()), ("row", pa.int64()), ("json", pa.large_binary())])
+    sources = [str(p) for p in files] or [f"{data.hub_dataset}[{data.hub_split}]"]
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
+        batch: list[tuple[int, int, bytes]] = []
+        for entry in itertools.islice(_source_lines(files, hub), limit):
+            batch.append(entry)
+            if len(batch) == RAW_BATCH:
+                writer.write_batch(pa.record_batch([list(c) for c in zip(*batch)], schema=schema))
+                batch = []
+        if batch:
+            writer.write_batch(pa.record_batch([list(c) for c in zip(*batch)], schema=schema))
+    return datasets.Dataset.from_file(str(path)), sources
+
+
+def _source_lines(files: Sequence[str], hub: _Hub | None) -> Iterator[tuple[int, int, bytes]]:
+    """(source index, row number, JSON text) for every row of every file, else of the hub dataset."""
+    for index, path in enumerate(files):
+        path = Path(path)
+        if not path.exists():
+            raise DataError(f"data file not found: {path}")
+        if path.suffix in (".jsonl", ".json"):
+            with path.open("rb") as f:
+                for number, raw in enumerate(f, start=1):
+                    if not _blank(raw):
+                        yield index, number, raw
+        elif path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            number = 0
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=RAW_BATCH):
+                for fields in batch.to_pylist():
+                    number += 1
+                    yield index, number, _json_bytes(fields)
+        else:
+            raise DataError(f"{path}: unsupported data file type {path.suffix!r} (use .jsonl or .parquet)")
+    if not files and hub is not None:
+        for number, fields in enumerate(hub.dataset, start=1):
+            yield 0, number, _json_bytes(fields)
+
+
+def _blank(raw: bytes) -> bool:
+    """A line `iter_jsonl` skips (whitespace only, Unicode's included)."""
+    stripped = raw.strip()
+    if not stripped or stripped[:1] == b"{":
+        return not stripped
+    return not raw.decode("utf-8", errors="replace").lstrip("\ufeff").strip()
+
+
+def _json_bytes(fields: dict) -> bytes:
+    return json.dumps(fields, ensure_ascii=False, default=str).encode()
+
+
+def _split(num_rows: int, data: DataConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The raw rows' order for training and validation: `split_validation` on the raw rows."""
+    from tulu_lightning.data import split_validation
+
+    if data.val_files or data.val_fraction <= 0:
+        return np.arange(num_rows), np.arange(0)
+    train, val = split_validation(list(range(num_rows)), data.val_fraction, data.shuffle_seed)
+    return np.asarray(train, dtype=np.int64), np.asarray(val, dtype=np.int64)
+
+
+# --- the map: validate, tokenize, mask, limit --------------------------------------------------------------------
+
+
+def _features():
+    import datasets
+
+    return datasets.Features(
+        {
+            "input_ids": datasets.Sequence(datasets.Value("int32")),
+            "labels": datasets.Sequence(datasets.Value("int32")),
+            "length": datasets.Value("int32"),
+            "status": datasets.Value("int8"),
+            "over_long": datasets.Value("bool"),
+            "problem": datasets.Value("string"),
+        }
+    )
+
+
+def _prepare_rows(raw, sources: list[str], recipe: Recipe, tokenizer, num_proc: int):
+    """One prepared row per raw row, in order (status KEPT, DROPPED, BAD or BLANK)."""
+    return raw.map(
+        prepare_batch,
+        batched=True,
+        batch_size=1000,
+        num_proc=num_proc if num_proc > 1 and raw.num_rows > 1 else None,
+        remove_columns=raw.column_names,
+        features=_features(),
+        fn_kwargs={"sources": sources, "recipe": recipe, "tokenizer": tokenizer},
+        load_from_cache_file=False,
+        desc="preparing rows",
+    )
+
+
+def prepare_batch(batch: dict, sources: list[str], recipe: Recipe, tokenizer) -> dict:
+    """Validate one batch of raw rows (`schemas.normalise_rows`), tokenize the good ones in one call, apply the
+    length limit. A row's problem stays that row's: it is reported, the batch goes on."""
+    from tulu_lightning.data import Row
+    from tulu_lightning.schemas import Schema, normalise_rows
+
+    n = len(batch["row"])
+    empty = np.zeros(0, dtype=np.int32)
+    out = {
+        "input_ids": [empty] * n,
+        "labels": [empty] * n,
+        "length": [0] * n,
+        "status": [BLANK] * n,
+        "over_long": [False] * n,
+        "problem": [None] * n,
+    }
+    rows, position = [], {}  # the parsed rows, and each one's position in the batch by its `where`
+    for i, (source, number, text) in enumerate(zip(batch["source"], batch["row"], batch["json"])):
+        try:
+            fields = parse_jsonl_line(text, sources[source], number)
+        except DataError as err:
+            out["status"][i], out["problem"][i] = BAD, str(err)
+            continue
+        if fields is not None:
+            rows.append(Row(sources[source], number, fields))
+            position[rows[-1].where] = i
+    normalised, problems = normalise_rows(rows, Schema(recipe.kind))
+    for problem in problems:
+        i = position[problem.split(": ", 1)[0]]
+        out["status"][i], out["problem"][i] = BAD, problem
+    good = [position[row["where"]] for row in normalised]
+    for i, (ids, labels) in zip(good, _tokenize(tokenizer, normalised, recipe, out, good)):
+        if ids is None:
+            continue
+        if len(ids) > recipe.max_length:
+            out["over_long"][i] = True
+            if not recipe.keep_truncated:
+                out["status"][i] = DROPPED
+                continue
+            ids, labels = ids[: recipe.max_length], labels[: recipe.max_length]
+        if not (labels != IGNORE_INDEX).any():  # no trained token left
+            out["status"][i] = DROPPED
+            continue
+        out["input_ids"][i], out["labels"][i] = ids, labels
+        out["length"][i], out["status"][i] = len(ids), KEPT
+    return out
+
+
+def _tokenize(tokenizer, rows: list[dict], recipe: Recipe, out: dict, positions: list[int]) -> list:
+    """(ids, labels) per normalised row; a row the chat template cannot locate turns in is marked BAD."""
+    conversations = [row["messages"] for row in rows]
+    try:
+        return tokenize_chats(tokenizer, conversations, recipe.last_turn_only)
+    except ChatFormatError:
+        pass
+    results = []
+    for row, i in zip(rows, positions):
+        try:
+            results.append(tokenize_chats(tokenizer, [row["messages"]], recipe.last_turn_only)[0])
+        except ChatFormatError as err:
+            out["status"][i], out["problem"][i] = BAD, f"{row['where']}: {err}"
+            results.append((None, None))
+    return results
+
+
+def _problems(prepared) -> list[str]:
+    import pyarrow.compute as pc
+
+    problems = prepared.data.table.column("problem")
+    return pc.drop_null(problems).to_pylist()
+
+
+def _save_split(prepared, order: np.ndarray, directory: Path, prefix: str) -> dict[str, int]:
+    """The kept examples of the raw rows `order`, in that order, saved as Arrow; and the split's counts."""
+    table = prepared.data.table
+    status = table.column("status").to_numpy()[order]
+    over_long = table.column("over_long").to_numpy()[order]
+    kept = order[status == KEPT]
+    if len(kept):  # `datasets` cannot load an empty split back: `Examples` reads a missing one as empty
+        prepared.select(kept).select_columns(["input_ids", "labels", "length"]).save_to_disk(str(directory))
+    return {
+        f"{prefix}over_long_examples": int(over_long.sum()),
+        f"{prefix}dropped_examples": int((status == DROPPED).sum()),
+    }
+
+
+def _validation_rows(
+    raw, sources: list[str], order: np.ndarray, recipe: Recipe
+) -> tuple[list[dict], list[str]]:
+    """The validation rows, normalised with the validation schema (ground truths checked when they are needed)."""
+    from tulu_lightning.data import Row
+    from tulu_lightning.schemas import RowErrors, Schema, validate_splits
+
+    rows = []
+    for entry in raw.select(order):
+        try:
+            fields = parse_jsonl_line(entry["json"], sources[entry["source"]], entry["row"])
+        except DataError:  # reported by the map already
+            continue
+        if fields is not None:
+            rows.append(Row(sources[entry["source"]], entry["row"], fields))
+    schema = Schema(recipe.kind, verifiable=recipe.val_verifiable, default_verifier=recipe.val_verifier)
+    try:
+        (normalised,) = validate_splits([(rows, schema)])
+    except RowErrors as err:
+        return [], err.problems
+    return normalised, []
