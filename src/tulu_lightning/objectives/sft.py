@@ -154,7 +154,7 @@ def prepare_data(cfg: SFTConfig, tokenizer) -> Store:
     return prepare(cfg.data, recipe(cfg), tokenizer, cfg.data.prepared_dir, cfg.data.num_proc)
 
 
-def load_sft_tokenizer(cfg: SFTConfig):
+def build_tokenizer(cfg: SFTConfig):
     """The model's tokenizer; a tiny model's is trained on the training chats' texts (demo-sized data: they are
     read whole for it, as before the store)."""
     texts = row_texts(load_data(cfg)[0]) if cfg.model.tiny is not None and not _has_tokenizer(cfg) else None
@@ -167,7 +167,7 @@ def _has_tokenizer(cfg: SFTConfig) -> bool:
 
 def build(cfg: SFTConfig):
     """Tokenizer -> prepared data (validated, tokenized once) -> model -> (LightningModule, LightningDataModule)."""
-    tokenizer = load_sft_tokenizer(cfg)
+    tokenizer = build_tokenizer(cfg)
     store = prepare_data(cfg, tokenizer)
     model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed)
     datamodule = SFTDataModule(cfg, tokenizer, store)
