@@ -22,9 +22,8 @@ def run(args) -> int:
             f"prepare: objective {cfg.objective!r} reads its rows at start (only sft is prepared ahead yet)"
         )
     started = time.perf_counter()
-    tokenizer = objective.build_tokenizer(cfg)
     try:
-        store = objective.prepare_data(cfg, tokenizer)
+        store = objective.prepare_data(cfg, objective.build_tokenizer(cfg))  # a tiny one reads the rows too
     except RowErrors as err:
         for problem in err.problems:
             print(problem)
