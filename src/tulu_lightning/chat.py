@@ -211,17 +211,59 @@ def tulu_spans(
 
 def label_spans(tokenizer, texts: list[str], spans: list[list[tuple]]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Encode `texts` in one batch; a token is labelled when its first character lies in one of its text's
-    spans (the rule of `tokenize_chat`)."""
-    encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+    spans (the rule of `tokenize_chat`). Only the tokens at each span's two ends are looked up (every token's
+    offsets as Python tuples would cost a third of the encoding itself)."""
+    if getattr(tokenizer, "split_special_tokens", False) or not hasattr(tokenizer, "backend_tokenizer"):
+        return label_spans_by_offsets(tokenizer, texts, spans)  # the wrapper does more than its backend
     results = []
-    for ids, offsets, text_spans in zip(encoded["input_ids"], encoded["offset_mapping"], spans):
-        ids = np.asarray(ids, dtype=np.int32)
-        starts = np.fromiter((start for start, _ in offsets), dtype=np.int64, count=len(offsets))
-        trained = np.zeros(len(ids), dtype=bool)
+    for encoding, text_spans in zip(
+        tokenizer.backend_tokenizer.encode_batch(texts, add_special_tokens=False), spans
+    ):
+        ids = np.asarray(encoding.ids, dtype=np.int32)
+        labels = np.full(len(ids), IGNORE_INDEX, dtype=np.int32)
         for start, end in text_spans:
-            trained |= (starts >= start) & (starts < end)
-        results.append((ids, np.where(trained, ids, IGNORE_INDEX).astype(np.int32)))
+            trained = _tokens_starting_in(encoding, len(ids), start, end)
+            if trained is None:  # a span end inside no token (a normaliser dropped it): read every offset
+                return label_spans_by_offsets(tokenizer, texts, spans)
+            labels[trained] = ids[trained]
+        results.append((ids, labels))
     return results
+
+
+def _tokens_starting_in(encoding, n: int, start: int, end: int) -> slice | None:
+    """The tokens whose first character lies in [start, end), from the tokens holding `start` and `end - 1`
+    (byte-level tokens split a character: several tokens may start at the same one)."""
+    if start >= end:
+        return slice(0, 0)
+    first, last = encoding.char_to_token(start), encoding.char_to_token(end - 1)
+    if first is None or last is None:
+        return None
+    while first < n and encoding.token_to_chars(first)[0] < start:
+        first += 1
+    while first > 0 and encoding.token_to_chars(first - 1)[0] >= start:
+        first -= 1
+    while last + 1 < n and encoding.token_to_chars(last + 1)[0] < end:
+        last += 1
+    return slice(first, max(first, last + 1))
+
+
+def label_spans_by_offsets(tokenizer, texts: list[str], spans: list[list[tuple]]) -> list:
+    encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+    return [
+        _label_by_offsets(ids, offsets, text_spans)
+        for ids, offsets, text_spans in zip(encoded["input_ids"], encoded["offset_mapping"], spans)
+    ]
+
+
+def _label_by_offsets(
+    ids: list[int], offsets: list[tuple], spans: list[tuple]
+) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.asarray(ids, dtype=np.int32)
+    starts = np.fromiter((start for start, _ in offsets), dtype=np.int64, count=len(offsets))
+    trained = np.zeros(len(ids), dtype=bool)
+    for start, end in spans:
+        trained |= (starts >= start) & (starts < end)
+    return ids, np.where(trained, ids, IGNORE_INDEX).astype(np.int32)
 
 
 def generation_masks(
