@@ -105,19 +105,39 @@ def load_tokenizer(directory: Path):
 # --- the two sides ----------------------------------------------------------------------------------------------
 
 
-def ours(chats: Path, tokenizer_dir: Path, stores: Path, num_proc: int) -> tuple[float, int, Path]:
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the `datasets.map` workers), user + system."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class Timed:
+    """Wall and CPU seconds of a block (CPU time: what the figures would be on an idle machine, wall time when
+    other jobs share its cores)."""
+
+    def __enter__(self) -> Timed:
+        self.wall, self.cpu = time.perf_counter(), cpu_seconds()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.wall, cpu_seconds() - self.cpu
+
+
+def ours(chats: Path, tokenizer_dir: Path, stores: Path, num_proc: int) -> tuple[Timed, int, Path]:
     from tulu_lightning.config import DataConfig
     from tulu_lightning.prepared import Recipe, prepare
 
     tokenizer = load_tokenizer(tokenizer_dir)
-    started = time.perf_counter()
-    store = prepare(DataConfig(train_files=[str(chats)]), Recipe(**RECIPE_ARGS), tokenizer, stores, num_proc)
-    seconds = time.perf_counter() - started
+    with Timed() as timed:
+        data = DataConfig(train_files=[str(chats)])
+        store = prepare(data, Recipe(**RECIPE_ARGS), tokenizer, stores, num_proc)
     assert store.prepared_here
-    return seconds, int(store.train.lengths.sum()), store.directory
+    return timed, int(store.train.lengths.sum()), store.directory
 
 
-def trl_side(chats: Path, tokenizer_dir: Path, cache: Path, num_proc: int) -> tuple[float, int]:
+def trl_side(chats: Path, tokenizer_dir: Path, cache: Path, num_proc: int) -> tuple[Timed, int]:
     """TRL's own SFT preprocessing (`SFTTrainer._prepare_dataset`) on a stand-in trainer."""
     import datasets
     from trl import SFTConfig
@@ -143,28 +163,34 @@ def trl_side(chats: Path, tokenizer_dir: Path, cache: Path, num_proc: int) -> tu
         use_cpu=True,
         bf16=False,
     )
-    started = time.perf_counter()
-    dataset = datasets.load_dataset("json", data_files=str(chats), split="train", cache_dir=str(cache))
-    dataset = SFTTrainer._prepare_dataset(Trainer(), dataset, tokenizer, args, False, None, "train")
-    seconds = time.perf_counter() - started
+    with Timed() as timed:
+        dataset = datasets.load_dataset("json", data_files=str(chats), split="train", cache_dir=str(cache))
+        dataset = SFTTrainer._prepare_dataset(Trainer(), dataset, tokenizer, args, False, None, "train")
     tokens = sum(len(ids) for batch in dataset.iter(10_000) for ids in batch["input_ids"])
-    return seconds, tokens
+    return timed, tokens
 
 
-def old_path(chats: Path, tokenizer_dir: Path, rows: int) -> tuple[float, int]:
+def old_path(chats: Path, tokenizer_dir: Path, rows: int) -> int:
     """The data path before the store: rows as Python dicts, `tokenize_chat` row by row, one process."""
     from tulu_lightning.chat import LengthLimit, tokenize_chat
-    from tulu_lightning.data import read_file_rows
     from tulu_lightning.schemas import Schema, validate_splits
 
     tokenizer = load_tokenizer(tokenizer_dir)
-    started = time.perf_counter()
-    (normalised,) = validate_splits([(read_file_rows(chats)[:rows], Schema("sft"))])
-    limit, tokens = LengthLimit(MAX_LENGTH), 0
+    rows_read = [row for _, row in zip(range(rows), iter_file_rows(chats))]
+    (normalised,) = validate_splits([(rows_read, Schema("sft"))])
+    limit, tokens = LengthLimit(MAX_LENGTH, keep_truncated=True), 0
     for row in normalised:
         fitted = limit.fit(tokenize_chat(tokenizer, row["messages"]))
         tokens += len(fitted[0].input_ids) if fitted else 0
-    return time.perf_counter() - started, tokens
+    return tokens
+
+
+def iter_file_rows(path: Path):
+    from tulu_lightning.data import Row
+    from tulu_lightning.files import iter_jsonl
+
+    for number, fields in iter_jsonl(path):
+        yield Row(str(path), number, fields)
 
 
 # --- a training process on the store --------------------------------------------------------------------------
@@ -256,6 +282,14 @@ def training_process(tokenizer_dir: Path, stores: Path, chats: Path, store_dir: 
     )
 
 
+def report(name: str, tokens: int, timed: Timed) -> None:
+    print(
+        f"{name}: {tokens:,} tokens in {timed.wall:.1f} s = {tokens / timed.wall:,.0f} tokens/s "
+        f"(CPU {timed.cpu:.1f} s: {tokens / timed.cpu:,.0f} tokens per CPU-second)",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -298,19 +332,22 @@ def main() -> None:
         f"rows {args.rows}, processes {args.num_proc}, file {chats.stat().st_size / 1e6:.0f} MB, load {load:.1f}"
     )
 
-    ours_s, ours_tokens, directory = ours(chats, tokenizer_dir, stores, args.num_proc)
-    print(
-        f"ours : {ours_tokens:,} tokens in {ours_s:.1f} s = {ours_tokens / ours_s:,.0f} tokens/s  ({directory})"
-    )
+    ours_t, ours_tokens, directory = ours(chats, tokenizer_dir, stores, args.num_proc)
+    report("ours", ours_tokens, ours_t)
+    print(f"       {directory}")
     if not args.no_trl:
-        trl_s, trl_tokens = trl_side(chats, tokenizer_dir, cache, args.num_proc)
-        print(f"TRL  : {trl_tokens:,} tokens in {trl_s:.1f} s = {trl_tokens / trl_s:,.0f} tokens/s")
+        trl_t, trl_tokens = trl_side(chats, tokenizer_dir, cache, args.num_proc)
+        report("TRL ", trl_tokens, trl_t)
         print(f"same tokens on both sides: {trl_tokens == ours_tokens}")
-        print(f"ratio: {(ours_tokens / ours_s) / (trl_tokens / trl_s):.2f}x TRL's throughput")
+        print(
+            f"ratio: {(ours_tokens / ours_t.wall) / (trl_tokens / trl_t.wall):.2f}x TRL's throughput (wall), "
+            f"{(ours_tokens / ours_t.cpu) / (trl_tokens / trl_t.cpu):.2f}x (CPU time)"
+        )
         shutil.rmtree(cache, ignore_errors=True)
     if args.old_sample:
-        old_s, old_tokens = old_path(chats, tokenizer_dir, args.old_sample)
-        print(f"pre-store path ({args.old_sample} rows, 1 process): {old_tokens / old_s:,.0f} tokens/s")
+        with Timed() as old_t:
+            old_tokens = old_path(chats, tokenizer_dir, args.old_sample)
+        report(f"pre-store path ({args.old_sample} rows, 1 process)", old_tokens, old_t)
 
     training_process(tokenizer_dir, stores, chats)
     if args.replicate > 1:

@@ -8,6 +8,7 @@ import copy
 import json
 import multiprocessing
 import os
+import pickle
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from tests.conftest import DEMO_DATA, REPO
 from tulu_lightning import prepared
 from tulu_lightning.chat import LengthLimit, tokenize_chat
 from tulu_lightning.config import DataConfig
-from tulu_lightning.data import IGNORE_INDEX, collate_packed, load_train_val, pack_rows
+from tulu_lightning.data import IGNORE_INDEX, PackedRows, collate_packed, load_train_val, pack_rows
 from tulu_lightning.models import train_tiny_tokenizer
 from tulu_lightning.prepared import Recipe, prepare
 from tulu_lightning.schemas import RowErrors, Schema, row_texts, validate_splits
@@ -87,6 +88,15 @@ def test_store_holds_what_row_by_row_tokenization_gave(tmp_path, tokenizer, data
     assert store.train.lengths.tolist() == [len(e.input_ids) for e in train]
 
 
+def test_examples_read_alike_through_fresh_mappings(tmp_path, tokenizer, monkeypatch):
+    """The files are mapped afresh every `REMAP_BYTES` served (flat resident memory): same examples."""
+    data = DataConfig(train_files=[str(DEMO_DATA / "sft_val.jsonl")])
+    store = prepare(data, Recipe("sft", 128, False), tokenizer, tmp_path)
+    expected = as_lists(store.train)
+    monkeypatch.setattr(prepared.Examples, "REMAP_BYTES", 2000)
+    assert as_lists(store.train) == expected
+
+
 def test_packed_batches_are_the_ones_lists_gave(tmp_path, tokenizer):
     """Packing the lengths column and collating memory-mapped views gives the batches the lists did."""
     data = DataConfig(train_files=[str(DEMO_DATA / "sft_train.jsonl")])
@@ -98,6 +108,13 @@ def test_packed_batches_are_the_ones_lists_gave(tmp_path, tokenizer):
         sum(len(e["input_ids"]) for e in r) <= 128 for r in rows
     )
     listed = [[{k: v.tolist() for k, v in e.items()} for e in row] for row in rows[:16]]
+    # DataLoader workers get the rows pickled: the store travels as its directory, not its contents
+    packed = PackedRows(train, indices, offsets)
+    shipped = pickle.dumps(packed)
+    assert len(shipped) < 20_000 + 12 * len(train)
+    assert [[e["input_ids"].tolist() for e in row] for row in pickle.loads(shipped)[:16]] == [
+        [e["input_ids"] for e in row] for row in listed
+    ]
     batch = collate_packed(rows[:16], tokenizer.pad_token_id)
     expected = reference_collate(listed, tokenizer.pad_token_id)
     for key in ("input_ids", "targets", "position_ids"):
@@ -211,8 +228,33 @@ def test_a_preparation_killed_midway_leaves_no_store(tmp_path, tokenizer, monkey
         with pytest.raises(KeyboardInterrupt):
             prepare(data, Recipe("sft", 1024, False), tokenizer, tmp_path)
     assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
+    # a SIGKILLed preparation leaves its temporary directory: the next one (holding the lock) removes it
+    stale = tmp_path / f".partial-99999999-sft-{'0' * 24}"
+    stale.mkdir()
+    (stale / "meta.json").write_text("{}")
+    monkeypatch.setattr(prepared, "store_key", lambda *args: "0" * 24)
     store = prepare(data, Recipe("sft", 1024, False), tokenizer, tmp_path)
-    assert store.prepared_here and len(store.train) == 8
+    assert store.prepared_here and len(store.train) == 8 and not stale.exists()
+
+
+def test_hub_dataset_rows_are_prepared_as_their_file(tmp_path, tokenizer):
+    """`data.hub_dataset` through `datasets.load_dataset` (a local dataset directory here: no downloads), rows
+    named `<name>[<split>]:<row>`."""
+    hub = tmp_path / "org_chats"
+    hub.mkdir()
+    lines = SFT_MIXTURE.read_text().splitlines()
+    (hub / "train.jsonl").write_text(
+        "\n".join([*lines, '{"messages": [{"role": "user", "content": "hi"}]}']) + "\n"
+    )
+    recipe = Recipe("sft", 1024, False)
+    data = DataConfig(hub_dataset=str(hub), hub_split="train")
+    with pytest.raises(RowErrors) as caught:
+        prepare(data, recipe, tokenizer, tmp_path / "a")
+    assert caught.value.problems == [f"{hub}[train]:9: 'messages' has no assistant turn to train on"]
+    (hub / "train.jsonl").write_text("\n".join(lines) + "\n")
+    from_hub = prepare(data, recipe, tokenizer, tmp_path / "a")
+    from_file = prepare(DataConfig(train_files=[str(SFT_MIXTURE)]), recipe, tokenizer, tmp_path / "b")
+    assert as_lists(from_hub.train) == as_lists(from_file.train) and len(from_hub.train) == 8
 
 
 def test_parquet_rows_are_prepared_as_their_jsonl(tmp_path, tokenizer):

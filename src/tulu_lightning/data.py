@@ -220,7 +220,9 @@ class PackedRows(Sequence):
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
-    def __getitem__(self, row: int) -> list:
+    def __getitem__(self, row):
+        if isinstance(row, slice):
+            return [self[r] for r in range(*row.indices(len(self)))]
         if not 0 <= row < len(self):
             raise IndexError(row)
         members = self.indices[self.offsets[row] : self.offsets[row + 1]]

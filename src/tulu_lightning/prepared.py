@@ -42,7 +42,7 @@ import numpy as np
 from tulu_lightning.chat import IGNORE_INDEX, tokenize_chats
 from tulu_lightning.config import DataConfig
 from tulu_lightning.errors import ChatFormatError, DataError
-from tulu_lightning.files import atomic_path, file_lock, parse_jsonl_line, write_text
+from tulu_lightning.files import PARTIAL_PREFIX, atomic_path, file_lock, parse_jsonl_line, write_text
 
 PREPARATION_VERSION = 1  # bump when what a store holds for the same key changes
 META, VAL_ROWS = "meta.json", "val_rows.jsonl"
@@ -51,6 +51,10 @@ SMALL_BYTES = 20_000_000  # training files under this size are prepared without 
 WAIT_SECONDS = 1.0  # how often a waiting rank looks for the store
 # what one prepared row says happened to its raw row
 KEPT, DROPPED, BAD, BLANK = 0, 1, 2, 3
+# per kind of row: the conversations tokenized (each gives `<prefix>input_ids` and `<prefix>labels` columns), and
+# what an example is called in the counts (`over_long_<unit>`, `dropped_<unit>`)
+CONVERSATIONS = {"sft": {"messages": ""}, "preference": {"chosen": "chosen_", "rejected": "rejected_"}}
+UNITS = {"sft": "examples", "preference": "pairs"}
 
 
 def global_rank() -> int:
@@ -72,7 +76,7 @@ def default_root() -> Path:
 class Recipe:
     """How the rows of one objective become examples: `kind` names the schema and the tokenization."""
 
-    kind: str  # "sft"
+    kind: str  # "sft" (chats) | "preference" (pairs)
     max_length: int
     keep_truncated: bool
     last_turn_only: bool = False
@@ -128,55 +132,67 @@ def _hash(value: object) -> str:
 
 
 class Examples:
-    """The examples of one prepared split, memory-mapped: example i's `input_ids` and `labels` are numpy views
-    of the Arrow buffers (nothing is copied until a batch is built). Pickles as its directory, so DataLoader
-    workers map the same files."""
+    """The examples of one prepared split, memory-mapped: example i's token columns (`input_ids` and `labels`,
+    or `chosen_input_ids`, ... for pairs) as numpy views of the Arrow buffers (nothing is copied until a batch is
+    built). Pickles as its directory, so DataLoader workers map the same files.
+
+    Pages of a mapped file that were read count in the process's resident memory until it is unmapped, so after
+    every `REMAP_BYTES` served the files are mapped afresh (the old mapping goes once the batches built from it
+    are gone): resident memory stays flat however large the dataset."""
+
+    REMAP_BYTES = 256 * 2**20
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
         self._columns: tuple | None = None
+        self._served = 0
 
     def __getstate__(self) -> dict:
         return {"directory": self.directory}
 
     def __setstate__(self, state: dict) -> None:
-        self.directory, self._columns = state["directory"], None
+        self.directory, self._columns, self._served = state["directory"], None, 0
 
     def _load(self) -> tuple:
         if self._columns is None and not self.directory.exists():  # an empty split is not saved
-            self._columns = ([], np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64))
+            self._columns = ({}, np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64))
         if self._columns is None:
             import datasets
+            import pyarrow as pa
 
             table = datasets.load_from_disk(str(self.directory)).data.table
-            ids, labels = table.column("input_ids"), table.column("labels")
-            chunks = [
-                (a.offsets.to_numpy(), a.values.to_numpy(), b.offsets.to_numpy(), b.values.to_numpy())
-                for a, b in zip(ids.chunks, labels.chunks)
-            ]
-            starts = np.cumsum([0, *(len(chunk) for chunk in ids.chunks)])
+            names = [f.name for f in table.schema if pa.types.is_list(f.type)]
+            chunks = {
+                name: [(a.offsets.to_numpy(), a.values.to_numpy()) for a in table.column(name).chunks]
+                for name in names
+            }
+            starts = np.cumsum([0, *(len(chunk) for chunk in table.column(names[0]).chunks)])
             lengths = table.column("length").to_numpy().astype(np.int64)
             self._columns = (chunks, starts, lengths)
         return self._columns
 
     @property
     def lengths(self) -> np.ndarray:
+        """Tokens per example (of both sides, for a pair)."""
         return self._load()[2]
 
     def __len__(self) -> int:
         return len(self.lengths)
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         chunks, starts, _ = self._load()
         if not 0 <= index < starts[-1]:
             raise IndexError(index)
         chunk = int(np.searchsorted(starts, index, side="right")) - 1
-        id_offsets, id_values, label_offsets, label_values = chunks[chunk]
         i = index - starts[chunk]
-        return {
-            "input_ids": id_values[id_offsets[i] : id_offsets[i + 1]],
-            "labels": label_values[label_offsets[i] : label_offsets[i + 1]],
-        }
+        views = {}
+        for name, column in chunks.items():
+            offsets, values = column[chunk]
+            views[name] = values[offsets[i] : offsets[i + 1]]
+            self._served += views[name].nbytes
+        if self._served > self.REMAP_BYTES:
+            self._columns, self._served = None, 0  # the next example maps the files afresh
+        return views
 
 
 @dataclass
@@ -225,6 +241,8 @@ def prepare(
         store = open_store(directory)  # prepared by another process while this one waited for the lock
         if store is not None:
             return store
+        for stale in root.glob(f"{PARTIAL_PREFIX}*-{directory.name}"):  # left by a killed preparation
+            shutil.rmtree(stale, ignore_errors=True)
         counts = _write_store(directory, data, hub, recipe, tokenizer, key, num_proc)
     return Store(directory, counts, prepared_here=True)
 
@@ -269,8 +287,8 @@ def _write_store(
         problems += [p for p in val_problems if p not in reported]  # a row bad for both schemas: once
         if problems:
             raise RowErrors(problems)
-        counts = _save_split(prepared, train_order, work / "train", "")
-        counts.update(_save_split(prepared_val, val_order, work / "val", "val_"))
+        counts = _save_split(prepared, train_order, work / "train", "", recipe)
+        counts.update(_save_split(prepared_val, val_order, work / "val", "val_", recipe))
         with open(work / VAL_ROWS, "w", encoding="utf-8") as f:
             f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in val_rows)
         del raw_train, raw_val, prepared, prepared_val
@@ -279,7 +297,7 @@ def _write_store(
         meta = {
             "key": key,
             "counts": counts,
-            "train_examples": len(lengths),
+            f"train_{UNITS[recipe.kind]}": len(lengths),
             "train_tokens": int(lengths.sum()),
             "prepared_by_rank": global_rank(),
             "num_proc": num_proc,
@@ -406,13 +424,17 @@ def _split(num_rows: int, data: DataConfig) -> tuple[np.ndarray, np.ndarray]:
 # --- the map: validate, tokenize, mask, limit --------------------------------------------------------------------
 
 
-def _features():
+def _features(recipe: Recipe):
     import datasets
 
+    tokens = {
+        f"{prefix}{name}": datasets.Sequence(datasets.Value("int32"))
+        for prefix in CONVERSATIONS[recipe.kind].values()
+        for name in ("input_ids", "labels")
+    }
     return datasets.Features(
         {
-            "input_ids": datasets.Sequence(datasets.Value("int32")),
-            "labels": datasets.Sequence(datasets.Value("int32")),
+            **tokens,
             "length": datasets.Value("int32"),
             "status": datasets.Value("int8"),
             "over_long": datasets.Value("bool"),
@@ -429,7 +451,7 @@ def _prepare_rows(raw, sources: list[str], recipe: Recipe, tokenizer, num_proc: 
         batch_size=1000,
         num_proc=num_proc if num_proc > 1 and raw.num_rows > 1 else None,
         remove_columns=raw.column_names,
-        features=_features(),
+        features=_features(recipe),
         fn_kwargs={"sources": sources, "recipe": recipe, "tokenizer": tokenizer},
         load_from_cache_file=False,
         desc="preparing rows",
@@ -437,21 +459,21 @@ def _prepare_rows(raw, sources: list[str], recipe: Recipe, tokenizer, num_proc: 
 
 
 def prepare_batch(batch: dict, sources: list[str], recipe: Recipe, tokenizer) -> dict:
-    """Validate one batch of raw rows (`schemas.normalise_rows`), tokenize the good ones in one call, apply the
-    length limit. A row's problem stays that row's: it is reported, the batch goes on."""
+    """Validate one batch of raw rows (`schemas.normalise_rows`), tokenize the good ones (one call per side),
+    apply the length limit to the example (both sides of a pair together, as `chat.LengthLimit`). A row's problem
+    stays that row's: it is reported, the batch goes on."""
     from tulu_lightning.data import Row
     from tulu_lightning.schemas import Schema, normalise_rows
 
     n = len(batch["row"])
     empty = np.zeros(0, dtype=np.int32)
+    conversations = CONVERSATIONS[recipe.kind]
     out = {
-        "input_ids": [empty] * n,
-        "labels": [empty] * n,
-        "length": [0] * n,
-        "status": [BLANK] * n,
-        "over_long": [False] * n,
-        "problem": [None] * n,
+        f"{prefix}{name}": [empty] * n
+        for prefix in conversations.values()
+        for name in ("input_ids", "labels")
     }
+    out.update({"length": [0] * n, "status": [BLANK] * n, "over_long": [False] * n, "problem": [None] * n})
     rows, position = [], {}  # the parsed rows, and each one's position in the batch by its `where`
     for i, (source, number, text) in enumerate(zip(batch["source"], batch["row"], batch["json"])):
         try:
@@ -467,26 +489,31 @@ def prepare_batch(batch: dict, sources: list[str], recipe: Recipe, tokenizer) ->
         i = position[problem.split(": ", 1)[0]]
         out["status"][i], out["problem"][i] = BAD, problem
     good = [position[row["where"]] for row in normalised]
-    for i, (ids, labels) in zip(good, _tokenize(tokenizer, normalised, recipe, out, good)):
-        if ids is None:
+    sides = [_tokenize(tokenizer, normalised, field, recipe, out, good) for field in conversations]
+    for i, chats in zip(good, zip(*sides)):
+        if out["status"][i] == BAD:  # a turn the template cannot locate
             continue
-        if len(ids) > recipe.max_length:
+        if any(len(ids) > recipe.max_length for ids, _ in chats):
             out["over_long"][i] = True
             if not recipe.keep_truncated:
                 out["status"][i] = DROPPED
                 continue
-            ids, labels = ids[: recipe.max_length], labels[: recipe.max_length]
-        if not (labels != IGNORE_INDEX).any():  # no trained token left
+            chats = [(ids[: recipe.max_length], labels[: recipe.max_length]) for ids, labels in chats]
+        if not all((labels != IGNORE_INDEX).any() for _, labels in chats):  # a side with no trained token
             out["status"][i] = DROPPED
             continue
-        out["input_ids"][i], out["labels"][i] = ids, labels
-        out["length"][i], out["status"][i] = len(ids), KEPT
+        for prefix, (ids, labels) in zip(conversations.values(), chats):
+            out[f"{prefix}input_ids"][i], out[f"{prefix}labels"][i] = ids, labels
+        out["length"][i], out["status"][i] = sum(len(ids) for ids, _ in chats), KEPT
     return out
 
 
-def _tokenize(tokenizer, rows: list[dict], recipe: Recipe, out: dict, positions: list[int]) -> list:
-    """(ids, labels) per normalised row; a row the chat template cannot locate turns in is marked BAD."""
-    conversations = [row["messages"] for row in rows]
+def _tokenize(
+    tokenizer, rows: list[dict], field: str, recipe: Recipe, out: dict, positions: list[int]
+) -> list:
+    """(ids, labels) of each normalised row's conversation `field`; a row whose turns the chat template cannot
+    locate is marked BAD (its problem named), the others are tokenized all the same."""
+    conversations = [row[field] for row in rows]
     try:
         return tokenize_chats(tokenizer, conversations, recipe.last_turn_only)
     except ChatFormatError:
@@ -494,9 +521,9 @@ def _tokenize(tokenizer, rows: list[dict], recipe: Recipe, out: dict, positions:
     results = []
     for row, i in zip(rows, positions):
         try:
-            results.append(tokenize_chats(tokenizer, [row["messages"]], recipe.last_turn_only)[0])
+            results.append(tokenize_chats(tokenizer, [row[field]], recipe.last_turn_only)[0])
         except ChatFormatError as err:
-            out["status"][i], out["problem"][i] = BAD, f"{row['where']}: {err}"
+            out["status"][i], out["problem"][i] = BAD, f"{row['where']}: {field}: {err}"
             results.append((None, None))
     return results
 
@@ -508,17 +535,19 @@ def _problems(prepared) -> list[str]:
     return pc.drop_null(problems).to_pylist()
 
 
-def _save_split(prepared, order: np.ndarray, directory: Path, prefix: str) -> dict[str, int]:
+def _save_split(prepared, order: np.ndarray, directory: Path, prefix: str, recipe: Recipe) -> dict[str, int]:
     """The kept examples of the raw rows `order`, in that order, saved as Arrow; and the split's counts."""
     table = prepared.data.table
     status = table.column("status").to_numpy()[order]
     over_long = table.column("over_long").to_numpy()[order]
     kept = order[status == KEPT]
     if len(kept):  # `datasets` cannot load an empty split back: `Examples` reads a missing one as empty
-        prepared.select(kept).select_columns(["input_ids", "labels", "length"]).save_to_disk(str(directory))
+        columns = [name for name in prepared.column_names if name not in ("status", "over_long", "problem")]
+        prepared.select(kept).select_columns(columns).save_to_disk(str(directory))
+    unit = UNITS[recipe.kind]
     return {
-        f"{prefix}over_long_examples": int(over_long.sum()),
-        f"{prefix}dropped_examples": int((status == DROPPED).sum()),
+        f"{prefix}over_long_{unit}": int(over_long.sum()),
+        f"{prefix}dropped_{unit}": int((status == DROPPED).sum()),
     }
 
 

@@ -18,10 +18,10 @@ import torch.nn.functional as F
 from tulu_lightning.chat import IGNORE_INDEX
 from tulu_lightning.config import ConfigError, RunConfig
 from tulu_lightning.data import PackedRows, collate_packed, load_train_val, pack_rows
-from tulu_lightning.models import load_causal_lm, load_tokenizer
-from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule
+from tulu_lightning.models import load_causal_lm
+from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule, data_tokenizer
 from tulu_lightning.prepared import Recipe, Store, prepare
-from tulu_lightning.schemas import Schema, row_texts, validate_splits
+from tulu_lightning.schemas import Schema, validate_splits
 
 
 @dataclass
@@ -155,14 +155,7 @@ def prepare_data(cfg: SFTConfig, tokenizer) -> Store:
 
 
 def build_tokenizer(cfg: SFTConfig):
-    """The model's tokenizer; a tiny model's is trained on the training chats' texts (demo-sized data: they are
-    read whole for it, as before the store)."""
-    texts = row_texts(load_data(cfg)[0]) if cfg.model.tiny is not None and not _has_tokenizer(cfg) else None
-    return load_tokenizer(cfg.model, texts=texts)
-
-
-def _has_tokenizer(cfg: SFTConfig) -> bool:
-    return bool(cfg.model.tokenizer or cfg.model.name_or_path)
+    return data_tokenizer(cfg, load_data)
 
 
 def build(cfg: SFTConfig):
