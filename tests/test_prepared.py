@@ -88,13 +88,15 @@ def test_store_holds_what_row_by_row_tokenization_gave(tmp_path, tokenizer, data
     assert store.train.lengths.tolist() == [len(e.input_ids) for e in train]
 
 
-def test_examples_read_alike_through_fresh_mappings(tmp_path, tokenizer, monkeypatch):
-    """The files are mapped afresh every `REMAP_BYTES` served (flat resident memory): same examples."""
+def test_examples_are_read_as_datasets_reads_them(tmp_path, tokenizer):
+    """Each example's tokens are read at their byte offsets in the Arrow files: what `datasets` reads there."""
+    import datasets
+
     data = DataConfig(train_files=[str(DEMO_DATA / "sft_val.jsonl")])
     store = prepare(data, Recipe("sft", 128, False), tokenizer, tmp_path)
-    expected = as_lists(store.train)
-    monkeypatch.setattr(prepared.Examples, "REMAP_BYTES", 2000)
-    assert as_lists(store.train) == expected
+    table = datasets.load_from_disk(str(store.directory / "train"))
+    assert as_lists(store.train) == list(zip(table["input_ids"], table["labels"]))
+    assert store.train.lengths.tolist() == table["length"]
 
 
 def test_packed_batches_are_the_ones_lists_gave(tmp_path, tokenizer):

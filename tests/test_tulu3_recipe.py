@@ -105,7 +105,7 @@ def test_dpo_stage_pairs_hold_the_user_turn_once_and_inherit_bos(sft, tmp_path):
         cfg = stage_config(tmp_path, "dpo", PAIRS, dpo=dpo, model={**sections["model"], **model})
         _, datamodule = build_objective(load_run_config(str(write_config(tmp_path, cfg, "again.yaml"))))
         datamodule.setup()
-        first = datamodule.train_items[0]["chosen"]["input_ids"][0]
+        first = int(datamodule.train_items[0]["chosen"]["input_ids"][0])
         assert (first == datamodule.tokenizer.bos_token_id) is expected
 
 

@@ -132,44 +132,46 @@ def _hash(value: object) -> str:
 
 
 class Examples:
-    """The examples of one prepared split, memory-mapped: example i's token columns (`input_ids` and `labels`,
-    or `chosen_input_ids`, ... for pairs) as numpy views of the Arrow buffers (nothing is copied until a batch is
-    built). Pickles as its directory, so DataLoader workers map the same files.
+    """The examples of one prepared split: example i's token columns (`input_ids` and `labels`, or
+    `chosen_input_ids`, ... for pairs) as int32 arrays, read from the split's Arrow files.
 
-    Pages of a mapped file that were read count in the process's resident memory until it is unmapped, so after
-    every `REMAP_BYTES` served the files are mapped afresh (the old mapping goes once the batches built from it
-    are gone): resident memory stays flat however large the dataset."""
-
-    REMAP_BYTES = 256 * 2**20
+    Only the per-example offsets are held in memory (8 bytes an example and column); each example's tokens are
+    read with `pread` at their place in the file (found once through a memory map of its record batches). Reading
+    through a memory map instead would keep every page read around the example (the kernel's read-ahead and
+    fault-around) in the process's resident memory: a pass in packing order touches the whole file, so a 1M-row
+    dataset would hold gigabytes; read this way, the pages stay in the page cache, shared, outside every rank's
+    RSS. Pickles as its directory (DataLoader workers open the files themselves)."""
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
-        self._columns: tuple | None = None
-        self._served = 0
+        self._index: tuple | None = None
+        self._files: dict[int, int] = {}  # file descriptors, by file
 
     def __getstate__(self) -> dict:
         return {"directory": self.directory}
 
     def __setstate__(self, state: dict) -> None:
-        self.directory, self._columns, self._served = state["directory"], None, 0
+        self.directory, self._index, self._files = state["directory"], None, {}
+
+    def __del__(self) -> None:
+        for descriptor in getattr(self, "_files", {}).values():
+            os.close(descriptor)
 
     def _load(self) -> tuple:
-        if self._columns is None and not self.directory.exists():  # an empty split is not saved
-            self._columns = ({}, np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64))
-        if self._columns is None:
-            import datasets
-            import pyarrow as pa
-
-            table = datasets.load_from_disk(str(self.directory)).data.table
-            names = [f.name for f in table.schema if pa.types.is_list(f.type)]
-            chunks = {
-                name: [(a.offsets.to_numpy(), a.values.to_numpy()) for a in table.column(name).chunks]
-                for name in names
-            }
-            starts = np.cumsum([0, *(len(chunk) for chunk in table.column(names[0]).chunks)])
-            lengths = table.column("length").to_numpy().astype(np.int64)
-            self._columns = (chunks, starts, lengths)
-        return self._columns
+        """(batches, first example of each batch, lengths): per record batch, its file and, per token column, the
+        byte offsets of its examples' tokens in that file."""
+        if self._index is None:
+            batches, starts, lengths = [], [0], []
+            if self.directory.exists():  # an empty split is not saved
+                state = json.loads((self.directory / "state.json").read_text())
+                for number, entry in enumerate(state["_data_files"]):
+                    for columns, batch_lengths in _batch_offsets(self.directory / entry["filename"]):
+                        batches.append((number, columns))
+                        starts.append(starts[-1] + len(batch_lengths))
+                        lengths.append(batch_lengths)
+            lengths = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
+            self._index = (batches, np.asarray(starts), lengths)
+        return self._index
 
     @property
     def lengths(self) -> np.ndarray:
@@ -180,19 +182,49 @@ class Examples:
         return len(self.lengths)
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
-        chunks, starts, _ = self._load()
+        batches, starts, _ = self._load()
         if not 0 <= index < starts[-1]:
             raise IndexError(index)
-        chunk = int(np.searchsorted(starts, index, side="right")) - 1
-        i = index - starts[chunk]
-        views = {}
-        for name, column in chunks.items():
-            offsets, values = column[chunk]
-            views[name] = values[offsets[i] : offsets[i + 1]]
-            self._served += views[name].nbytes
-        if self._served > self.REMAP_BYTES:
-            self._columns, self._served = None, 0  # the next example maps the files afresh
-        return views
+        batch = int(np.searchsorted(starts, index, side="right")) - 1
+        number, columns = batches[batch]
+        descriptor = self._descriptor(number)
+        i = index - starts[batch]
+        return {
+            name: np.frombuffer(
+                os.pread(descriptor, int(ends[i + 1] - ends[i]), int(ends[i])), dtype=np.int32
+            )
+            for name, ends in columns.items()
+        }
+
+    def _descriptor(self, number: int) -> int:
+        if number not in self._files:
+            state = json.loads((self.directory / "state.json").read_text())
+            self._files[number] = os.open(
+                self.directory / state["_data_files"][number]["filename"], os.O_RDONLY
+            )
+        return self._files[number]
+
+
+def _batch_offsets(path: Path) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
+    """For each record batch of an Arrow stream file (as `datasets` writes them): the byte offsets in the file
+    where each example's tokens start (and the last one ends), per list column, and the `length` column."""
+    import pyarrow as pa
+
+    mapped = pa.memory_map(str(path))
+    base = mapped.read_buffer(
+        1
+    ).address  # where the file starts in memory: buffers' addresses - base = offsets
+    mapped.seek(0)
+    for batch in pa.ipc.open_stream(mapped):
+        columns = {}
+        for field, column in zip(batch.schema, batch.columns):
+            if pa.types.is_list(field.type):
+                assert field.type.value_type == pa.int32(), field
+                values = column.values
+                start = values.buffers()[1].address - base + 4 * values.offset
+                columns[field.name] = start + 4 * column.offsets.to_numpy().astype(np.int64)
+        yield columns, batch.column("length").to_numpy().astype(np.int64)
+    mapped.close()
 
 
 @dataclass
