@@ -273,13 +273,13 @@ def test_parquet_rows_are_prepared_as_their_jsonl(tmp_path, tokenizer):
     assert as_lists(from_parquet.train) == as_lists(from_jsonl.train)
 
 
-def _prepare_as(rank: int, root: str, started, results) -> None:
-    """One rank of a 2-process job: rank 1 starts first and must wait for rank 0's store."""
-    os.environ["RANK"] = str(rank)
+def _prepare_as(rank: int, local_rank: int, root: str, started, results) -> None:
+    """One process of a job: the first one started (here rank 1) signals, the other starts once it is waiting."""
+    os.environ["RANK"], os.environ["LOCAL_RANK"] = str(rank), str(local_rank)
     rows = [json.loads(line) for line in SFT_MIXTURE.read_text().splitlines()]
     tokenizer = train_tiny_tokenizer(row_texts(rows), vocab_size=320)
     if rank == 0:
-        started.wait(60)  # rank 1 is already waiting
+        started.wait(60)
     else:
         started.set()
     data = DataConfig(train_files=[str(SFT_MIXTURE)])
@@ -287,11 +287,13 @@ def _prepare_as(rank: int, root: str, started, results) -> None:
     results.put((rank, str(store.directory), store.prepared_here, len(store.train)))
 
 
-def test_two_ranks_prepare_once_only_rank_zero_writing(tmp_path):
+def run_processes(tmp_path: Path, ranks: list[tuple[int, int]]) -> list[tuple]:
+    """(rank, store directory, prepared here, examples) of each process (rank, local rank), by rank."""
     context = multiprocessing.get_context("fork")  # torch and the tokenizer already imported
     started, results = context.Event(), context.Queue()
     processes = [
-        context.Process(target=_prepare_as, args=(r, str(tmp_path), started, results)) for r in (1, 0)
+        context.Process(target=_prepare_as, args=(rank, local, str(tmp_path), started, results))
+        for rank, local in ranks
     ]
     for process in processes:
         process.start()
@@ -299,12 +301,25 @@ def test_two_ranks_prepare_once_only_rank_zero_writing(tmp_path):
         process.join(120)
         assert process.exitcode == 0
     outcome = sorted(results.get(timeout=5) for _ in processes)
-    (_, directory0, wrote0, n0), (_, directory1, wrote1, n1) = outcome
-    assert directory0 == directory1 and n0 == n1 > 0
-    assert wrote0 and not wrote1
-    meta = json.loads((Path(directory0) / "meta.json").read_text())
+    assert len({directory for _, directory, _, _ in outcome}) == 1 and outcome[0][3] == outcome[1][3] > 0
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        Path(outcome[0][1]).name
+    ]
+    return outcome
+
+
+def test_two_ranks_prepare_once_only_rank_zero_writing(tmp_path):
+    (_, directory, wrote0, _), (_, _, wrote1, _) = run_processes(tmp_path, [(1, 1), (0, 0)])
+    assert wrote0 and not wrote1  # rank 1, started first, waited for rank 0's store
+    meta = json.loads((Path(directory) / "meta.json").read_text())
     assert meta["prepared_by_rank"] == 0 and meta["num_proc"] == 2
-    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [Path(directory0).name]
+
+
+def test_two_nodes_on_one_filesystem_prepare_once(tmp_path):
+    """The first process of each of two nodes (ranks 0 and 8) share the store's directory: the lock lets one
+    write it, the other finds it whole."""
+    (_, _, wrote0, _), (_, _, wrote8, _) = run_processes(tmp_path, [(8, 0), (0, 0)])
+    assert wrote0 + wrote8 == 1
 
 
 def test_prepare_command_prepares_what_fit_then_finds(tmp_path, capsys):

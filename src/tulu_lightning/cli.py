@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "prepare": (
         "tulu_lightning.prepare_cli",
-        "validate and tokenize a fit config's data once into memory-mapped Arrow (reused by every later fit)",
+        "validate and tokenize a fit config's data once into Arrow files (reused by every later fit)",
     ),
     "eval": ("tulu_lightning.eval_cli", "Tülu 3's dev and unseen benchmark suites (lm-evaluation-harness)"),
     "export": ("tulu_lightning.export", "export a training checkpoint to a Hugging Face model directory"),

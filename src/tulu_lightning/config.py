@@ -77,7 +77,7 @@ class DataConfig:
     keep_truncated: bool = False
     num_workers: int = 0
     shuffle_seed: int = 0
-    # SFT data is tokenized once into a store of memory-mapped Arrow files (prepared.py), found again by its key:
+    # SFT chats and preference pairs are tokenized once into a store of Arrow files (prepared.py), found by its key:
     # where the stores live (None: $TULU_LIGHTNING_CACHE/prepared, else ~/.cache/tulu_lightning/prepared), and
     # how many processes tokenize (None: every core from 20,000 rows on)
     prepared_dir: str | None = None

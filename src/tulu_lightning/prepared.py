@@ -1,5 +1,5 @@
-"""The prepared-dataset store: a fit's rows validated, tokenized and masked once, with every core, then
-memory-mapped by every rank of every later start.
+"""The prepared-dataset store: a fit's rows validated, tokenized and masked once, with every core, then read in
+place from its Arrow files by every rank of every later start.
 
     read      the sources (local JSONL/Parquet files, or a hub dataset through `datasets`) are copied into one
               Arrow file of raw rows, batch by batch: each row's JSON text and where it came from
@@ -15,13 +15,15 @@ memory-mapped by every rank of every later start.
 The key hashes everything the tokens depend on: the sources (path, size and modification time of each file; a
 hub dataset's fingerprint, which follows its revision), the tokenizer (its vocabulary, merges and normaliser,
 special tokens and chat template — so the BOS rule too), max length and truncation, the objective's settings,
-the validation split and schema, and `PREPARATION_VERSION`. Same key: the store is memory-mapped, nothing is
+the validation split and schema, and `PREPARATION_VERSION`. Same key: the store is opened, nothing is
 tokenized. Another key: another store. A store is written to a temporary directory renamed into place, so a
 killed preparation never leaves a store that looks whole.
 
-Rank discipline: only global rank 0 prepares, holding a file lock next to the store; the other ranks wait for
-`meta.json` and memory-map the same files. No rank holds the rows as Python objects (the validation rows and a
-tiny model's tokenizer texts excepted: both small).
+Rank discipline: only the first process of each node (local rank 0) prepares, holding a file lock next to the
+store (on one shared filesystem, one of them writes and the others find it); the other ranks wait for
+`meta.json` and read the same files. No rank holds the rows as Python objects (the validation rows and a tiny
+model's tokenizer texts excepted: both small); a training process holds 24 bytes an example (offsets and
+lengths) and reads each example's tokens when its batch is built (`Examples`).
 """
 
 from __future__ import annotations
@@ -60,6 +62,14 @@ UNITS = {"sft": "examples", "preference": "pairs"}
 def global_rank() -> int:
     """This process's rank in a distributed run (0 when alone), from the launcher's environment."""
     return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
+
+
+def prepares_here() -> bool:
+    """Whether this process prepares a missing store: the first process of its node (`LOCAL_RANK` 0, or SLURM's
+    local id 0), so a store on each node's own disk is written there; on one shared filesystem the file lock lets
+    one of them write it and the others find it whole."""
+    local = os.environ.get("LOCAL_RANK", os.environ.get("SLURM_LOCALID"))
+    return (int(local) if local is not None else global_rank()) == 0
 
 
 def default_root() -> Path:
@@ -213,7 +223,7 @@ def _batch_offsets(path: Path) -> Iterator[tuple[dict[str, np.ndarray], np.ndarr
     mapped = pa.memory_map(str(path))
     base = mapped.read_buffer(
         1
-    ).address  # where the file starts in memory: buffers' addresses - base = offsets
+    ).address  # where the file starts in memory: a buffer's address - base = offset
     mapped.seek(0)
     for batch in pa.ipc.open_stream(mapped):
         columns = {}
@@ -259,7 +269,8 @@ def open_store(directory: Path) -> Store | None:
 def prepare(
     data: DataConfig, recipe: Recipe, tokenizer, root: str | Path | None = None, num_proc: int | None = None
 ) -> Store:
-    """The store of `data` under `recipe` and `tokenizer`: found, or prepared by rank 0 while the others wait."""
+    """The store of `data` under `recipe` and `tokenizer`: found, or prepared by the node's first process while
+    the others wait for it."""
     hub = None if data.train_files else _hub_dataset(data)
     key = store_key(data, recipe, tokenizer, hub.fingerprint if hub else None)
     root = Path(root) if root else default_root()
@@ -267,7 +278,7 @@ def prepare(
     store = open_store(directory)
     if store is not None:
         return store
-    if global_rank() != 0:
+    if not prepares_here():
         return _wait_for(directory)
     with file_lock(root / f".{directory.name}.lock"):
         store = open_store(directory)  # prepared by another process while this one waited for the lock
@@ -280,12 +291,15 @@ def prepare(
 
 
 def _wait_for(directory: Path, timeout: float | None = None) -> Store:
-    """Rank > 0: wait for rank 0 to write the store (`TULU_LIGHTNING_PREPARE_TIMEOUT` seconds, default 24 h)."""
+    """Wait for the node's first process to write the store (`TULU_LIGHTNING_PREPARE_TIMEOUT` seconds, default
+    24 h; a launcher such as torchrun stops every process when that one fails)."""
     timeout = timeout or float(os.environ.get("TULU_LIGHTNING_PREPARE_TIMEOUT", 24 * 3600))
     deadline = time.monotonic() + timeout
     while (store := open_store(directory)) is None:
         if time.monotonic() > deadline:
-            raise DataError(f"{directory}: rank 0 did not finish preparing the data within {timeout:.0f} s")
+            raise DataError(
+                f"{directory}: the node's first process did not finish preparing the data within {timeout:.0f} s"
+            )
         time.sleep(WAIT_SECONDS)
     return store
 

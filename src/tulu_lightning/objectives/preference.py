@@ -4,7 +4,7 @@ data:  pairs in allenai/llama-3.1-tulu-3-8b-preference-mixture's schema (`chosen
        or the older `prompt` + answer-only `chosen`/`rejected`, validated (`schemas.preference_row`) and tokenized
        once into the prepared store (`prepared.py`): both conversations through the SFT chat template and masking
        (labels on assistant content + EOS); a pair with a side longer than `max_seq_length` is dropped (or cut:
-       `data.keep_truncated`, DPO only); memory-mapped while training
+       `data.keep_truncated`, DPO only); read in place while training
 batch: one micro-batch of B pairs is a [2B, T] right-padded tensor, the B chosen sequences first, then the B
        rejected ones, so one forward scores both (or two forwards of B rows each, `concatenated_forward: false`)
 step:  `PairwiseModule` averages an objective's per-pair loss over every pair of the optimizer step (all
@@ -56,8 +56,8 @@ def prepare_pairs(cfg: RunConfig, tokenizer, last_turn_only: bool) -> Store:
 
 
 class PairItems(Sequence):
-    """A prepared split's pairs as items `{"chosen": {input_ids, labels}, "rejected": {...}}` (memory-mapped
-    views), with `"reference"` (the cached reference log-probs: chosen, rejected) once attached."""
+    """A prepared split's pairs as items `{"chosen": {input_ids, labels}, "rejected": {...}}` (read from the
+    store), with `"reference"` (the cached reference log-probs: chosen, rejected) once attached."""
 
     def __init__(self, examples: Examples):
         self.examples = examples
@@ -77,7 +77,7 @@ class PairItems(Sequence):
 
 
 class PreferenceDataModule(StepDataModule):
-    """Tokenized pairs memory-mapped from the prepared store; a pair with a side over `max_seq_length`, or with
+    """Tokenized pairs read from the prepared store; a pair with a side over `max_seq_length`, or with
     no trained token left on a side, was dropped and counted there."""
 
     def __init__(self, cfg: RunConfig, tokenizer, store: Store):

@@ -2,7 +2,7 @@
 
 data: chats (`messages`, allenai/tulu-3-sft-mixture's schema) validated, rendered, tokenized and masked once
       into the prepared store (`prepared.py`: labels on assistant turns + EOS; chats longer than
-      `max_seq_length` dropped, or cut with keep_truncated), memory-mapped, packed by their lengths column
+      `max_seq_length` dropped, or cut with keep_truncated), read in place, packed by their lengths column
 loss: token NLL summed over the optimizer step, divided by the step's trained tokens (`mean`) or by its
       number of examples (`sum`, Tülu 3's setting: each sequence contributes its summed loss), both counted
       over every micro-batch and every rank, so the step's gradient does not depend on how it is split.
@@ -50,7 +50,8 @@ def sum_token_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 class SFTDataModule(StepDataModule):
-    """Examples memory-mapped from the prepared store (`prepared.py`), packed by their lengths column."""
+    """Examples read from the prepared store (`prepared.py`) as their batches are built, packed by their lengths
+    column."""
 
     def __init__(self, cfg: SFTConfig, tokenizer, store: Store):
         super().__init__(cfg.trainer, cfg.data.num_workers, cfg.data.shuffle_seed)
