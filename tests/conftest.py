@@ -17,6 +17,15 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def prepared_data_cache(tmp_path_factory) -> Path:
+    """Prepared datasets (`prepared.py`) go to one directory of the session, never the user's cache; the fits
+    of a session share it, as runs on one machine do (child processes inherit it)."""
+    cache = tmp_path_factory.mktemp("tulu_lightning_cache")
+    os.environ["TULU_LIGHTNING_CACHE"] = str(cache)
+    return cache / "prepared"
+
+
 TINY_MODEL = {
     "tiny": {
         "vocab_size": 320,

@@ -15,11 +15,11 @@ from tulu_lightning.train import load_run_config
 
 def example_nll(model, example: dict) -> float:
     """−Σ log p over an example's trained tokens, by hand: one forward, log-softmax, gather."""
-    ids = torch.tensor([example["input_ids"]])
+    ids = torch.tensor([example["input_ids"].tolist()])
     logits = model(input_ids=ids).logits[0]
     log_probs = torch.log_softmax(logits.double(), dim=-1)
     total = 0.0
-    for t, label in enumerate(example["labels"][1:]):
+    for t, label in enumerate(example["labels"][1:].tolist()):
         if label != IGNORE_INDEX:
             total -= float(log_probs[t, label])
     return total
@@ -38,7 +38,7 @@ def built(tmp_path_factory):
 
 def test_packed_row_gives_each_example_its_unpacked_loss(built):
     _, module, datamodule = built
-    examples = datamodule.tokenize(datamodule.train_rows[:5])
+    examples = [datamodule.store.train[i] for i in range(5)]
     model = module.model.eval()
     batch = collate_packed([examples[:3], examples[3:]], datamodule.tokenizer.pad_token_id)
     with torch.no_grad():
@@ -65,7 +65,7 @@ def test_packed_row_gives_each_example_its_unpacked_loss(built):
 
 def test_packing_targets_never_cross_examples(built):
     _, _, datamodule = built
-    examples = datamodule.tokenize(datamodule.train_rows[:2])
+    examples = [datamodule.store.train[i] for i in range(2)]
     batch = collate_packed([examples], datamodule.tokenizer.pad_token_id)
     boundary = len(examples[0]["input_ids"]) - 1
     assert batch["targets"][0, boundary] == IGNORE_INDEX  # last token of example 0 predicts nothing
@@ -123,7 +123,9 @@ def test_step_loss_equals_hand_computation_and_ignores_the_split(tmp_path, reduc
     results = [one_step(tmp_path, reduction, mb, acc) for mb, acc in [(4, 1), (2, 2), (1, 4)]]
     capture, examples, initial, datamodule = results[0]
     for other, other_examples, *_ in results[1:]:
-        assert [e["input_ids"] for e in other_examples] == [e["input_ids"] for e in examples]
+        assert [e["input_ids"].tolist() for e in other_examples] == [
+            e["input_ids"].tolist() for e in examples
+        ]
         for name, grad in capture.grads.items():
             torch.testing.assert_close(other.grads[name], grad, rtol=1e-4, atol=1e-6)
         assert other.metrics["train/loss"] == pytest.approx(capture.metrics["train/loss"], rel=1e-5)

@@ -6,6 +6,7 @@ model have their own optimizers and gradient clips: a huge value loss leaves the
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -16,6 +17,8 @@ from tulu_lightning.chat import BOS_PREFIX
 from tulu_lightning.cli import main
 from tulu_lightning.config import ConfigError
 from tulu_lightning.files import read_jsonl
+from tulu_lightning.objectives.preference import PairItems, pairs_recipe
+from tulu_lightning.prepared import prepare
 from tulu_lightning.rollout import Completion
 from tulu_lightning.train import build_objective, fit, load_run_config
 
@@ -65,10 +68,13 @@ def sft(tmp_path_factory):
 def test_sft_stage_trains_on_the_sft_mixture_and_records_bos_in_the_export(sft):
     assert sft.module.trainer.global_step == 2
     tokenizer = sft.module.tokenizer
-    examples = [example for row in sft.module.trainer.datamodule.train_items for example in row]
+    examples = [
+        example["input_ids"].tolist() for row in sft.module.trainer.datamodule.train_items for example in row
+    ]
     assert len(examples) == 8
-    assert all(example["input_ids"][0] == tokenizer.bos_token_id for example in examples)
-    assert all(example["input_ids"].count(tokenizer.bos_token_id) == 1 for example in examples)
+    assert all(
+        ids[0] == tokenizer.bos_token_id and ids.count(tokenizer.bos_token_id) == 1 for ids in examples
+    )
     saved = (
         json.loads((sft.hf_dir / "tokenizer_config.json").read_text()).get("chat_template")
         or (sft.hf_dir / "chat_template.jinja").read_text()
@@ -87,7 +93,7 @@ def test_dpo_stage_pairs_hold_the_user_turn_once_and_inherit_bos(sft, tmp_path):
     assert len(items) == len(raw) == 9
     for item, row in zip(items, raw):
         for side in ("chosen", "rejected"):
-            ids = item[side]["input_ids"]
+            ids = item[side]["input_ids"].tolist()
             text = tokenizer.decode(ids, skip_special_tokens=False)
             prompt = row["prompt"] if isinstance(row["prompt"], str) else row["prompt"][-1]["content"]
             assert text.count(f"<|user|>\n{prompt}\n") == 1, text
@@ -98,7 +104,7 @@ def test_dpo_stage_pairs_hold_the_user_turn_once_and_inherit_bos(sft, tmp_path):
         cfg = stage_config(tmp_path, "dpo", PAIRS, dpo=dpo, model={**sections["model"], **model})
         _, datamodule = build_objective(load_run_config(str(write_config(tmp_path, cfg, "again.yaml"))))
         datamodule.setup()
-        first = datamodule.train_items[0]["chosen"]["input_ids"][0]
+        first = int(datamodule.train_items[0]["chosen"]["input_ids"][0])
         assert (first == datamodule.tokenizer.bos_token_id) is expected
 
 
@@ -112,10 +118,12 @@ def test_reward_model_stage_scores_every_pair_at_its_eos(sft, tmp_path):
     longest = max(
         len(item[side]["input_ids"]) for item in datamodule.train_items for side in ("chosen", "rejected")
     )
-    datamodule.cfg.data.max_seq_length = longest - 1
-    kept = datamodule.tokenize(datamodule.train_rows, "short_")
-    assert datamodule.counts["short_over_long_pairs"] >= 1
-    assert len(kept) == len(datamodule.train_rows) - datamodule.counts["short_dropped_pairs"] < 9
+    shorter = replace(pairs_recipe(datamodule.cfg, last_turn_only=False), max_length=longest - 1)
+    data = replace(datamodule.cfg.data, max_seq_length=longest - 1)
+    store = prepare(data, shorter, datamodule.tokenizer, datamodule.cfg.data.prepared_dir)
+    kept = PairItems(store.train)
+    assert store.counts["over_long_pairs"] >= 1
+    assert len(kept) == len(datamodule.train_items) - store.counts["dropped_pairs"] < 9
     for item in [*datamodule.train_items, *kept]:
         assert item["chosen"]["input_ids"][-1] == eos and item["rejected"]["input_ids"][-1] == eos
     bad = stage_config(tmp_path, "reward_model", PAIRS, data={"keep_truncated": True}, **sections)

@@ -17,26 +17,39 @@ fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
 
-/// First-fit-decreasing packing of examples of the given token `lengths` into rows of `capacity`
-/// tokens. Returns a list of rows, each a list of example indices in ascending order.
+/// First-fit-decreasing packing of examples into rows of `capacity` tokens. `lengths` holds the
+/// examples' token counts as little-endian u32 (a numpy array's bytes); returns the example indices
+/// row after row (u32) and the offsets where each row starts in them (u64, one more than the rows),
+/// both as little-endian bytes, so a million examples cross the boundary as two buffers.
 #[pyfunction]
-fn pack_sequences(
-    py: Python<'_>,
-    lengths: Vec<usize>,
-    capacity: usize,
-) -> PyResult<Vec<Vec<usize>>> {
+fn pack_lengths(py: Python<'_>, lengths: &[u8], capacity: usize) -> PyResult<(Vec<u8>, Vec<u8>)> {
     if capacity == 0 {
         return Err(PyValueError::new_err(
-            "pack_sequences: capacity must be positive",
+            "pack_lengths: capacity must be positive",
         ));
     }
-    Ok(py.detach(|| packing::first_fit_decreasing(&lengths, capacity)))
+    if lengths.len() % 4 != 0 {
+        return Err(PyValueError::new_err(
+            "pack_lengths: lengths must be u32 values (a multiple of 4 bytes)",
+        ));
+    }
+    Ok(py.detach(|| {
+        let lengths: Vec<usize> = lengths
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .collect();
+        let (indices, offsets) = packing::packed_offsets(&lengths, capacity);
+        (
+            indices.iter().flat_map(|i| i.to_le_bytes()).collect(),
+            offsets.iter().flat_map(|o| o.to_le_bytes()).collect(),
+        )
+    }))
 }
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
-    m.add_function(wrap_pyfunction!(pack_sequences, m)?)?;
+    m.add_function(wrap_pyfunction!(pack_lengths, m)?)?;
     decontam::python::register(m)?;
     Ok(())
 }

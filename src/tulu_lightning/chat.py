@@ -11,7 +11,11 @@ model, RLVR, eval) renders exactly what the SFT stage trained on.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from tulu_lightning.config import ConfigError
 from tulu_lightning.errors import ChatFormatError
@@ -32,6 +36,10 @@ TULU_CHAT_TEMPLATE = (
 )
 TULU_SPECIAL_TOKENS = ["<|system|>", "<|user|>", "<|assistant|>"]
 BOS_PREFIX = "{{ bos_token }}"  # what open-instruct's `--add_bos` puts in front of the template
+NOT_PREFIX_STABLE = (
+    "the chat template is not prefix-stable (rendering a prefix of the conversation does not give a prefix of the "
+    "full rendering), so assistant turns cannot be located; set model.chat_template"
+)
 
 
 @dataclass
@@ -124,10 +132,7 @@ def assistant_spans(tokenizer, messages: list[dict], last_turn_only: bool = Fals
         start_text = render(tokenizer, messages[:i], add_generation_prompt=True) if i else ""
         end_text = render(tokenizer, messages[: i + 1])
         if not (text.startswith(start_text) and text.startswith(end_text)):
-            raise ChatFormatError(
-                "the chat template is not prefix-stable (rendering a prefix of the conversation does not give a "
-                "prefix of the full rendering), so assistant turns cannot be located; set model.chat_template"
-            )
+            raise ChatFormatError(NOT_PREFIX_STABLE)
         spans.append((len(start_text), len(end_text)))
     return text, spans
 
@@ -141,6 +146,144 @@ def tokenize_chat(tokenizer, messages: list[dict], last_turn_only: bool = False)
         for token, (offset_start, _) in zip(encoding["input_ids"], encoding["offset_mapping"])
     ]
     return TokenizedChat(input_ids=encoding["input_ids"], labels=labels)
+
+
+# --- many conversations at once --------------------------------------------------------------------------
+# What the prepared-data store calls: the same ids and labels as `tokenize_chat`, without rendering every prefix
+# of every conversation through Jinja. The whole conversation is always encoded as one text (encoding turn by
+# turn would change the ids wherever the tokenizer merges across a turn boundary); only how the labelled
+# character spans are found differs.
+
+GENERATION_BLOCK = re.compile(r"\{%-?\s*generation\s*-?%\}")
+
+
+def tokenize_chats(
+    tokenizer, conversations: Sequence[list[dict]], last_turn_only: bool = False
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`tokenize_chat` of many conversations as (input_ids, labels) int32 arrays, one batched encoding call:
+    the Tülu template's spans come from its known turn structure; a template with `{% generation %}` blocks
+    gives its assistant-token mask (`apply_chat_template(return_assistant_tokens_mask=True)`); any other
+    template is rendered prefix by prefix as `tokenize_chat` does."""
+    if uses_tulu_template(tokenizer):
+        bos = tokenizer.bos_token if tokenizer.chat_template.startswith(BOS_PREFIX) else ""
+        rendered = [
+            tulu_spans(messages, bos, tokenizer.eos_token, last_turn_only) for messages in conversations
+        ]
+        return label_spans(tokenizer, [text for text, _ in rendered], [spans for _, spans in rendered])
+    if GENERATION_BLOCK.search(tokenizer.chat_template or ""):
+        return generation_masks(tokenizer, conversations, last_turn_only)
+    rendered = [assistant_spans(tokenizer, messages, last_turn_only) for messages in conversations]
+    return label_spans(tokenizer, [text for text, _ in rendered], [spans for _, spans in rendered])
+
+
+def uses_tulu_template(tokenizer) -> bool:
+    return tokenizer.chat_template in (TULU_CHAT_TEMPLATE, BOS_PREFIX + TULU_CHAT_TEMPLATE)
+
+
+def tulu_spans(
+    messages: list[dict], bos: str, eos: str, last_turn_only: bool = False
+) -> tuple[str, list[tuple]]:
+    """`assistant_spans` under the Tülu template, written out: the rendering is `bos`, then per turn
+    `<|role|>\n{content}\n`, an assistant turn ending with `eos` (and `\n` unless it is the last turn); a span
+    starts after the turn's `<|assistant|>\n` (at 0 for a conversation that opens with the assistant, where the
+    generation prompt before it renders as nothing) and ends after its `eos`."""
+    _check_roles(messages)
+    parts, spans, position = [bos], [], len(bos)
+    for i, message in enumerate(messages):
+        role, content = message["role"], message["content"]
+        head = f"<|{role}|>\n"
+        if role == "assistant":
+            start = position + len(head) if i else 0
+            # after an assistant turn, the prefix's generation prompt `...{eos}<|assistant|>` is not a prefix of
+            # the rendering `...{eos}\n<|assistant|>`: the turn cannot be located (None)
+            stable = not (i and messages[i - 1]["role"] == "assistant")
+            spans.append((start, position + len(head) + len(content) + len(eos)) if stable else None)
+            piece = head + content + eos + ("\n" if i + 1 < len(messages) else "")
+        else:
+            piece = head + content + "\n"
+        parts.append(piece)
+        position += len(piece)
+    spans = spans[-1:] if last_turn_only else spans
+    if None in spans:
+        raise ChatFormatError(NOT_PREFIX_STABLE)
+    return "".join(parts), spans
+
+
+def label_spans(tokenizer, texts: list[str], spans: list[list[tuple]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Encode `texts` in one batch; a token is labelled when its first character lies in one of its text's
+    spans (the rule of `tokenize_chat`). Only the tokens at each span's two ends are looked up (every token's
+    offsets as Python tuples would cost a third of the encoding itself)."""
+    if getattr(tokenizer, "split_special_tokens", False) or not hasattr(tokenizer, "backend_tokenizer"):
+        return label_spans_by_offsets(tokenizer, texts, spans)  # the wrapper does more than its backend
+    results = []
+    for encoding, text_spans in zip(
+        tokenizer.backend_tokenizer.encode_batch(texts, add_special_tokens=False), spans
+    ):
+        ids = np.asarray(encoding.ids, dtype=np.int32)
+        labels = np.full(len(ids), IGNORE_INDEX, dtype=np.int32)
+        for start, end in text_spans:
+            trained = _tokens_starting_in(encoding, len(ids), start, end)
+            if trained is None:  # a span end inside no token (a normaliser dropped it): read every offset
+                return label_spans_by_offsets(tokenizer, texts, spans)
+            labels[trained] = ids[trained]
+        results.append((ids, labels))
+    return results
+
+
+def _tokens_starting_in(encoding, n: int, start: int, end: int) -> slice | None:
+    """The tokens whose first character lies in [start, end), from the tokens holding `start` and `end - 1`
+    (byte-level tokens split a character: several tokens may start at the same one)."""
+    if start >= end:
+        return slice(0, 0)
+    first, last = encoding.char_to_token(start), encoding.char_to_token(end - 1)
+    if first is None or last is None:
+        return None
+    while first < n and encoding.token_to_chars(first)[0] < start:
+        first += 1
+    while first > 0 and encoding.token_to_chars(first - 1)[0] >= start:
+        first -= 1
+    while last + 1 < n and encoding.token_to_chars(last + 1)[0] < end:
+        last += 1
+    return slice(first, max(first, last + 1))
+
+
+def label_spans_by_offsets(tokenizer, texts: list[str], spans: list[list[tuple]]) -> list:
+    encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+    return [
+        _label_by_offsets(ids, offsets, text_spans)
+        for ids, offsets, text_spans in zip(encoded["input_ids"], encoded["offset_mapping"], spans)
+    ]
+
+
+def _label_by_offsets(
+    ids: list[int], offsets: list[tuple], spans: list[tuple]
+) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.asarray(ids, dtype=np.int32)
+    starts = np.fromiter((start for start, _ in offsets), dtype=np.int64, count=len(offsets))
+    trained = np.zeros(len(ids), dtype=bool)
+    for start, end in spans:
+        trained |= (starts >= start) & (starts < end)
+    return ids, np.where(trained, ids, IGNORE_INDEX).astype(np.int32)
+
+
+def generation_masks(
+    tokenizer, conversations: Sequence[list[dict]], last_turn_only: bool = False
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Labels from the template's own `{% generation %}` blocks (every token overlapping one is labelled, as
+    transformers marks them); `last_turn_only` keeps the last block's tokens."""
+    for messages in conversations:
+        _check_roles(messages)
+    encoded = tokenizer.apply_chat_template(
+        list(conversations), tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
+    results = []
+    for ids, mask in zip(encoded["input_ids"], encoded["assistant_masks"]):
+        ids, trained = np.asarray(ids, dtype=np.int32), np.asarray(mask, dtype=bool)
+        if last_turn_only and trained.any():
+            starts = np.flatnonzero(trained & ~np.concatenate([[False], trained[:-1]]))
+            trained[: starts[-1]] = False
+        results.append((ids, np.where(trained, ids, IGNORE_INDEX).astype(np.int32)))
+    return results
 
 
 def prompt_ids(tokenizer, messages: list[dict]) -> list[int]:

@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "tulu_lightning.check",
         "validate every row of a fit config's data (no model): file:row: problem",
     ),
+    "prepare": (
+        "tulu_lightning.prepare_cli",
+        "validate and tokenize a fit config's data once into Arrow files (reused by every later fit)",
+    ),
     "eval": ("tulu_lightning.eval_cli", "Tülu 3's dev and unseen benchmark suites (lm-evaluation-harness)"),
     "export": ("tulu_lightning.export", "export a training checkpoint to a Hugging Face model directory"),
     "decontaminate": ("tulu_lightning.decontam_cli", "n-gram decontamination of training data vs benchmarks"),

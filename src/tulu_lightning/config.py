@@ -77,6 +77,11 @@ class DataConfig:
     keep_truncated: bool = False
     num_workers: int = 0
     shuffle_seed: int = 0
+    # SFT chats and preference pairs are tokenized once into a store of Arrow files (prepared.py), found by its key:
+    # where the stores live (None: $TULU_LIGHTNING_CACHE/prepared, else ~/.cache/tulu_lightning/prepared), and
+    # how many processes tokenize (None: every core from 20,000 rows on)
+    prepared_dir: str | None = None
+    num_proc: int | None = None
 
 
 @dataclass
@@ -235,6 +240,7 @@ def validate_ranges(cfg: RunConfig) -> None:
         check_range("trainer.val_check_interval", t.val_check_interval, ge=1)
     check_range("data.val_fraction", d.val_fraction, ge=0, lt=1)
     check_range("data.max_train_samples", d.max_train_samples, ge=1, optional=True)
+    check_range("data.num_proc", d.num_proc, ge=1, optional=True)
     check_range("data.max_seq_length", d.max_seq_length, ge=2)
     check_range("data.num_workers", d.num_workers, ge=0)
     for key in ("max_new_tokens", "max_prompts", "batch_size"):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
@@ -196,40 +197,62 @@ def step_collate(micro_batch_size: int, collate: Callable[[list], dict]) -> Call
 # --- padding-free packing ------------------------------------------------------------------------------
 
 
-def pack_rows(lengths: Sequence[int], capacity: int) -> list[list[int]]:
-    """Group example indices into rows of at most `capacity` tokens (first-fit decreasing, in Rust)."""
-    from tulu_lightning._native import pack_sequences
+def pack_rows(lengths: np.ndarray | Sequence[int], capacity: int) -> tuple[np.ndarray, np.ndarray]:
+    """Group example indices into rows of at most `capacity` tokens (first-fit decreasing, in Rust): the
+    example indices row after row, and the offsets where each row starts in them (one more than the rows)."""
+    from tulu_lightning._native import pack_lengths
 
-    return pack_sequences(list(lengths), capacity)
+    indices, offsets = pack_lengths(np.asarray(lengths, dtype="<u4").tobytes(), capacity)
+    return np.frombuffer(indices, dtype="<u4"), np.frombuffer(offsets, dtype="<u8")
+
+
+class PackedRows(Sequence):
+    """Packed rows over `examples` (anything indexable by example): row `r` is the list of examples
+    `indices[offsets[r]:offsets[r + 1]]`."""
+
+    def __init__(self, examples, indices: np.ndarray, offsets: np.ndarray):
+        self.examples, self.indices, self.offsets = examples, indices, offsets
+
+    @classmethod
+    def one_per_row(cls, examples) -> PackedRows:
+        return cls(examples, np.arange(len(examples)), np.arange(len(examples) + 1))
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, row):
+        if isinstance(row, slice):
+            return [self[r] for r in range(*row.indices(len(self)))]
+        if not 0 <= row < len(self):
+            raise IndexError(row)
+        members = self.indices[self.offsets[row] : self.offsets[row + 1]]
+        return [self.examples[int(i)] for i in members]
 
 
 def collate_packed(rows: list[list[dict]], pad_token_id: int) -> dict:
-    """Collate rows of packed examples (each example: `input_ids`, `labels`) into one micro-batch.
+    """Collate rows of packed examples (each example: `input_ids`, `labels`, lists or arrays) into one
+    micro-batch.
 
     Each example's labels are shifted within the example (`targets[t]` is the token after `t`), so no position
     ever predicts the first token of the next example. `position_ids` restart at 0 for every example and the
     padding, which lets the attention keep examples apart (block-diagonal mask on CPU, varlen kernels on GPU).
     """
-    row_inputs, row_targets, row_positions = [], [], []
-    for examples in rows:
-        inputs, targets, positions = [], [], []
+    width = max(sum(len(example["input_ids"]) for example in examples) for examples in rows)
+    inputs = np.full((len(rows), width), pad_token_id, dtype=np.int64)
+    targets = np.full((len(rows), width), IGNORE_INDEX, dtype=np.int64)
+    positions = np.empty((len(rows), width), dtype=np.int64)
+    for r, examples in enumerate(rows):
+        start = 0
         for example in examples:
-            ids = example["input_ids"]
-            inputs += ids
-            targets += [*example["labels"][1:], IGNORE_INDEX]
-            positions += range(len(ids))
-        row_inputs.append(inputs)
-        row_targets.append(targets)
-        row_positions.append(positions)
-    width = max(len(ids) for ids in row_inputs)
-    for inputs, targets, positions in zip(row_inputs, row_targets, row_positions):
-        pad = width - len(inputs)
-        inputs += [pad_token_id] * pad
-        targets += [IGNORE_INDEX] * pad
-        positions += range(pad)
+            length = len(example["input_ids"])
+            inputs[r, start : start + length] = example["input_ids"]
+            targets[r, start : start + length - 1] = np.asarray(example["labels"])[1:]
+            positions[r, start : start + length] = np.arange(length)
+            start += length
+        positions[r, start:] = np.arange(width - start)
     return {
-        "input_ids": torch.tensor(row_inputs, dtype=torch.long),
-        "targets": torch.tensor(row_targets, dtype=torch.long),
-        "position_ids": torch.tensor(row_positions, dtype=torch.long),
+        "input_ids": torch.from_numpy(inputs),
+        "targets": torch.from_numpy(targets),
+        "position_ids": torch.from_numpy(positions),
         "num_examples": sum(len(examples) for examples in rows),
     }

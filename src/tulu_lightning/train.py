@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import importlib
-import os
 import shutil
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -48,10 +47,12 @@ RUN_OUTPUTS = (RUN_CONFIG, RUN_TOKENIZER, CHECKPOINTS, EXPORT)  # what `fit` wri
 RESUMABLE_CHANGES = (
     "trainer.resume_from", "trainer.overwrite", "trainer.output_dir", "trainer.max_steps", "trainer.max_epochs",
     "trainer.export", "trainer.checkpoint_every_n_steps", "trainer.log_every_n_steps",
-    "trainer.val_check_interval", "data.num_workers", "tracking.", "eval.",
+    "trainer.val_check_interval", "data.num_workers", "data.prepared_dir", "data.num_proc", "tracking.", "eval.",
 )  # fmt: skip
 # Config values that name outputs, not inputs (every other existing path in a config is an input).
-OUTPUT_KEYS = ("trainer.output_dir", "trainer.resume_from", "dpo.reference_cache_dir", "sweep.out_dir")
+OUTPUT_KEYS = (
+    "trainer.output_dir", "trainer.resume_from", "dpo.reference_cache_dir", "sweep.out_dir", "data.prepared_dir",
+)  # fmt: skip
 
 
 def load_run_config(path: str, overrides: list[str] | None = None) -> RunConfig:
@@ -407,7 +408,9 @@ def run(args) -> int:
 
 
 def _is_global_zero() -> bool:
-    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0"))) == 0
+    from tulu_lightning.prepared import global_rank
+
+    return global_rank() == 0
 
 
 __all__ = ["FitResult", "build_objective", "fit", "load_run_config", "run"]

@@ -243,6 +243,16 @@ def _set_random_state(state: torch.Tensor, device: torch.device) -> None:
         torch.cuda.set_rng_state(state[cpu_size:].clone(), device)
 
 
+def data_tokenizer(cfg, load_rows: Callable) -> Any:
+    """The model's tokenizer; a tiny model's is trained on the texts of its training rows (`load_rows(cfg)`,
+    validated: demo-sized data, read whole for it only)."""
+    from tulu_lightning.models import load_tokenizer
+    from tulu_lightning.schemas import row_texts
+
+    trains_its_tokenizer = cfg.model.tiny is not None and not (cfg.model.tokenizer or cfg.model.name_or_path)
+    return load_tokenizer(cfg.model, texts=row_texts(load_rows(cfg)[0]) if trains_its_tokenizer else None)
+
+
 class StepDataModule(L.LightningDataModule):
     """Serves training rows as optimizer steps (lists of micro-batches) and validation rows as micro-batches.
 

@@ -22,9 +22,16 @@ import torch.nn.functional as F
 
 from tulu_lightning.chat import IGNORE_INDEX
 from tulu_lightning.config import ConfigError, RunConfig, check_range
-from tulu_lightning.models import disable_dropout, frozen_copy, load_causal_lm, load_tokenizer
-from tulu_lightning.objectives.preference import PairwiseModule, PreferenceDataModule, halves, load_pairs
-from tulu_lightning.schemas import row_texts
+from tulu_lightning.models import disable_dropout, frozen_copy, load_causal_lm
+from tulu_lightning.objectives.base import data_tokenizer
+from tulu_lightning.objectives.preference import (
+    PairwiseModule,
+    PreferenceDataModule,
+    halves,
+    load_pairs,
+    prepare_pairs,
+)
+from tulu_lightning.prepared import Store
 
 LOSS_TYPES = ("dpo", "dpo_norm", "simpo", "ipo")
 
@@ -226,12 +233,8 @@ def reference_cache_key(cfg: DPOConfig, datamodule: PreferenceDataModule) -> str
             with path.open("rb") as f:
                 while chunk := f.read(1 << 24):
                     digest.update(chunk)
-    for items in (datamodule.train_items, datamodule.val_items):
-        digest.update(str(len(items)).encode())
-        for item in items:
-            for side in ("chosen", "rejected"):
-                digest.update(torch.tensor(item[side]["input_ids"]).numpy().tobytes())
-                digest.update(torch.tensor(item[side]["labels"]).numpy().tobytes())
+    # the tokenized pairs, both splits, in order: the prepared store's key says all they depend on
+    digest.update(datamodule.store.directory.name.encode())
     return digest.hexdigest()[:24]
 
 
@@ -284,9 +287,8 @@ def attach_cached_reference(module: DPOModule, datamodule: PreferenceDataModule)
             torch.save(cache, partial)
             partial.replace(path)
         trainer.strategy.barrier()
-    for split, items in (("train", datamodule.train_items), ("val", datamodule.val_items)):
-        for item, reference in zip(items, cache[split]):
-            item["reference"] = reference
+    for split in ("train", "val"):
+        datamodule.attach_reference(split, cache[split])
     if module.logger is not None and trainer.is_global_zero:
         module.logger.experiment.set_tag(module.logger.run_id, "reference_cache", str(path.resolve()))
 
@@ -294,10 +296,18 @@ def attach_cached_reference(module: DPOModule, datamodule: PreferenceDataModule)
 load_data = load_pairs
 
 
+def build_tokenizer(cfg: DPOConfig):
+    return data_tokenizer(cfg, load_pairs)
+
+
+def prepare_data(cfg: DPOConfig, tokenizer) -> Store:
+    return prepare_pairs(cfg, tokenizer, cfg.dpo.last_turn_only)
+
+
 def build(cfg: DPOConfig):
-    """Pairs -> tokenizer -> policy (the reference is its frozen copy or cached log-probs) -> module, data."""
-    train_rows, val_rows = load_pairs(cfg)
-    tokenizer = load_tokenizer(cfg.model, texts=row_texts(train_rows))
+    """Tokenizer -> prepared pairs -> policy (the reference is its frozen copy or cached log-probs) -> module,
+    data."""
+    tokenizer = build_tokenizer(cfg)
+    store = prepare_data(cfg, tokenizer)
     model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed)
-    datamodule = PreferenceDataModule(cfg, tokenizer, train_rows, val_rows, cfg.dpo.last_turn_only)
-    return DPOModule(cfg, model, tokenizer), datamodule
+    return DPOModule(cfg, model, tokenizer), PreferenceDataModule(cfg, tokenizer, store)

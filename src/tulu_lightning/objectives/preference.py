@@ -1,9 +1,10 @@
 """Preference pairs, shared by DPO and the reward model.
 
 data:  pairs in allenai/llama-3.1-tulu-3-8b-preference-mixture's schema (`chosen`/`rejected` whole conversations)
-       or the older `prompt` + answer-only `chosen`/`rejected`, validated at load (`schemas.preference_row`)
-       -> both conversations through the SFT chat template and masking (labels on assistant content + EOS);
-       a pair with a side longer than `max_seq_length` is dropped (or cut: `data.keep_truncated`, DPO only)
+       or the older `prompt` + answer-only `chosen`/`rejected`, validated (`schemas.preference_row`) and tokenized
+       once into the prepared store (`prepared.py`): both conversations through the SFT chat template and masking
+       (labels on assistant content + EOS); a pair with a side longer than `max_seq_length` is dropped (or cut:
+       `data.keep_truncated`, DPO only); read in place while training
 batch: one micro-batch of B pairs is a [2B, T] right-padded tensor, the B chosen sequences first, then the B
        rejected ones, so one forward scores both (or two forwards of B rows each, `concatenated_forward: false`)
 step:  `PairwiseModule` averages an objective's per-pair loss over every pair of the optimizer step (all
@@ -13,40 +14,77 @@ step:  `PairwiseModule` averages an objective's per-pair loss over every pair of
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
+import numpy as np
 import torch
 
-from tulu_lightning.chat import IGNORE_INDEX, LengthLimit, tokenize_chat
+from tulu_lightning.chat import IGNORE_INDEX
 from tulu_lightning.config import RunConfig
 from tulu_lightning.data import load_train_val
 from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule
+from tulu_lightning.prepared import Examples, Recipe, Store, prepare
 from tulu_lightning.schemas import Schema, validate_splits
 
-
-def shifted_targets(labels: list[int]) -> list[int]:
-    """`targets[t]` is the label of the token after `t` (what position t predicts)."""
-    return [*labels[1:], IGNORE_INDEX]
+SIDES = ("chosen", "rejected")
 
 
 def load_pairs(cfg: RunConfig) -> tuple[list[dict], list[dict]]:
-    """Validated training and validation pairs (these with ground truths when `eval.enabled`)."""
+    """Validated training and validation pairs (these with ground truths when `eval.enabled`), in memory (`check`,
+    and a tiny model's tokenizer; training reads the prepared store)."""
     train_rows, val_rows = load_train_val(cfg.data)
     val_schema = Schema("preference", verifiable=cfg.eval.enabled, default_verifier=cfg.eval.verifier)
     return validate_splits([(train_rows, Schema("preference")), (val_rows, val_schema)])
 
 
-class PreferenceDataModule(StepDataModule):
-    """Tokenized pairs as items `{"chosen": {input_ids, labels, trained}, "rejected": {...}}`; a pair with a side
-    over `max_seq_length`, or with no trained token left on a side, is dropped and counted."""
+def pairs_recipe(cfg: RunConfig, last_turn_only: bool) -> Recipe:
+    """How the store tokenizes this config's pairs (part of its key)."""
+    return Recipe(
+        kind="preference",
+        max_length=cfg.data.max_seq_length,
+        keep_truncated=cfg.data.keep_truncated,
+        last_turn_only=last_turn_only,
+        val_verifiable=cfg.eval.enabled,
+        val_verifier=cfg.eval.verifier,
+    )
 
-    def __init__(
-        self, cfg: RunConfig, tokenizer, train_rows: list[dict], val_rows: list[dict], last_turn_only: bool
-    ):
+
+def prepare_pairs(cfg: RunConfig, tokenizer, last_turn_only: bool) -> Store:
+    """The config's pairs validated and tokenized once into the prepared store (rank 0), or found there."""
+    recipe = pairs_recipe(cfg, last_turn_only)
+    return prepare(cfg.data, recipe, tokenizer, cfg.data.prepared_dir, cfg.data.num_proc)
+
+
+class PairItems(Sequence):
+    """A prepared split's pairs as items `{"chosen": {input_ids, labels}, "rejected": {...}}` (read from the
+    store), with `"reference"` (the cached reference log-probs: chosen, rejected) once attached."""
+
+    def __init__(self, examples: Examples):
+        self.examples = examples
+        self.reference: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        columns = self.examples[index]
+        item = {side: {name: columns[f"{side}_{name}"] for name in ("input_ids", "labels")} for side in SIDES}
+        if self.reference is not None:
+            item["reference"] = self.reference[index]
+        return item
+
+
+class PreferenceDataModule(StepDataModule):
+    """Tokenized pairs read from the prepared store; a pair with a side over `max_seq_length`, or with
+    no trained token left on a side, was dropped and counted there."""
+
+    def __init__(self, cfg: RunConfig, tokenizer, store: Store):
         super().__init__(cfg.trainer, cfg.data.num_workers, cfg.data.shuffle_seed)
-        self.cfg, self.tokenizer = cfg, tokenizer
-        self.train_rows, self.val_rows = train_rows, val_rows
-        self.last_turn_only = last_turn_only
+        self.cfg, self.tokenizer, self.store = cfg, tokenizer, store
+        self.counts.update(store.counts)
+        self.val_rows = store.val_rows()
 
     @property
     def dropped_pairs(self) -> int:
@@ -55,52 +93,32 @@ class PreferenceDataModule(StepDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_items:
             return
-        self.train_items = self.tokenize(self.train_rows, "")
-        self.val_items = self.tokenize(self.val_rows, "val_")
+        self.train_items = PairItems(self.store.train)
+        self.val_items = PairItems(self.store.val)
         self.counts["train_pairs"] = len(self.train_items)
 
-    def tokenize(self, rows: list[dict], prefix: str = "") -> list[dict]:
-        limit = LengthLimit(self.cfg.data.max_seq_length, self.cfg.data.keep_truncated)
-        items = []
-        for row in rows:
-            sides = [
-                tokenize_chat(self.tokenizer, row[side], self.last_turn_only)
-                for side in ("chosen", "rejected")
-            ]
-            fitted = limit.fit(*sides)
-            if fitted is None or any(chat.num_trained_tokens == 0 for chat in fitted):
-                continue
-            items.append(
-                {
-                    side: {
-                        "input_ids": chat.input_ids,
-                        "labels": chat.labels,
-                        "trained": chat.num_trained_tokens,
-                    }
-                    for side, chat in zip(("chosen", "rejected"), fitted)
-                }
-            )
-        self.counts[f"{prefix}over_long_pairs"] = limit.over_long
-        self.counts[f"{prefix}dropped_pairs"] = len(rows) - len(items)
-        return items
+    def attach_reference(self, split: str, reference: torch.Tensor) -> None:
+        """Give every pair of `split` ("train" | "val") its reference log-probs ([pairs, 2])."""
+        self.setup()
+        (self.train_items if split == "train" else self.val_items).reference = reference
 
     def collate(self, items: list[dict]) -> dict:
-        """[chosen_1..B, rejected_1..B] right-padded: `input_ids`, `attention_mask`, shifted `targets`."""
+        """[chosen_1..B, rejected_1..B] right-padded: `input_ids`, `attention_mask`, shifted `targets`
+        (`targets[t]` is the label of the token after `t`, what position t predicts)."""
         sequences = [item["chosen"] for item in items] + [item["rejected"] for item in items]
         width = max(len(s["input_ids"]) for s in sequences)
-        pad = self.tokenizer.pad_token_id
-        input_ids = torch.full((len(sequences), width), pad, dtype=torch.long)
-        targets = torch.full((len(sequences), width), IGNORE_INDEX, dtype=torch.long)
-        attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
+        input_ids = np.full((len(sequences), width), self.tokenizer.pad_token_id, dtype=np.int64)
+        targets = np.full((len(sequences), width), IGNORE_INDEX, dtype=np.int64)
+        attention_mask = np.zeros((len(sequences), width), dtype=np.int64)
         for row, sequence in enumerate(sequences):
             length = len(sequence["input_ids"])
-            input_ids[row, :length] = torch.tensor(sequence["input_ids"])
-            targets[row, :length] = torch.tensor(shifted_targets(sequence["labels"]))
+            input_ids[row, :length] = sequence["input_ids"]
+            targets[row, : length - 1] = np.asarray(sequence["labels"])[1:]
             attention_mask[row, :length] = 1
         batch = {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
-            "targets": targets,
+            "input_ids": torch.from_numpy(input_ids),
+            "attention_mask": torch.from_numpy(attention_mask),
+            "targets": torch.from_numpy(targets),
             "num_pairs": len(items),
             "num_tokens": int(attention_mask.sum()),
         }

@@ -1,6 +1,6 @@
 """Bradley–Terry reward model (Tülu 3's reward model, the PPO value model's initialisation).
 
-data   preference pairs through the SFT chat template (`preference.py`)
+data   preference pairs through the SFT chat template, prepared once (`preference.py`, `prepared.py`)
 model  a causal LM's backbone with a scalar head (`AutoModelForSequenceClassification`, one label); the reward
        r(x, y) is the head's output at the last token of the conversation (its EOS): pairs longer than
        `max_seq_length` are dropped, never cut (as open-instruct's PreferenceDatasetProcessor.filter means to)
@@ -17,9 +17,15 @@ import torch
 import torch.nn.functional as F
 
 from tulu_lightning.config import ConfigError, RunConfig
-from tulu_lightning.models import disable_dropout, load_causal_lm, load_tokenizer
-from tulu_lightning.objectives.preference import PairwiseModule, PreferenceDataModule, load_pairs
-from tulu_lightning.schemas import row_texts
+from tulu_lightning.models import disable_dropout, load_causal_lm
+from tulu_lightning.objectives.base import data_tokenizer
+from tulu_lightning.objectives.preference import (
+    PairwiseModule,
+    PreferenceDataModule,
+    load_pairs,
+    prepare_pairs,
+)
+from tulu_lightning.prepared import Store
 
 
 @dataclass
@@ -74,10 +80,17 @@ class RewardModelModule(PairwiseModule):
 load_data = load_pairs
 
 
+def build_tokenizer(cfg: RewardModelConfig):
+    return data_tokenizer(cfg, load_pairs)
+
+
+def prepare_data(cfg: RewardModelConfig, tokenizer) -> Store:
+    return prepare_pairs(cfg, tokenizer, last_turn_only=False)
+
+
 def build(cfg: RewardModelConfig):
-    """Pairs -> tokenizer -> causal-LM backbone with a new scalar head -> module, data."""
-    train_rows, val_rows = load_pairs(cfg)
-    tokenizer = load_tokenizer(cfg.model, texts=row_texts(train_rows))
+    """Tokenizer -> prepared pairs -> causal-LM backbone with a new scalar head -> module, data."""
+    tokenizer = build_tokenizer(cfg)
+    store = prepare_data(cfg, tokenizer)
     model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed, reward_head=True)
-    datamodule = PreferenceDataModule(cfg, tokenizer, train_rows, val_rows, last_turn_only=False)
-    return RewardModelModule(cfg, model, tokenizer), datamodule
+    return RewardModelModule(cfg, model, tokenizer), PreferenceDataModule(cfg, tokenizer, store)

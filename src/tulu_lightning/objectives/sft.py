@@ -1,7 +1,8 @@
 """Supervised finetuning (Tülu 3 stage 1).
 
-data: chats (`messages`, allenai/tulu-3-sft-mixture's schema, validated at load) -> chat template -> labels on
-      assistant turns + EOS -> packed rows; chats longer than `max_seq_length` dropped (or cut: keep_truncated)
+data: chats (`messages`, allenai/tulu-3-sft-mixture's schema) validated, rendered, tokenized and masked once
+      into the prepared store (`prepared.py`: labels on assistant turns + EOS; chats longer than
+      `max_seq_length` dropped, or cut with keep_truncated), read in place, packed by their lengths column
 loss: token NLL summed over the optimizer step, divided by the step's trained tokens (`mean`) or by its
       number of examples (`sum`, Tülu 3's setting: each sequence contributes its summed loss), both counted
       over every micro-batch and every rank, so the step's gradient does not depend on how it is split.
@@ -14,12 +15,13 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from tulu_lightning.chat import IGNORE_INDEX, LengthLimit, tokenize_chat
+from tulu_lightning.chat import IGNORE_INDEX
 from tulu_lightning.config import ConfigError, RunConfig
-from tulu_lightning.data import collate_packed, load_train_val, pack_rows
-from tulu_lightning.models import load_causal_lm, load_tokenizer
-from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule
-from tulu_lightning.schemas import Schema, row_texts, validate_splits
+from tulu_lightning.data import PackedRows, collate_packed, load_train_val, pack_rows
+from tulu_lightning.models import load_causal_lm
+from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule, data_tokenizer
+from tulu_lightning.prepared import Recipe, Store, prepare
+from tulu_lightning.schemas import Schema, validate_splits
 
 
 @dataclass
@@ -48,11 +50,16 @@ def sum_token_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 class SFTDataModule(StepDataModule):
-    def __init__(self, cfg: SFTConfig, tokenizer, train_rows: list[dict], val_rows: list[dict]):
+    """Examples read from the prepared store (`prepared.py`) as their batches are built, packed by their lengths
+    column."""
+
+    def __init__(self, cfg: SFTConfig, tokenizer, store: Store):
         super().__init__(cfg.trainer, cfg.data.num_workers, cfg.data.shuffle_seed)
         self.cfg = cfg
         self.tokenizer = tokenizer
-        self.train_rows, self.val_rows = train_rows, val_rows
+        self.store = store
+        self.counts.update(store.counts)
+        self.val_rows = store.val_rows()  # normalised validation chats (generation accuracy reads them)
 
     @property
     def dropped_examples(self) -> int:
@@ -62,27 +69,13 @@ class SFTDataModule(StepDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_items:
             return
-        train_examples = self.tokenize(self.train_rows, "")
-        self.val_items = [[example] for example in self.tokenize(self.val_rows, "val_")]
+        train = self.store.train
         if self.cfg.sft.packing:
-            bins = pack_rows([len(e["input_ids"]) for e in train_examples], self.cfg.data.max_seq_length)
-            self.train_items = [[train_examples[i] for i in row] for row in bins]
+            self.train_items = PackedRows(train, *pack_rows(train.lengths, self.cfg.data.max_seq_length))
         else:
-            self.train_items = [[example] for example in train_examples]
+            self.train_items = PackedRows.one_per_row(train)
+        self.val_items = PackedRows.one_per_row(self.store.val)
         self.counts["train_rows"] = len(self.train_items)
-
-    def tokenize(self, rows: list[dict], prefix: str = "") -> list[dict]:
-        limit = LengthLimit(self.cfg.data.max_seq_length, self.cfg.data.keep_truncated)
-        examples = []
-        for row in rows:
-            chat = tokenize_chat(self.tokenizer, row["messages"], self.cfg.sft.last_turn_only)
-            fitted = limit.fit(chat)
-            if fitted is None or fitted[0].num_trained_tokens == 0:
-                continue
-            examples.append({"input_ids": fitted[0].input_ids, "labels": fitted[0].labels})
-        self.counts[f"{prefix}over_long_examples"] = limit.over_long
-        self.counts[f"{prefix}dropped_examples"] = len(rows) - len(examples)
-        return examples
 
     def collate(self, rows: list[list[dict]]) -> dict:
         batch = collate_packed(rows, self.tokenizer.pad_token_id)
@@ -145,10 +138,31 @@ def load_data(cfg: SFTConfig) -> tuple[list[dict], list[dict]]:
     return validate_splits([(train_rows, Schema("sft")), (val_rows, val_schema)])
 
 
+def recipe(cfg: SFTConfig) -> Recipe:
+    """How the store tokenizes this config's chats (part of its key)."""
+    return Recipe(
+        kind="sft",
+        max_length=cfg.data.max_seq_length,
+        keep_truncated=cfg.data.keep_truncated,
+        last_turn_only=cfg.sft.last_turn_only,
+        val_verifiable=cfg.eval.enabled,
+        val_verifier=cfg.eval.verifier,
+    )
+
+
+def prepare_data(cfg: SFTConfig, tokenizer) -> Store:
+    """The config's chats validated and tokenized once into the prepared store (rank 0), or found there."""
+    return prepare(cfg.data, recipe(cfg), tokenizer, cfg.data.prepared_dir, cfg.data.num_proc)
+
+
+def build_tokenizer(cfg: SFTConfig):
+    return data_tokenizer(cfg, load_data)
+
+
 def build(cfg: SFTConfig):
-    """Rows -> tokenizer -> model -> (LightningModule, LightningDataModule)."""
-    train_rows, val_rows = load_data(cfg)
-    tokenizer = load_tokenizer(cfg.model, texts=row_texts(train_rows))
+    """Tokenizer -> prepared data (validated, tokenized once) -> model -> (LightningModule, LightningDataModule)."""
+    tokenizer = build_tokenizer(cfg)
+    store = prepare_data(cfg, tokenizer)
     model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed)
-    datamodule = SFTDataModule(cfg, tokenizer, train_rows, val_rows)
+    datamodule = SFTDataModule(cfg, tokenizer, store)
     return SFTModule(cfg, model, tokenizer), datamodule

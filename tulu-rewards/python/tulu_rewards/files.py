@@ -45,25 +45,30 @@ def iter_jsonl(path: PathLike) -> Iterator[tuple[int, dict]]:
         raise DataError(f"{path}: cannot read ({err.strerror})") from None
     with f:
         for line_number, raw in enumerate(f, start=1):
-            if line_number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise DataError(
-                    f"{path}:{line_number}: not UTF-8 text (byte 0x{raw[err.start]:02x} at column {err.start + 1})"
-                ) from None
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line.rstrip("\r\n"))  # a truncated object is reported where the line ends
-            except json.JSONDecodeError as err:
-                raise DataError(
-                    f"{path}:{line_number}: invalid JSON ({err.msg} at column {err.colno})"
-                ) from None
-            if not isinstance(row, dict):
-                raise DataError(f"{path}:{line_number}: expected a JSON object, got {_json_type(row)}")
-            yield line_number, row
+            row = parse_jsonl_line(raw, path, line_number)
+            if row is not None:
+                yield line_number, row
+
+
+def parse_jsonl_line(raw: bytes, path: PathLike, line_number: int) -> dict | None:
+    """One line of a JSONL file as a row (None for a blank line); a bad line is a `DataError` naming it."""
+    if line_number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{path}:{line_number}: not UTF-8 text (byte 0x{raw[err.start]:02x} at column {err.start + 1})"
+        ) from None
+    if not line.strip():
+        return None
+    try:
+        row = json.loads(line.rstrip("\r\n"))  # a truncated object is reported where the line ends
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}:{line_number}: invalid JSON ({err.msg} at column {err.colno})") from None
+    if not isinstance(row, dict):
+        raise DataError(f"{path}:{line_number}: expected a JSON object, got {_json_type(row)}")
+    return row
 
 
 def _json_type(value: object) -> str:
