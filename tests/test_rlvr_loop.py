@@ -142,7 +142,7 @@ def test_fit_logs_rlvr_metrics_to_mlflow(tmp_path, objective):
     metrics = client.get_run(result.run_id).data.metrics
     expected = ["correct_frac", "reward/gsm8k", "response_length", "rollout_seconds", "update_seconds"]
     expected += ["samples_per_sec", "optimizer_steps", "reward_seconds", "grad_norm"]
-    assert metrics["train/optimizer_steps"] == 4  # 2 epochs × 2 minibatches, with or without anything to learn
+    assert metrics["train/optimizer_steps"] == 4  # 2 epochs × 2 minibatches, learning or not
     if objective == "ppo":
         expected += ["value_loss", "explained_variance", "entropy", "clip_frac", "loss", "kl"]
     else:  # a random policy is never right: every GRPO group has zero variance, nothing is scored or learned
