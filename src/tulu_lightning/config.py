@@ -96,12 +96,9 @@ class OptimConfig:
 class TrainerConfig:
     seed: int = 0
     output_dir: str = "outputs/run"
-    max_epochs: int | None = (
-        None  # passes over the data; None: 1, or as many as max_steps needs when it is set
-    )
-    max_steps: int = (
-        -1
-    )  # optimizer steps; -1: max_epochs decides (when both are set, the first reached ends it)
+    # passes over the data; None: 1 without max_steps, else as many as max_steps needs (see `epoch_limit`)
+    max_epochs: int | None = None
+    max_steps: int = -1  # optimizer steps; -1: max_epochs alone (both set: the first reached ends the run)
     micro_batch_size: int = 8  # examples (or packed rows) per device per forward
     gradient_accumulation_steps: int = 1
     precision: str = "32-true"  # e.g. bf16-mixed on GPU

@@ -444,9 +444,7 @@ class RLVRModule(PostTrainingModule):
             "attention_mask": attention_mask.to(self.device),
             "responses": input_ids[:, width:].to(self.device),
             "response_mask": response_mask.to(self.device),
-            "trained": torch.ones(
-                len(prompts), dtype=torch.bool, device=self.device
-            ),  # the algorithm may drop
+            "trained": torch.ones(len(prompts), dtype=torch.bool, device=self.device),  # unless dropped
         }
 
     # --- no-grad scoring passes ---
