@@ -6,15 +6,17 @@
 GRPO (the objective implemented so far): the demo recipe (configs/demo/rlvr_grpo.yaml) on the bundled RLVR
 prompts — `--prompts` × `--n` samples per step, at most `--tokens` new tokens, T = 1, β = 0.01, clip 0.2/0.28,
 centered advantages (TRL: scale_rewards="none"), token-level loss (TRL: loss_type="dapo"), one optimizer step
-per rollout batch, lr 1e-4 constant — through our `fit` and through TRL's `GRPOTrainer` with our verifiers as
-its `reward_funcs` (α = 10 for a verified answer). Both generate `prompts × n` sequences in one batch and forward
-them in one batch. Each run is its own process (`--threads` torch threads); sides alternate, A then B, for
-`--rounds` rounds; a run's figure is the median samples/s of its steps after the first (warm-up).
+per rollout batch, lr 1e-4 constant, float32 (TRL defaults to bf16) — through our `fit` and through TRL's
+`GRPOTrainer` with our verifiers as its `reward_funcs` (α = 10 for a verified answer). Both generate
+`prompts × n` sequences in one batch and forward them in one batch. Each run is its own process (`--threads`
+torch threads); sides alternate, A B then B A, for `--rounds` rounds; a run's figure is the median samples/s of
+its steps after the first (warm-up).
 
 Prints each side's median samples/s, the ratio ours/TRL (median, with its min–max over the rounds), the
-first-step loss of each side, and our reward time as a share of the step. The first-step losses are both ≈ 0
-(ratio 1, π = π_ref: the loss is −mean A over tokens) but not equal: TRL keeps the groups whose rewards are all
-equal in the token count, we drop them (as open-instruct), and the two sample different responses.
+first-step loss of each side, and our reward time as a share of the step. At the first step ρ = 1 and π = π_ref,
+so each side's loss is −(mean of A over the loss tokens): not 0 (A is centered per response, the mean is per
+token, and wrong answers run longer), and not equal across sides: TRL keeps the tokens of the groups whose rewards
+are all equal in the count (we drop those groups, as open-instruct), and the two sample different responses.
 
 Use the demo SFT model (`make demo` writes it): a random model is never rewarded, every group would be dropped.
 """
@@ -74,7 +76,7 @@ def ours_grpo(args, tmp: str) -> dict:
     return {
         "samples_per_sec": statistics.median(speeds[1:]),
         "first_loss": losses[0] if losses else None,
-        "reward_share": statistics.median(r / s for r, s in zip(rewards[1:], step_seconds[1:])),
+        "reward_share": statistics.median([r / s for r, s in zip(rewards[1:], step_seconds[1:])] or [0.0]),
         "groups_kept_frac": statistics.mean(history("groups_kept_frac")),
     }
 
@@ -139,6 +141,7 @@ def trl_grpo(args, tmp: str) -> dict:
         save_strategy="no",
         report_to="none",
         use_cpu=True,
+        bf16=False,  # TRL's default is bf16: we train in float32
         seed=0,
     )
     times = StepTimes()
