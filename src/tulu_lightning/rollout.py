@@ -172,10 +172,12 @@ def _sample(logits: torch.Tensor, params: SamplingParams) -> tuple[torch.Tensor,
 def _collective_forwards(model) -> bool:
     """Whether every rank must run each forward (an FSDP2-sharded model on several processes)."""
     import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return False
     from torch.distributed.fsdp import FSDPModule
 
-    sharded = any(isinstance(module, FSDPModule) for module in model.modules())
-    return sharded and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    return any(isinstance(module, FSDPModule) for module in model.modules())
 
 
 def _any_rank(live: bool, device: torch.device) -> bool:
