@@ -47,8 +47,9 @@ def dpo(tmp: Path) -> dict:
 
 
 def grpo(tmp: Path) -> dict:
-    # "At most 2 words": about 2/3 of a random tiny model's 8-token samples pass, so groups carry a signal and
-    # every step updates the weights with sampled (random-state) responses.
+    # "At most 2 words": about 2/3 of a random tiny model's 8-token samples pass, so groups of 8 carry a signal
+    # and every step updates the weights with sampled (random-state) responses (a rollout batch whose groups all
+    # drop is an optimizer step with no loss to log).
     truth = json.dumps({"func_name": "validate_word_constraint", "N": 2, "quantifier": "at most"})
     rows = [
         {**row, "ground_truth": truth, "dataset": "ifeval"} for row in _rows(DEMO_DATA / "rlvr_train.jsonl")
@@ -60,7 +61,7 @@ def grpo(tmp: Path) -> dict:
         "rlvr",
         data={"train_files": [str(tmp / "prompts.jsonl")], "val_files": [], "max_seq_length": 96},
         trainer={"micro_batch_size": 2},
-        rlvr={"samples_per_prompt": 6, "max_new_tokens": 8, "temperature": 1.0},
+        rlvr={"samples_per_prompt": 8, "max_new_tokens": 8, "temperature": 1.0},
     )
 
 

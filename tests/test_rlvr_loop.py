@@ -22,6 +22,7 @@ def rlvr_config(tmp_path, objective="grpo", **rlvr):
         "max_seq_length": 96,
     }
     cfg["rlvr"] = {"samples_per_prompt": 4, "max_new_tokens": 8, "temperature": 0.7, **rlvr}
+    cfg["trainer"]["max_steps"] = 4  # a multiple of PPO's 4 update epochs
     return load_run_config(str(write_config(tmp_path, cfg)))
 
 
@@ -104,11 +105,13 @@ def test_trainer_logprobs_use_the_sampling_temperature(module):
 def test_first_update_from_identical_policies_has_ratio_exactly_one(module):
     batch = module.generate(module.prompts)
     module.score_rollout(batch)
+    batch["trained"][:] = True  # every row, including dropped GRPO groups
     chunk = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
-    chunk["loss_mask"] = batch["response_mask"]  # every token, including dropped GRPO groups
+    chunk["old_logprobs"] = module.logprobs_of(module.model, batch)
+    chunk["loss_mask"] = batch["response_mask"]
     _, _, stats = module.policy_terms(chunk)
     assert float(stats["ratio_max_dev"]) == 0.0
-    assert torch.equal(batch["old_logprobs"], batch["ref_logprobs"])  # reference = starting policy
+    assert torch.equal(chunk["old_logprobs"], module.logprobs_of(module.ref_model, batch))  # the start
     assert float(stats["clip_frac"]) == 0.0
 
 
@@ -137,13 +140,14 @@ def test_fit_logs_rlvr_metrics_to_mlflow(tmp_path, objective):
     result = fit(cfg)
     client = MlflowClient(tracking_uri=cfg.tracking.uri)
     metrics = client.get_run(result.run_id).data.metrics
-    expected = ["correct_frac", "reward/gsm8k", "kl", "response_length", "rollout_seconds", "update_seconds"]
-    expected += ["samples_per_sec", "optimizer_steps"]
-    if objective == "ppo":  # a random policy is never right: every GRPO group has zero variance, no update
-        expected += ["value_loss", "explained_variance", "entropy", "clip_frac", "loss", "grad_norm"]
-        assert metrics["train/optimizer_steps"] == 4  # 2 epochs × 2 minibatches
-    else:
-        assert metrics["train/groups_kept_frac"] == 0 and metrics["train/optimizer_steps"] == 0
+    expected = ["correct_frac", "reward/gsm8k", "response_length", "rollout_seconds", "update_seconds"]
+    expected += ["samples_per_sec", "optimizer_steps", "reward_seconds", "grad_norm"]
+    assert metrics["train/optimizer_steps"] == 4  # 2 epochs × 2 minibatches, learning or not
+    if objective == "ppo":
+        expected += ["value_loss", "explained_variance", "entropy", "clip_frac", "loss", "kl"]
+    else:  # a random policy is never right: every GRPO group has zero variance, nothing is scored or learned
+        assert metrics["train/groups_kept_frac"] == 0 and metrics["train/grad_norm"] == 0
+        assert "train/kl" not in metrics and "train/loss" not in metrics
     assert {f"train/{name}" for name in expected} <= set(metrics), sorted(metrics)
     accuracy_steps = [m.step for m in client.get_metric_history(result.run_id, "val/accuracy")]
     assert accuracy_steps[0] == 0  # the starting policy, before training

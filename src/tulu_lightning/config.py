@@ -101,8 +101,9 @@ class OptimConfig:
 class TrainerConfig:
     seed: int = 0
     output_dir: str = "outputs/run"
-    max_epochs: int = 1
-    max_steps: int = -1  # optimizer steps; -1 runs max_epochs
+    # passes over the data; None: 1 without max_steps, else as many as max_steps needs (see `epoch_limit`)
+    max_epochs: int | None = None
+    max_steps: int = -1  # optimizer steps; -1: max_epochs alone (both set: the first reached ends the run)
     micro_batch_size: int = 8  # examples (or packed rows) per device per forward
     gradient_accumulation_steps: int = 1
     precision: str = "32-true"  # e.g. bf16-mixed on GPU
@@ -117,6 +118,15 @@ class TrainerConfig:
     overwrite: bool = False  # replace an earlier run's outputs in output_dir (`fit --overwrite`)
     export: bool = True  # write a Hugging Face directory to <output_dir>/hf at the end
     compile: bool = False
+
+
+def epoch_limit(trainer: TrainerConfig) -> int:
+    """Lightning's `max_epochs`: the configured one, else 1 without `max_steps` and no limit (-1) with it, so that
+    `max_steps` alone sizes a run however many passes over the data that takes (Lightning's own default would
+    be 1000 epochs without max_steps)."""
+    if trainer.max_epochs is not None:
+        return trainer.max_epochs
+    return 1 if trainer.max_steps == -1 else -1
 
 
 def _is_dataclass_type(value: Any) -> bool:
@@ -232,8 +242,10 @@ def validate_ranges(cfg: RunConfig) -> None:
     check_range("trainer.checkpoint_every_n_steps", t.checkpoint_every_n_steps, ge=1, optional=True)
     if t.max_steps != -1:
         check_range("trainer.max_steps", t.max_steps, ge=1)
-    if t.max_epochs != -1:
+    if t.max_epochs is not None and t.max_epochs != -1:
         check_range("trainer.max_epochs", t.max_epochs, ge=1)
+    if t.max_epochs == -1 and t.max_steps == -1:
+        raise ConfigError("trainer.max_steps: a run with trainer.max_epochs=-1 (no limit) needs max_steps")
     if isinstance(t.val_check_interval, float):  # a fraction of an epoch
         check_range("trainer.val_check_interval", t.val_check_interval, gt=0, le=1)
     elif isinstance(t.val_check_interval, int):  # a number of steps

@@ -26,6 +26,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from tulu_lightning.config import (
     ConfigError,
     RunConfig,
+    epoch_limit,
     flatten,
     load_yaml,
     merge_config,
@@ -356,7 +357,7 @@ def run_trainer(
         num_nodes=cfg.trainer.num_nodes,
         strategy=make_strategy(cfg),
         precision=cfg.trainer.precision,
-        max_epochs=cfg.trainer.max_epochs,
+        max_epochs=epoch_limit(cfg.trainer),
         max_steps=cfg.trainer.max_steps,
         logger=logger or False,
         callbacks=callbacks,

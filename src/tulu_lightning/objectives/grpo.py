@@ -55,22 +55,29 @@ def validate(cfg: GRPOConfig) -> None:
 class GRPOModule(RLVRModule):
     @torch.no_grad()
     def score_rollout(self, batch: dict) -> None:
-        batch["old_logprobs"] = self.logprobs_of(self.model, batch)
-        batch["ref_logprobs"] = self.logprobs_of(self.ref_model, batch)
+        """Advantages first: the dropped groups are then neither scored nor trained on. With one epoch of one
+        minibatch, the update's forward gives the old log-probs (no scoring forward of the policy)."""
+        r = self.cfg.rlvr
         advantages, keep = group_advantages(
-            batch["scores"].to(self.device), self.cfg.rlvr.samples_per_prompt, self.cfg.grpo.std_normalize
+            batch["scores"].to(self.device), r.samples_per_prompt, self.cfg.grpo.std_normalize
         )
         batch["advantages"] = advantages.unsqueeze(1).expand_as(batch["response_mask"]).contiguous()
         batch["loss_mask"] = batch["response_mask"] * keep.unsqueeze(1).float()
         batch["kept_frac"] = keep.float()
+        batch["trained"] = keep
+        if r.update_epochs > 1 or r.num_minibatches > 1:
+            batch["old_logprobs"] = self.logprobs_of(self.model, batch)
+        self.reference_logprobs(batch)
 
-    def minibatch_loss(self, chunk: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def minibatch_loss(self, chunk: dict) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         policy_loss, logprobs, stats = self.policy_terms(chunk)
-        kl = kl_estimate(logprobs, chunk["ref_logprobs"], self.cfg.grpo.kl_estimator)
         mask = chunk["loss_mask"]
-        loss = ((policy_loss + self.cfg.rlvr.beta * kl) * mask).sum()
-        stats.update(policy_loss=(policy_loss.detach() * mask).sum(), kl_loss=(kl.detach() * mask).sum())
-        return loss, stats
+        stats["policy_loss"] = (policy_loss.detach() * mask).sum()
+        if self.ref_model is None:  # β = 0
+            return (policy_loss * mask).sum(), logprobs.detach(), stats
+        kl = kl_estimate(logprobs, chunk["ref_logprobs"], self.cfg.grpo.kl_estimator)
+        stats["kl_loss"] = (kl.detach() * mask).sum()
+        return ((policy_loss + self.cfg.rlvr.beta * kl) * mask).sum(), logprobs.detach(), stats
 
     def rollout_metrics(self, batch: dict) -> dict[str, float]:
         return {**super().rollout_metrics(batch), "groups_kept_frac": float(batch["kept_frac"].mean())}

@@ -92,13 +92,16 @@ class PPOModule(RLVRModule):
 
     @torch.no_grad()
     def values_of(self, model, batch: dict) -> torch.Tensor:
-        return torch.cat([head_outputs(model, chunk) for chunk in self.chunks(batch)])
+        """The scalar head's outputs [N, L + 1] (PPO trains on every row)."""
+        return torch.cat(
+            [head_outputs(model, chunk) for _, chunk in self.chunks(batch, *self.trained_rows(batch))]
+        )
 
     @torch.no_grad()
     def score_rollout(self, batch: dict) -> None:
         p, mask = self.cfg.ppo, batch["response_mask"]
         batch["old_logprobs"] = self.logprobs_of(self.model, batch)
-        batch["ref_logprobs"] = self.logprobs_of(self.ref_model, batch)
+        self.reference_logprobs(batch)
         batch["old_values"] = self.values_of(self.value_model, batch)[:, :-1] * mask
         scores = batch["scores"].to(self.device)
         if self.reward_model is not None:
@@ -106,15 +109,15 @@ class PPOModule(RLVRModule):
             rm_scores = self.values_of(self.reward_model, batch)[torch.arange(len(scores)), last]
             scores = scores + rm_scores
         rewards = kl_penalized_rewards(
-            scores, batch["old_logprobs"], batch["ref_logprobs"], mask, self.cfg.rlvr.beta
+            scores, batch["old_logprobs"], batch.get("ref_logprobs"), mask, self.cfg.rlvr.beta
         )
         advantages, returns = generalized_advantages(rewards, batch["old_values"], mask, p.gamma, p.lam)
         batch["advantages"] = masked_whiten(advantages, mask) if p.whiten_advantages else advantages
         batch["returns"] = returns
         batch["loss_mask"] = mask
 
-    def minibatch_loss(self, chunk: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        policy_loss, _, stats = self.policy_terms(chunk)
+    def minibatch_loss(self, chunk: dict) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        policy_loss, logprobs, stats = self.policy_terms(chunk)
         values = head_outputs(self.value_model, chunk)[:, :-1]
         value_loss, value_clipped = clipped_value_loss(
             values, chunk["old_values"], chunk["returns"], self.cfg.ppo.value_clip
@@ -126,7 +129,7 @@ class PPOModule(RLVRModule):
             value_loss=(value_loss.detach() * mask).sum(),
             value_clip_frac=(value_clipped.float() * mask).sum(),
         )
-        return loss, stats
+        return loss, logprobs.detach(), stats
 
     def rollout_metrics(self, batch: dict) -> dict[str, float]:
         mask = batch["response_mask"]

@@ -9,7 +9,13 @@ Every training batch is a batch of prompts, and one `training_step` runs
   advantage  the algorithm's: GAE over a learned value (ppo.py) or group-relative (grpo.py)
   update     K epochs over shuffled minibatches, one optimizer step per minibatch
 So one `training_step` makes K × num_minibatches optimizer steps: `trainer.max_steps` and the LR schedule count
-optimizer steps, `val_check_interval` counts rollout batches.
+optimizer steps (a minibatch with nothing to learn from still counts one, which changes no weight), so
+`max_steps` sizes a run; `val_check_interval` counts rollout batches.
+
+No pass is run whose result would not change the step: rows the algorithm drops (GRPO's groups whose rewards are
+all equal) are neither scored nor back-propagated; with β = 0 there is no reference model; with one epoch of one
+minibatch the old policy *is* the policy being trained, so the update's own forward gives π_old (detached: the
+ratio is 1 and its gradient ∇log π, as with a separate forward) and no scoring forward is needed.
 
 Tensors of a rollout batch are laid out as [prompt left-padded to P | response right-padded to L], so the
 response's log-probs, values and rewards are all [N, L], aligned on the response tokens.
@@ -80,6 +86,12 @@ def validate_rlvr(cfg: RunConfig) -> None:
         raise ConfigError(f"rlvr.backend: expected 'hf' or 'vllm', got {r.backend!r}")
     if r.backend == "vllm" and cfg.model.name_or_path is None:
         raise ConfigError("rlvr.backend=vllm needs model.name_or_path (the engine loads the HF directory)")
+    per_batch = r.update_epochs * r.num_minibatches
+    if cfg.trainer.max_steps != -1 and cfg.trainer.max_steps % per_batch:
+        raise ConfigError(
+            f"trainer.max_steps: counts optimizer steps, {per_batch} per rollout batch (rlvr.update_epochs × "
+            f"rlvr.num_minibatches): expected a multiple of {per_batch}, got {cfg.trainer.max_steps}"
+        )
 
 
 # --- the math: each a small function over [N, L] response tensors ------------------------------------------
@@ -194,11 +206,16 @@ def sequence_scores(
 
 
 def kl_penalized_rewards(
-    scores: torch.Tensor, logprobs: torch.Tensor, ref_logprobs: torch.Tensor, mask: torch.Tensor, beta: float
+    scores: torch.Tensor,
+    logprobs: torch.Tensor,
+    ref_logprobs: torch.Tensor | None,
+    mask: torch.Tensor,
+    beta: float,
 ) -> torch.Tensor:
     """Tülu 3 PPO's per-token reward: −β (log π − log π_ref) at every response token, plus the sequence score at
-    its last token."""
-    rewards = -beta * (logprobs - ref_logprobs) * mask
+    its last token (no KL term without a reference: β = 0)."""
+    kl_term = (logprobs - ref_logprobs) if ref_logprobs is not None else torch.zeros_like(logprobs)
+    rewards = -beta * kl_term * mask
     last = mask.sum(dim=1).long().clamp(min=1) - 1
     rewards[torch.arange(len(scores)), last] += scores
     return rewards
@@ -331,14 +348,15 @@ class RLVRModule(PostTrainingModule):
         self.model = model
         self.tokenizer = tokenizer
         disable_dropout(self.model)
-        self.ref_model = frozen_copy(model)
+        # β = 0: no KL term, so no reference model (its memory and its forward are saved, as in TRL)
+        self.ref_model = frozen_copy(model) if cfg.rlvr.beta > 0 else None
         if rollout is None and cfg.rlvr.backend == "hf":
             rollout = HFRollout(model, tokenizer, batch_size=cfg.rlvr.generation_batch_size)
         self.rollout = rollout  # vllm: built in `on_fit_start`, on this rank's GPU
         self.shuffle = torch.Generator().manual_seed(cfg.trainer.seed)
 
     def sharded_modules(self) -> list[torch.nn.Module]:
-        return [*self.trainable_modules(), self.ref_model]
+        return [*self.trainable_modules(), *([self.ref_model] if self.ref_model is not None else [])]
 
     def total_optimizer_steps(self) -> int:
         if self.trainer.max_steps > 0:
@@ -389,11 +407,13 @@ class RLVRModule(PostTrainingModule):
         )
         completions = self.rollout.generate([p["prompt_ids"] for p in prompts], params)
         rows = [prompts[c.prompt_index] for c in completions]
+        verify_started = time.perf_counter()
         verdicts = verify_batch(
             [row["verifier"] for row in rows],
             [c.text for c in completions],
             [row["ground_truth"] for row in rows],
         )
+        reward_seconds = time.perf_counter() - verify_started
         for row, verdict in zip(rows, verdicts):
             if verdict.status == "error":  # ground truths parse at load: this is the verifier's own failure
                 rank_zero_warn(f"{row['where']}: response not verified, reward 0 ({verdict.error})")
@@ -407,6 +427,7 @@ class RLVRModule(PostTrainingModule):
             r.non_eos_reward if r.non_eos_penalty else None,
         )
         batch["verifiers"] = [row["verifier"] for row in rows]
+        batch["reward_seconds"] = reward_seconds
         return batch
 
     def layout(self, prompts: list[list[int]], responses: list[list[int]]) -> dict:
@@ -423,40 +444,78 @@ class RLVRModule(PostTrainingModule):
             "attention_mask": attention_mask.to(self.device),
             "responses": input_ids[:, width:].to(self.device),
             "response_mask": response_mask.to(self.device),
+            "trained": torch.ones(len(prompts), dtype=torch.bool, device=self.device),  # unless dropped
         }
 
     # --- no-grad scoring passes ---
 
     @torch.no_grad()
     def logprobs_of(self, model, batch: dict) -> torch.Tensor:
-        """Per-token log-probs of the responses under `model` at the sampling temperature, in chunks."""
-        parts = []
-        for chunk in self.chunks(batch):
+        """Per-token log-probs of the responses under `model` at the sampling temperature, in chunks: [N, L], for
+        the rows `trained` (the others are left 0)."""
+        logprobs = torch.zeros_like(batch["response_mask"])
+        for part, chunk in self.chunks(batch, *self.trained_rows(batch)):
             logits = response_logits(model, chunk)
-            parts.append(token_logprobs(logits, chunk["responses"], self.cfg.rlvr.temperature))
-        return torch.cat(parts) * batch["response_mask"]
+            logprobs[part] = token_logprobs(logits, chunk["responses"], self.cfg.rlvr.temperature)
+        return logprobs * batch["response_mask"]
 
-    def chunks(self, batch: dict):
+    @staticmethod
+    def trained_rows(batch: dict, rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(the rows `trained`, the rows dropped) among `rows` (default: all), in their order."""
+        rows = torch.arange(len(batch["trained"]), device=batch["trained"].device) if rows is None else rows
+        trained = batch["trained"][rows]
+        return rows[trained], rows[~trained]
+
+    def chunks(self, batch: dict, rows: torch.Tensor, spare: torch.Tensor):
+        """(indices, the batch's tensors at those rows) per `forward_batch_size` rows of `rows`.
+
+        Every rank runs as many chunks: FSDP2 gathers each layer's weights in every forward, collectively, and the
+        rows a rank leaves out (GRPO's dropped groups) differ from rank to rank. A rank short of chunks tops its
+        rows up from `spare` (dropped rows: loss mask 0, results unused); it always has enough, since all ranks
+        draw `rows` + `spare` of one size."""
         size = self.cfg.rlvr.forward_batch_size
-        total = len(batch["input_ids"])
-        for start in range(0, total, size):
-            yield {k: v[start : start + size] for k, v in batch.items() if isinstance(v, torch.Tensor)}
+        if self.world_size() > 1:
+            have = -(-len(rows) // size)
+            needed = int(self.global_max(have))
+            if have < needed:
+                rows = torch.cat([rows, spare[: (needed - 1) * size + 1 - len(rows)]])
+        tensors = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
+        for start in range(0, len(rows), size):
+            part = rows[start : start + size]
+            yield part, {k: v[part] for k, v in tensors.items()}
+
+    def world_size(self) -> int:
+        return self.trainer.world_size if self._trainer is not None else 1
+
+    def global_max(self, value: float) -> float:
+        tensor = torch.tensor(float(value), dtype=torch.float64, device=self.device)
+        return float(self.trainer.strategy.reduce(tensor, reduce_op="max"))
+
+    def reference_logprobs(self, batch: dict) -> None:
+        """`ref_logprobs` of the rows `trained`, when there is a reference (β > 0)."""
+        if self.ref_model is not None:
+            batch["ref_logprobs"] = self.logprobs_of(self.ref_model, batch)
 
     def score_rollout(self, batch: dict) -> None:
-        """Fill `old_logprobs`, `ref_logprobs`, `advantages`, `loss_mask` (and any algorithm extras)."""
+        """Fill `advantages`, `loss_mask`, `old_logprobs` (unless the update's own forward gives them: see the
+        module docstring), `ref_logprobs` when β > 0 (and any algorithm extras); rows the algorithm drops are
+        marked False in `trained`."""
         raise NotImplementedError
 
-    def minibatch_loss(self, chunk: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """(sum over the chunk's `loss_mask` tokens of the per-token loss, summed per-token statistics)."""
+    def minibatch_loss(self, chunk: dict) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """(sum over the chunk's `loss_mask` tokens of the per-token loss, the policy's detached log-probs,
+        summed per-token statistics)."""
         raise NotImplementedError
 
     def policy_terms(self, chunk: dict) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        """Forward the policy: (per-token clipped policy loss, new log-probs, token sums of clip/ratio/entropy)."""
+        """Forward the policy: (per-token clipped policy loss, new log-probs, token sums of clip/ratio/entropy).
+        Without `old_logprobs` in the chunk, this forward is the old policy's (one epoch of one minibatch)."""
         r = self.cfg.rlvr
         logits = response_logits(self.model, chunk)
         logprobs = token_logprobs(logits, chunk["responses"], r.temperature)
+        old_logprobs = chunk["old_logprobs"] if "old_logprobs" in chunk else logprobs.detach()
         loss, clipped, ratio = clipped_policy_loss(
-            logprobs, chunk["old_logprobs"], chunk["advantages"], r.clip_low, r.clip_high
+            logprobs, old_logprobs, chunk["advantages"], r.clip_low, r.clip_high
         )
         mask = chunk["loss_mask"]
         with torch.no_grad():
@@ -484,6 +543,7 @@ class RLVRModule(PostTrainingModule):
                 **self.rollout_metrics(batch),
                 **update_stats,
                 "rollout_seconds": generated - started,
+                "reward_seconds": batch["reward_seconds"],
                 "update_seconds": finished - generated,
                 "samples_per_sec": self.global_sum(len(batch["scores"])) / (finished - started),
             }
@@ -491,45 +551,59 @@ class RLVRModule(PostTrainingModule):
 
     def update(self, batch: dict) -> dict[str, float]:
         """K epochs over shuffled minibatches; the loss of each is normalised by its number of loss tokens on all
-        ranks (token-level normalisation), and its chunks are backpropagated before one optimizer step."""
+        ranks (token-level normalisation), and its chunks are backpropagated before one optimizer step.
+
+        Minibatches are drawn over every row, then the rows the algorithm dropped are left out: the same
+        minibatches, token counts and shuffle as if they were kept (their loss mask is 0). A minibatch with no
+        loss token on any rank still counts as an optimizer step (it has no gradient, so AdamW changes nothing)."""
         r = self.cfg.rlvr
-        tensors = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
+        total = len(batch["scores"])
+        fill_old = "old_logprobs" not in batch  # this forward is the old policy's: record it (for metrics)
+        if fill_old:
+            batch["old_logprobs"] = torch.zeros_like(batch["response_mask"])
+            tensors = {k: v for k, v in batch.items() if k != "old_logprobs"}
+        else:
+            tensors = batch
         totals: dict[str, float] = defaultdict(float)
-        optimizer_steps = first_ratio_dev = 0
+        optimizer_steps = learning_steps = first_ratio_dev = 0
         for _ in range(r.update_epochs):
-            order = torch.randperm(len(batch["scores"]), generator=self.shuffle).to(self.device)
+            order = torch.randperm(total, generator=self.shuffle).to(self.device)
             for indices in order.chunk(r.num_minibatches):
-                minibatch = {k: v[indices] for k, v in tensors.items()}
-                tokens = self.global_sum(minibatch["loss_mask"].sum())
-                if tokens == 0:
-                    continue  # nothing to learn from on any rank (e.g. every GRPO group was dropped)
-                for chunk in self.chunks(minibatch):
-                    loss_sum, stats = self.minibatch_loss(chunk)
-                    self.backward_scaled(loss_sum / tokens)
-                    totals["loss"] += float(loss_sum.detach()) / float(tokens)
-                    if optimizer_steps == 0:
-                        first_ratio_dev = max(first_ratio_dev, float(stats["ratio_max_dev"]))
-                    for name, value in stats.items():
-                        if name != "ratio_max_dev":
-                            totals[name] += float(value) / float(tokens)
+                tokens = self.global_sum(batch["loss_mask"][indices].sum())
+                if tokens > 0:
+                    learning_steps += 1
+                    for part, chunk in self.chunks(tensors, *self.trained_rows(batch, indices)):
+                        loss_sum, logprobs, stats = self.minibatch_loss(chunk)
+                        self.backward_scaled(loss_sum / tokens)
+                        if fill_old:
+                            batch["old_logprobs"][part] = logprobs * chunk["response_mask"]
+                        totals["loss"] += float(loss_sum.detach()) / float(tokens)
+                        if optimizer_steps == 0:
+                            first_ratio_dev = max(first_ratio_dev, float(stats["ratio_max_dev"]))
+                        for name, value in stats.items():
+                            if name != "ratio_max_dev":
+                                totals[name] += float(value) / float(tokens)
                 step = self.step_optimizer()
                 optimizer_steps += 1
-        out = {name: value / max(1, optimizer_steps) for name, value in totals.items()}
+        out = {name: value / max(1, learning_steps) for name, value in totals.items()}
+        out.update(step)  # grad norm and LR of the last optimizer step
         out.update(optimizer_steps=optimizer_steps, first_step_ratio_max_dev=first_ratio_dev)
-        if optimizer_steps:
-            out.update(step)  # grad norm and LR of the last optimizer step
         return out
 
     def rollout_metrics(self, batch: dict) -> dict[str, float]:
         mask = batch["response_mask"]
-        kl = ((batch["old_logprobs"] - batch["ref_logprobs"]) * mask).sum(1)
         metrics = {
             "correct_frac": float(batch["correct"].mean()),
             "score": float(batch["scores"].mean()),
             "response_length": float(mask.sum(1).mean()),
             "stop_frac": float(batch["stopped"].float().mean()),
-            "kl": float(kl.mean()),  # Σ_t (log π − log π_ref): k1 per sequence
         }
+        trained = batch["trained"]
+        if (
+            "ref_logprobs" in batch and "old_logprobs" in batch and trained.any()
+        ):  # Σ_t (log π − log π_ref): k1 per trained sequence
+            kl = ((batch["old_logprobs"] - batch["ref_logprobs"]) * mask).sum(1)
+            metrics["kl"] = float(kl[trained].mean())
         by_verifier: dict[str, list[float]] = defaultdict(list)
         for verifier, correct in zip(batch["verifiers"], batch["correct"].tolist()):
             by_verifier[verifier].append(correct)
