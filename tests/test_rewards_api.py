@@ -48,6 +48,14 @@ def test_mixed_batch_keeps_order() -> None:
     assert statuses(verdicts) == ["correct"] * 4
 
 
+def test_one_verifier_name_as_a_str_serves_every_row() -> None:
+    """`verify_batch("math", ...)` must not read the str as the verifiers "m", "a", "t", "h"."""
+    verdicts = verify_batch(
+        "math", ["\\boxed{2}", "\\boxed{3}", "\\boxed{4}", "x", "\\boxed{5}"], ["2", "2", "4", "1", "5"]
+    )
+    assert [v.status for v in verdicts] == ["correct", "wrong", "correct", "unparseable", "correct"]
+
+
 def test_misuse_raises_and_names_the_row() -> None:
     with pytest.raises(VerifierError) as err:
         verify_batch(["gsm8k", "no_such_verifier"], ["1", "2"], ["1", "2"])

@@ -111,7 +111,7 @@ def ground_truth_errors(verifiers: Sequence[str], ground_truths: Sequence[Any]) 
 
 
 def verify_batch(
-    verifiers: Sequence[str],
+    verifiers: Sequence[str] | str,
     responses: Sequence[str],
     ground_truths: Sequence[Any],
     prompts: Sequence[str | None] | None = None,
@@ -121,7 +121,8 @@ def verify_batch(
     max_response_bytes: int = 200_000,
     timeout_s: float = 2.0,
 ) -> list[Verdict]:
-    """Verify rows that each name their verifier (`verifiers` may also hold a single name for all rows).
+    """Verify rows that each name their verifier (`verifiers` may also be one name, as a str or a one-item list,
+    for all rows).
 
     `mode`: "strict", or "loose"/"flex" (math: also the last `$...$`; IFEval: loose accuracy).
     `partial`: IFEval scores the fraction of constraints followed instead of all-or-nothing.
@@ -131,7 +132,7 @@ def verify_batch(
     """
     rows = _native_call(
         _native.verify_batch,
-        list(verifiers),
+        [verifiers] if isinstance(verifiers, str) else list(verifiers),  # never a str's characters
         list(responses),
         [_ground_truth_text(g) for g in ground_truths],
         None if prompts is None else list(prompts),
