@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test lint rust-test rewards-wheels clean
 
+# No pip cache: torch's CUDA wheels would be held twice on disk (download cache + install), ~4 GB more.
 # The reward verifiers first: tulu_lightning depends on tulu-rewards, built here from ./tulu-rewards.
 $(STAMP): pyproject.toml tulu-rewards/pyproject.toml $(shell find . -name Cargo.toml -not -path './target/*' -not -path './$(VENV)/*') $(shell find rust tulu-rewards/src -name '*.rs')
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ./tulu-rewards
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --no-cache-dir --upgrade pip
+	$(PY) -m pip install -q --no-cache-dir -e ./tulu-rewards
+	$(PY) -m pip install -q --no-cache-dir -e '.[dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)
