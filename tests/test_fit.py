@@ -135,8 +135,8 @@ def test_examples_without_trained_tokens_are_dropped_and_counted(tmp_path):
     assert kept + data.dropped_examples == 96
     assert data.counts["over_long_examples"] == 96
     run = MlflowClient(tracking_uri=cfg["tracking"]["uri"]).get_run(result.run_id)
-    assert run.data.metrics["data/dropped_examples"] == data.dropped_examples
-    assert run.data.metrics["data/over_long_examples"] == 96
+    assert run.data.tags["data.dropped_examples"] == str(data.dropped_examples)
+    assert run.data.tags["data.over_long_examples"] == "96"
 
 
 def test_export_pairs_the_weights_with_the_tokenizer_they_were_trained_with(finished_run, tmp_path, capsys):

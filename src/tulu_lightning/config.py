@@ -28,7 +28,11 @@ class TrackingConfig:
     experiment: str = "tulu_lightning"
     run_name: str | None = None
     enabled: bool = True
-    log_model: bool = True  # log the exported model directory as an artifact (its path is always logged)
+    # the exported model as an MLflow logged model of the run, its files copied into the artifact store; false: the
+    # logged model only points at the export (its path), nothing copied (what an 8B export wants)
+    log_model: bool = True
+    system_metrics: bool = True  # CPU, memory, GPU use sampled into the run (MLflow's system metrics, psutil)
+    parent_run_id: str | None = None  # nest the run under this MLflow run (`recipe` sets it for its stages)
 
 
 @dataclass
@@ -73,7 +77,7 @@ class DataConfig:
     max_train_samples: int | None = None
     max_seq_length: int = 1024
     # an example (SFT chat, preference pair) longer than max_seq_length is dropped; true: cut and kept (counted
-    # either way, as data/over_long_*)
+    # either way, as the MLflow run tags data.over_long_*)
     keep_truncated: bool = False
     num_workers: int = 0
     shuffle_seed: int = 0

@@ -20,6 +20,11 @@ from typing import Any
 from tulu_lightning.config import TrackingConfig, flatten, to_yaml
 from tulu_lightning.errors import TrackingError
 
+# MLflow 3 opens an experiment in the view its kind tag names: this one, the model-training view (not GenAI's).
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+PARENT_RUN_TAG = "mlflow.parentRunId"  # the tag that nests a run under another in MLflow's UI
+SYSTEM_METRICS_INTERVAL_S = 5.0
+
 SERVER_TIMEOUT_S = 5.0  # a tracking server that does not answer within this is reported, not waited for
 
 # MLflow limits a param value to a few thousand characters; longer values are cut.
@@ -45,8 +50,10 @@ def git_commit(cwd: str | Path | None = None) -> str | None:
     return sha + ("-dirty" if dirty else "")
 
 
-def run_tags(extra: dict[str, str] | None = None) -> dict[str, str]:
+def run_tags(extra: dict[str, str] | None = None, parent_run_id: str | None = None) -> dict[str, str]:
     tags = {"tulu_lightning.version": _package_version()}
+    if parent_run_id:
+        tags[PARENT_RUN_TAG] = parent_run_id
     commit = git_commit()
     if commit:
         tags["mlflow.source.git.commit"] = commit
@@ -86,7 +93,8 @@ def mlflow_run(
     prepare_store(tracking)
     mlflow.set_tracking_uri(tracking.uri)
     mlflow.set_experiment(tracking.experiment)
-    with mlflow.start_run(run_name=tracking.run_name or run_name, tags=run_tags(tags)) as run:
+    tags = run_tags(tags, tracking.parent_run_id)
+    with mlflow.start_run(run_name=tracking.run_name or run_name, tags=tags) as run, system_metrics(tracking, run.info.run_id):
         if cfg is not None:
             log_config(mlflow.MlflowClient(), run.info.run_id, cfg)
         yield mlflow
@@ -109,10 +117,144 @@ def lightning_logger(
         experiment_name=tracking.experiment,
         run_name=tracking.run_name or run_name,
         tracking_uri=tracking.uri,
-        tags=run_tags(tags),
+        tags=run_tags(tags, tracking.parent_run_id),
         log_model=False,
         run_id=run_id,
     )
+
+
+def readable_run_name(*parts: str | None) -> str:
+    """`sft · sft_8b · 11-30 14:05`: the parts given (objective, config name...; repeats once), then the time."""
+    import time
+
+    return " · ".join(dict.fromkeys([*(p for p in parts if p), time.strftime("%m-%d %H:%M")]))
+
+
+# --- what a run logs besides metrics -----------------------------------------------------------------------
+
+
+@contextmanager
+def system_metrics(tracking: TrackingConfig, run_id: str | None) -> Iterator[None]:
+    """MLflow's system metrics (CPU, memory, disk, network; GPU when there is one) sampled into `run_id` while
+    the block runs (`system/...` in the run's System metrics tab)."""
+    if run_id is None or not tracking.enabled or not tracking.system_metrics:
+        yield
+        return
+    from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+    logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)  # its start/stop lines at INFO
+    monitor = SystemMetricsMonitor(
+        run_id, sampling_interval=SYSTEM_METRICS_INTERVAL_S, tracking_uri=tracking.uri, resume_logging=True
+    )
+    monitor.start()
+    try:
+        yield
+    finally:
+        monitor.finish()
+        _publish_last_sample(monitor)
+
+
+def _publish_last_sample(monitor: Any) -> None:
+    # MLflow's monitor drops the sample it took last when it stops; a run shorter than one interval would show none.
+    try:
+        metrics = monitor.aggregate_metrics()
+        if metrics:
+            monitor.publish_metrics(metrics)
+            monitor.mlflow_logger.flush()
+    except Exception as err:  # a monitor's internals changed: the run keeps the samples it has
+        logging.getLogger(__name__).debug("system metrics: last sample not logged (%s)", err)
+
+
+def file_dataset(path: str | Path, context: str) -> Any:
+    """A local JSONL/Parquet/TSV data file as an MLflow dataset input: its source (the absolute path), its digest
+    (SHA-256 of its bytes, read in blocks) and its rows (the non-empty lines of a text file; Parquet's own count)."""
+    import hashlib
+    import json
+
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    path = Path(path).resolve()
+    digest, rows, last = hashlib.sha256(), 0, b"\n"
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+            rows += block.count(b"\n")
+            last = block[-1:]
+    rows += last != b"\n"  # a last line without its newline
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        rows = pq.ParquetFile(path).metadata.num_rows
+    dataset = Dataset(
+        name=path.name,
+        digest=digest.hexdigest()[:16],
+        source_type="local",
+        source=json.dumps({"uri": str(path)}),
+        profile=json.dumps({"num_rows": rows, "bytes": path.stat().st_size}),
+    )
+    return DatasetInput(dataset, tags=[InputTag("mlflow.data.context", context)])
+
+
+def hub_dataset(name: str, split: str, context: str) -> Any:
+    """A hub dataset named in a config as an MLflow dataset input (its rows are not known until it is read)."""
+    import hashlib
+    import json
+
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    dataset = Dataset(
+        name=f"{name}:{split}",
+        digest=hashlib.sha256(f"{name}:{split}".encode()).hexdigest()[:16],
+        source_type="hugging_face",
+        source=json.dumps({"path": name, "split": split}),
+    )
+    return DatasetInput(dataset, tags=[InputTag("mlflow.data.context", context)])
+
+
+def log_datasets(client: Any, run_id: str, data: Any) -> None:
+    """A config's data section as the run's dataset inputs (the run's Datasets: training and validation)."""
+    inputs = [file_dataset(p, "training") for p in data.train_files]
+    inputs += [file_dataset(p, "validation") for p in data.val_files]
+    if data.hub_dataset and not data.train_files:
+        inputs.append(hub_dataset(data.hub_dataset, data.hub_split, "training"))
+    if inputs:
+        client.log_inputs(run_id, datasets=inputs)
+
+
+def log_counts(client: Any, run_id: str, counts: dict[str, Any]) -> None:
+    """Counters (rows kept, dropped, cut) as the run's tags `data.<name>`: figures, not curves."""
+    for name, value in counts.items():
+        client.set_tag(run_id, f"data.{name}", str(value))
+
+
+def log_samples(client: Any, run_id: str, step: int, columns: dict[str, list[Any]]) -> None:
+    """One validation's prompts, generations and verdicts as a table artifact (`samples/step_<step>.json`,
+    shown in the run's Artifacts as a table)."""
+    client.log_table(run_id, data=columns, artifact_file=f"samples/step_{step:06d}.json")
+
+
+def log_exported_model(
+    client: Any, run_id: str, model_dir: Path, name: str, copy_files: bool, params: dict[str, str] | None = None
+) -> str:
+    """The exported Hugging Face directory as an MLflow 3 logged model of the run (the run's Models, the
+    experiment's Models): its files copied into the artifact store when `copy_files`, else a model whose
+    `model_dir` tag points at the export (nothing copied). Returns the model's id."""
+    from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+
+    run = client.get_run(run_id)
+    model = client.create_logged_model(
+        run.info.experiment_id,
+        name=name,
+        source_run_id=run_id,
+        tags={"model_dir": str(model_dir.resolve()), "format": "huggingface", "files_logged": str(copy_files).lower()},
+        params=params,
+        model_type="transformers",
+    )
+    if copy_files:
+        client.log_model_artifacts(model.model_id, str(model_dir))
+    client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+    client.log_outputs(run_id, [LoggedModelOutput(model.model_id, step=0)])
+    return model.model_id
 
 
 # --- a store that answers, created once -------------------------------------------------------------------
@@ -138,8 +280,10 @@ def prepare_store(tracking: TrackingConfig) -> None:
             client = MlflowClient(tracking_uri=uri)
             experiment = client.get_experiment_by_name(tracking.experiment)
             if experiment is None:
-                client.create_experiment(tracking.experiment)
-            elif experiment.lifecycle_stage == "deleted":
+                client.create_experiment(tracking.experiment, artifact_location=_artifact_root(uri), tags=EXPERIMENT_KIND)
+            elif experiment.lifecycle_stage != "deleted" and not experiment.tags.get("mlflow.experimentKind"):
+                client.set_experiment_tag(experiment.experiment_id, *next(iter(EXPERIMENT_KIND.items())))
+            if experiment is not None and experiment.lifecycle_stage == "deleted":
                 raise TrackingError(
                     f"tracking.experiment: {tracking.experiment!r} is deleted in {uri}; restore it "
                     "(mlflow experiments restore) or choose another name"
@@ -168,6 +312,13 @@ def sqlite_path(uri: str) -> Path | None:
         return None
     path = uri.removeprefix("sqlite:///").split("?", 1)[0]
     return None if path in ("", ":memory:") else Path(path)
+
+
+def _artifact_root(uri: str) -> str | None:
+    """A SQLite store's artifacts beside its database (`<dir>/mlruns`), wherever the command runs from (MLflow's
+    own default is ./mlruns of the working directory); other stores choose their own."""
+    path = sqlite_path(uri)
+    return str(path.resolve().parent / "mlruns") if path is not None else None
 
 
 @contextmanager

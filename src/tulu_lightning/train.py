@@ -241,7 +241,9 @@ def save_tokenizer(tokenizer, directory: Path) -> None:
 # --- tracking ----------------------------------------------------------------------------------------------
 
 
-def start_tracking(cfg: RunConfig, out: Path, checkpoint: Path | None, in_place: bool, lead: bool):
+def start_tracking(
+    cfg: RunConfig, out: Path, checkpoint: Path | None, in_place: bool, lead: bool, config_file: str | None = None
+):
     """The MLflow logger: the checkpoint's own run when resuming in place (the checkpoint keeps its id), else
     a new run. On the first process, runs of this output directory left RUNNING by a killed process are
     marked KILLED (or, for the one continued, tagged as interrupted)."""
@@ -249,8 +251,10 @@ def start_tracking(cfg: RunConfig, out: Path, checkpoint: Path | None, in_place:
         continue_run,
         lightning_logger,
         log_config,
+        log_datasets,
         mark_killed_runs,
         prepare_store,
+        readable_run_name,
     )
 
     if not cfg.tracking.enabled:
@@ -264,11 +268,13 @@ def start_tracking(cfg: RunConfig, out: Path, checkpoint: Path | None, in_place:
             run_id = None  # not in this store: a new run
         mark_killed_runs(cfg.tracking, out, keep=run_id)
     tags = {"objective": cfg.objective, "output_dir": str(out.resolve())}
-    logger = lightning_logger(cfg.tracking, run_name=f"{cfg.objective}:{out.name}", tags=tags, run_id=run_id)
+    name = readable_run_name(cfg.objective, Path(config_file).stem if config_file else out.name)
+    logger = lightning_logger(cfg.tracking, run_name=name, tags=tags, run_id=run_id)
     if lead:
         client = logger.experiment
         if run_id is None:
             log_config(client, logger.run_id, cfg)
+            log_datasets(client, logger.run_id, cfg.data)
         if checkpoint is not None:
             source = meta.get("mlflow_run_id")
             note = f"{checkpoint.resolve()} (step {meta.get('global_step')}, MLflow run {source})"
@@ -315,7 +321,7 @@ def fit(cfg: RunConfig, callbacks: list | None = None, config_file: str | None =
         module, datamodule = build_objective(with_run_tokenizer(cfg, checkpoint))
         if lead and not in_place:
             save_tokenizer(module.tokenizer, out / RUN_TOKENIZER)
-        logger = start_tracking(cfg, out, checkpoint, in_place, lead)
+        logger = start_tracking(cfg, out, checkpoint, in_place, lead, config_file)
         return run_trainer(cfg, module, datamodule, logger, checkpoint, callbacks or [])
 
 
@@ -329,6 +335,7 @@ def run_trainer(
 
     from tulu_lightning.evaluation import GenerationAccuracyCallback
     from tulu_lightning.export import save_hf
+    from tulu_lightning.tracking import system_metrics
 
     out = Path(cfg.trainer.output_dir)
     run_id = logger.run_id if logger is not None and _is_global_zero() else None
@@ -369,9 +376,10 @@ def run_trainer(
         default_root_dir=out,
         enable_model_summary=False,
     )
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
-    if datamodule.val_items and module.last_validated_step != trainer.global_step:
-        trainer.validate(module, datamodule=datamodule, verbose=False)  # the final model is always evaluated
+    with system_metrics(cfg.tracking, run_id):
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
+        if datamodule.val_items and module.last_validated_step != trainer.global_step:
+            trainer.validate(module, datamodule=datamodule, verbose=False)  # the final model is always evaluated
 
     hf_dir = None
     if cfg.trainer.export:
@@ -383,11 +391,16 @@ def run_trainer(
 
 
 def _log_outputs(logger, cfg: RunConfig, hf_dir: Path | None) -> None:
+    """The export: its path as the run's `model_dir` tag, and an MLflow logged model of the run (its files copied
+    only with `tracking.log_model`)."""
+    from tulu_lightning.tracking import log_exported_model
+
     client, run_id = logger.experiment, logger.run_id
     if hf_dir is not None:
         client.set_tag(run_id, "model_dir", str(hf_dir.resolve()))
-        if cfg.tracking.log_model:
-            client.log_artifacts(run_id, str(hf_dir), artifact_path="model")
+        name = f"{cfg.objective}-{Path(cfg.trainer.output_dir).name}"
+        params = {"objective": cfg.objective, "base_model": str(cfg.model.name_or_path or "tiny")}
+        log_exported_model(client, run_id, hf_dir, name, cfg.tracking.log_model, params)
 
 
 def run(args) -> int:

@@ -10,6 +10,9 @@ import lightning as L
 from tulu_lightning.chat import prompt_ids
 from tulu_lightning.config import GenerationEvalConfig
 from tulu_lightning.rollout import HFRollout, SamplingParams
+from tulu_lightning.tracking import log_samples
+
+SAMPLES_LOGGED = 50  # prompts per validation in the run's samples table
 
 
 @dataclass
@@ -56,3 +59,17 @@ class GenerationAccuracyCallback(L.Callback):
         result = generation_accuracy(module.model, module.tokenizer, self.rows, self.cfg)
         self.history.append((trainer.global_step, result.accuracy))
         module.log("val/accuracy", result.accuracy, rank_zero_only=True)
+        logger = trainer.logger
+        if trainer.is_global_zero and logger is not None and hasattr(logger, "run_id"):
+            log_samples(logger.experiment, logger.run_id, trainer.global_step, self.samples(result))
+
+    def samples(self, result: EvalResult, limit: int = SAMPLES_LOGGED) -> dict[str, list]:
+        """The first `limit` prompts with the model's greedy answers and the verifier's verdicts, as columns."""
+        rows = self.rows[: min(limit, len(result.responses))]
+        return {
+            "prompt": [prompt_messages(row)[-1]["content"] for row in rows],
+            "generation": result.responses[: len(rows)],
+            "ground_truth": [str(row["ground_truth"]) for row in rows],
+            "verifier": [row.get("dataset") or self.cfg.verifier for row in rows],
+            "score": result.scores[: len(rows)],
+        }

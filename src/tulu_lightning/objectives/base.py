@@ -190,12 +190,14 @@ class PostTrainingModule(L.LightningModule):
             self.last_validated_step = self.global_step
 
     def on_train_start(self) -> None:
-        """Log what the data module kept and left out (`data/...` at step 0, and one line on the console)."""
+        """Log what the data module kept and left out (`data.<name>` tags, and one line on the console)."""
         counts = getattr(self.trainer.datamodule, "counts", None)
         if counts and self.trainer.is_global_zero:
             rank_zero_info("data: " + ", ".join(f"{name} {value}" for name, value in counts.items()))
-            if self.logger is not None:
-                self.logger.log_metrics({f"data/{name}": value for name, value in counts.items()}, step=0)
+            if self.logger is not None:  # figures, not curves: the run's `data.<name>` tags
+                from tulu_lightning.tracking import log_counts
+
+                log_counts(self.logger.experiment, self.logger.run_id, counts)
 
     # --- exact resume --------------------------------------------------------------------------------
     # A checkpoint records where the data stands (the epoch, and the batches done in it: Lightning's own count,

@@ -1,0 +1,380 @@
+"""`recipe`: the Tülu 3 pipeline as one command: SFT → DPO → (reward model →) RLVR → eval.
+
+    python -m tulu_lightning recipe --config configs/demo/recipe.yaml
+    python -m tulu_lightning recipe --config configs/demo/recipe.yaml output_dir=outputs/r2 dpo:optim.lr=5e-5
+
+A recipe names its stages in order; each is a `fit` config (or an `eval` config) with overrides, started from an
+earlier stage's export (`model_from`, by default the fit stage before it; `inputs` wires more keys, e.g. PPO's
+`ppo.value_model` to the reward model's export). Stage `s` trains in `<output_dir>/<s>` as `fit` would, tracked in
+the recipe's MLflow experiment as a run nested under the recipe's parent run.
+
+Resumable stage by stage. A finished stage has written `<output_dir>/<s>/stage.json` (atomically, after its
+export): rerunning the recipe skips it and reuses its export. An interrupted fit stage continues from its newest
+checkpoint (`trainer.resume_from=last`, the same MLflow run); an interrupted eval stage is run again. A finished
+stage whose resolved config has changed since (a key other than tracking's) is an error naming the key: the recipe
+never silently mixes stages trained from different settings. To rerun it, delete its directory (or that
+stage.json, and every later stage's) or choose a new `output_dir`.
+
+Command-line overrides are `key=value` on the recipe (`output_dir=...`) or `STAGE:key=value` on one stage's
+config (`sft:trainer.max_epochs=2`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tulu_lightning.config import (
+    MISSING,
+    ConfigError,
+    TrackingConfig,
+    flatten,
+    load_yaml,
+    merge_config,
+    require_files,
+    to_yaml,
+)
+from tulu_lightning.errors import OutputError
+from tulu_lightning.files import file_lock, write_text
+from tulu_lightning.tracking import readable_run_name
+
+STAGE_DONE = "stage.json"  # in a stage's directory: written once the stage has finished (and exported)
+RECIPE_STATE = "recipe.json"  # in the recipe's directory: its MLflow parent run
+# What may differ between a finished stage's config and the recipe's now without rerunning it: where it is tracked.
+UNTRACKED_CHANGES = ("tracking.", "trainer.resume_from", "trainer.overwrite", "output_dir")
+
+
+@dataclass
+class StageConfig:
+    name: str = MISSING  # the stage's directory under output_dir and its MLflow run's name
+    fit: str | None = None  # a `fit` config (its trainer.output_dir and tracking are the recipe's) ...
+    eval: str | None = None  # ... or an `eval` config, run on the model of `model_from`
+    overrides: list[str] = field(default_factory=list)  # dotted key=value on that config
+    # the stage whose export is this stage's model (model.name_or_path; an eval's `model`): a stage name,
+    # "previous" (the nearest fit stage before this one; none for the first) or null (the config's own model)
+    model_from: str | None = "previous"
+    inputs: dict[str, str] = field(default_factory=dict)  # more keys set to a stage's export: {ppo.value_model: rm}
+
+
+@dataclass
+class RecipeConfig:
+    name: str = MISSING  # the recipe's name: its MLflow experiment and parent run
+    output_dir: str = MISSING  # each stage in <output_dir>/<stage name>
+    stages: list[StageConfig] = field(default_factory=list)
+    # every stage's tracking (its uri, experiment, log_model...); the experiment is the recipe's name by default
+    tracking: TrackingConfig = field(default_factory=lambda: TrackingConfig(experiment="${name}"))
+
+
+@dataclass
+class Stage:
+    """A stage resolved: its config (a fit RunConfig or an EvalConfig) and where it runs."""
+
+    spec: StageConfig
+    kind: str  # fit | eval
+    directory: Path
+    exports: dict[str, str]  # config key -> the stage whose export it is
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def done_file(self) -> Path:
+        return self.directory / STAGE_DONE
+
+
+@dataclass
+class StageResult:
+    name: str
+    kind: str
+    objective: str
+    run_id: str | None
+    metrics: dict[str, float]
+    model: str | None  # the export (fit) or the model evaluated (eval)
+    skipped: bool = False  # finished by an earlier invocation
+
+
+# --- the config ------------------------------------------------------------------------------------------
+
+
+def load_recipe(path: str, overrides: list[str] | None = None) -> tuple[RecipeConfig, list[Stage]]:
+    """The recipe YAML + `key=value` overrides, and every stage's config loaded and validated (keys, types,
+    ranges, files) before anything trains; `STAGE:key=value` overrides go to that stage."""
+    overrides = list(overrides or [])
+    stage_overrides = [o for o in overrides if ":" in o.split("=", 1)[0]]
+    recipe_overrides = [o for o in overrides if o not in stage_overrides]
+    cfg = merge_config(RecipeConfig, load_yaml(path), recipe_overrides, source=path)
+    if not cfg.stages:
+        raise ConfigError(f"{path}: stages: name at least one stage")
+    for override in stage_overrides:
+        name, rest = override.split(":", 1)
+        spec = next((s for s in cfg.stages if s.name == name), None)
+        if spec is None:
+            raise ConfigError(f"override {override!r}: no stage named {name!r} in {path}")
+        spec.overrides.append(rest)
+    stages = resolve_stages(cfg, path)
+    for stage in stages:
+        stage_config(cfg, stage, stages, placeholder=True)  # every key, type and file checked now
+    return cfg, stages
+
+
+def resolve_stages(cfg: RecipeConfig, path: str) -> list[Stage]:
+    stages: list[Stage] = []
+    for i, spec in enumerate(cfg.stages):
+        where = f"{path}: stages[{i}]"
+        if not spec.name or not spec.name.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(f"{where}.name: letters, digits, '_' and '-' only (it names a directory), got {spec.name!r}")
+        if any(s.name == spec.name for s in stages):
+            raise ConfigError(f"{where}.name: {spec.name!r} names two stages")
+        if (spec.fit is None) == (spec.eval is None):
+            raise ConfigError(f"{where}: give one of fit (a fit config) or eval (an eval config)")
+        require_files({f"{where}.{'fit' if spec.fit else 'eval'}": spec.fit or spec.eval})
+        fits = [s for s in stages if s.kind == "fit"]
+        exports = dict(spec.inputs)
+        if spec.model_from == "previous":
+            if fits:
+                exports["model.name_or_path"] = fits[-1].name
+        elif spec.model_from is not None:
+            exports["model.name_or_path"] = spec.model_from
+        for key, source in exports.items():
+            if not any(s.name == source for s in fits):
+                raise ConfigError(f"{where}: {key} from {source!r}: no fit stage of that name before it")
+        if spec.eval is not None:
+            exports = {("model" if k == "model.name_or_path" else k): v for k, v in exports.items()}
+            if "model" not in exports:
+                raise ConfigError(f"{where}: an eval stage needs model_from (a fit stage before it)")
+        kind = "fit" if spec.fit else "eval"
+        stages.append(Stage(spec, kind, Path(cfg.output_dir) / spec.name, exports))
+    return stages
+
+
+def export_dir(stage: Stage) -> Path:
+    from tulu_lightning.train import EXPORT
+
+    return stage.directory / EXPORT
+
+
+def stage_config(cfg: RecipeConfig, stage: Stage, stages: list[Stage], placeholder: bool = False):
+    """The stage's config: its file, its overrides, then the recipe's settings (output directory, tracking, the
+    models from earlier stages). With `placeholder`, keys fed by earlier exports that do not exist yet are left
+    unset (their files are checked when the stage runs)."""
+    by_name = {s.name: s for s in stages}
+    wired = []
+    for key, source in stage.exports.items():
+        path = export_dir(by_name[source])
+        wired.append(f"{key}={path}" if path.exists() or not placeholder else f"{key}=null")
+    shared = ("uri", "experiment", "enabled", "log_model", "system_metrics")  # the recipe's, for every stage
+    tracking = [f"tracking.{key}={getattr(cfg.tracking, key)}" for key in shared]
+    spec = stage.spec
+    if stage.kind == "fit":
+        from tulu_lightning.train import load_run_config
+
+        overrides = [*spec.overrides, *wired, *tracking, f"trainer.output_dir={stage.directory}"]
+        if placeholder and "model.name_or_path" in stage.exports and not export_dir(by_name[stage.exports["model.name_or_path"]]).exists():
+            overrides.append("model.tiny=null")
+        return load_run_config(spec.fit, overrides)
+    from tulu_lightning.evaluation.config import EvalConfig, load_eval_config, validate_selection
+
+    overrides = [*spec.overrides, *tracking, f"output_dir={stage.directory}"]
+    if placeholder and any("=null" in w for w in wired):  # its model is not trained yet: all but the model
+        eval_cfg = merge_config(EvalConfig, load_yaml(spec.eval), [*overrides, "model=placeholder"], source=spec.eval)
+        validate_selection(eval_cfg)
+        return eval_cfg
+    return load_eval_config(spec.eval, [*overrides, *wired])
+
+
+def fingerprint(stage_cfg: Any) -> dict[str, Any]:
+    """What a stage's outcome depends on: its resolved config except where it is tracked."""
+    return {k: v for k, v in flatten(stage_cfg).items() if not k.startswith(UNTRACKED_CHANGES)}
+
+
+def check_unchanged(stage: Stage, done: dict[str, Any], now: dict[str, Any]) -> None:
+    before = done.get("config", {})
+    for key in sorted(before.keys() | now.keys()):
+        if before.get(key) != now.get(key):
+            raise ConfigError(
+                f"stage {stage.name}: finished with {key}={before.get(key)!r} ({stage.done_file}) but the recipe now "
+                f"says {now.get(key)!r}; to rerun it, delete {stage.directory} (and the later stages' directories) "
+                "or choose a new output_dir"
+            )
+
+
+# --- running ----------------------------------------------------------------------------------------------
+
+
+def run_recipe(cfg: RecipeConfig, stages: list[Stage], config_file: str | None = None) -> list[StageResult]:
+    """Run the stages in order (skipping the finished ones), nested under the recipe's MLflow parent run."""
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with file_lock(out / ".recipe.lock", blocking=False, what=f"output_dir {out}"):
+        parent = start_parent_run(cfg, out, config_file)
+        results: list[StageResult] = []
+        status = "FAILED"
+        try:
+            for stage in stages:
+                result = run_stage(cfg, stage, stages, parent)
+                results.append(result)
+                log_stage_summary(cfg, parent, result)
+            status = "FINISHED"
+        except KeyboardInterrupt:
+            status = "KILLED"
+            raise
+        finally:
+            end_parent_run(cfg, parent, status)
+    return results
+
+
+def run_stage(cfg: RecipeConfig, stage: Stage, stages: list[Stage], parent: str | None) -> StageResult:
+    stage_cfg = stage_config(cfg, stage, stages)
+    now = fingerprint(stage_cfg)
+    if stage.done_file.is_file():
+        done = json.loads(stage.done_file.read_text())
+        check_unchanged(stage, done, now)
+        say(f"stage {stage.name}: finished earlier ({stage.done_file}), not rerun")
+        return StageResult(**{**done["result"], "skipped": True})
+    stage_cfg.tracking.parent_run_id = parent
+    config_name = Path(stage.spec.fit or stage.spec.eval or "").stem
+    stage_cfg.tracking.run_name = readable_run_name(stage.name, getattr(stage_cfg, "objective", "eval"), config_name)
+    say(f"stage {stage.name}: {stage.kind} {stage.spec.fit or stage.spec.eval} -> {stage.directory}")
+    result = run_fit_stage(stage, stage_cfg) if stage.kind == "fit" else run_eval_stage(stage, stage_cfg)
+    record = {"result": result.__dict__ | {"skipped": False}, "config": now, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    write_text(stage.done_file, json.dumps(record, indent=2, default=str) + "\n")
+    return result
+
+
+def run_fit_stage(stage: Stage, cfg) -> StageResult:
+    from tulu_lightning.train import CHECKPOINTS, fit, newest_checkpoint
+
+    if newest_checkpoint(stage.directory / CHECKPOINTS) is not None:
+        cfg.trainer.resume_from = "last"  # interrupted: continue from its newest checkpoint, same MLflow run
+        say(f"stage {stage.name}: resuming from {newest_checkpoint(stage.directory / CHECKPOINTS)}")
+    else:
+        cfg.trainer.overwrite = True  # a start that wrote no checkpoint left nothing worth keeping
+    result = fit(cfg, config_file=stage.spec.fit)
+    return StageResult(
+        stage.name, "fit", cfg.objective, result.run_id, result.metrics, str(result.hf_dir) if result.hf_dir else None
+    )
+
+
+def run_eval_stage(stage: Stage, cfg) -> StageResult:
+    from tulu_lightning.errors import CLIError
+    from tulu_lightning.files import prepare_output_dir
+
+    prepare_output_dir(cfg.output_dir, overwrite=True, option="output_dir")  # an unfinished eval: rerun whole
+    try:
+        from tulu_lightning.evaluation.runner import evaluate
+    except ImportError as err:
+        raise CLIError(f"stage {stage.name}: eval needs lm-evaluation-harness: pip install 'tulu_lightning[eval]' ({err})") from None
+    report = evaluate(cfg)
+    return StageResult(stage.name, "eval", "eval", report.run_id, dict(report.metrics), cfg.model)
+
+
+# --- MLflow: the parent run -------------------------------------------------------------------------------
+
+
+def start_parent_run(cfg: RecipeConfig, out: Path, config_file: str | None) -> str | None:
+    """The recipe's parent run: the one this output directory started (kept in recipe.json), else a new one."""
+    if not cfg.tracking.enabled:
+        return None
+    from mlflow import MlflowClient
+
+    from tulu_lightning.tracking import continue_run, log_config, prepare_store, run_tags
+
+    prepare_store(cfg.tracking)
+    state_file = out / RECIPE_STATE
+    state = json.loads(state_file.read_text()) if state_file.is_file() else {}
+    previous = state.get("parent_run_id")
+    if previous and continue_run(cfg.tracking, previous, "recipe resumed"):
+        return previous
+    client = MlflowClient(tracking_uri=cfg.tracking.uri)
+    experiment = client.get_experiment_by_name(cfg.tracking.experiment)
+    tags = run_tags({"recipe": cfg.name, "output_dir": str(out.resolve()), "mlflow.note.content": recipe_note(cfg)})
+    run = client.create_run(experiment.experiment_id, run_name=readable_run_name("recipe", cfg.name), tags=tags)
+    log_config(client, run.info.run_id, cfg)
+    if config_file:
+        client.log_artifact(run.info.run_id, config_file, artifact_path="recipe")
+    write_text(state_file, json.dumps({"parent_run_id": run.info.run_id}) + "\n")
+    return run.info.run_id
+
+
+def recipe_note(cfg: RecipeConfig) -> str:
+    lines = [f"Recipe **{cfg.name}**: " + " → ".join(s.name for s in cfg.stages), ""]
+    lines += [f"- {s.name}: `{s.fit or s.eval}` {' '.join(s.overrides)}" for s in cfg.stages]
+    return "\n".join(lines)
+
+
+def log_stage_summary(cfg: RecipeConfig, parent: str | None, result: StageResult) -> None:
+    """The stage's held-out figures on the parent run too (`<stage>/val/accuracy`), so the recipe reads at a glance."""
+    if parent is None:
+        return
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=cfg.tracking.uri)
+    for key, value in headline_metrics(result).items():
+        client.log_metric(parent, f"{result.name}/{key}", value)
+
+
+def end_parent_run(cfg: RecipeConfig, parent: str | None, status: str) -> None:
+    if parent is not None:
+        from mlflow import MlflowClient
+
+        MlflowClient(tracking_uri=cfg.tracking.uri).set_terminated(parent, status=status)
+
+
+# --- the summary ------------------------------------------------------------------------------------------
+
+HEADLINE_KEYS = ("val/accuracy", "val/preference_accuracy", "val/rewards/accuracy", "dev/mean", "unseen/mean")
+
+
+def headline_metrics(result: StageResult) -> dict[str, float]:
+    return {k: result.metrics[k] for k in HEADLINE_KEYS if k in result.metrics}
+
+
+def summary(cfg: RecipeConfig, results: list[StageResult], parent: str | None, seconds: float) -> str:
+    lines = [f"recipe {cfg.name}: {len(results)} stages in {seconds / 60:.1f} min ({cfg.output_dir})"]
+    for r in results:
+        figures = ", ".join(f"{k} {v:.3f}" for k, v in headline_metrics(r).items()) or "no held-out figure"
+        where = "(finished earlier) " if r.skipped else ""
+        lines.append(f"  {r.name:<10} {r.objective:<13} {figures}  {where}{r.model or ''}")
+    if parent is not None:
+        db = cfg.tracking.uri
+        lines.append(f"MLflow: experiment {cfg.tracking.experiment!r}, parent run {parent}; see it with")
+        lines.append(f"  mlflow ui --backend-store-uri {db}   (pip install 'tulu_lightning[ui]')")
+    return "\n".join(lines)
+
+
+def say(line: str) -> None:
+    print(f"[recipe] {line}", flush=True)
+
+
+# --- the command ------------------------------------------------------------------------------------------
+
+
+def configure_parser(parser) -> None:
+    parser.add_argument("--config", required=True, help="recipe YAML (configs/demo/recipe.yaml)")
+    parser.add_argument("--print-config", action="store_true", help="print the resolved recipe and exit")
+    parser.add_argument(
+        "overrides", nargs="*", help="key=value on the recipe (output_dir=...) or STAGE:key=value on one stage"
+    )
+
+
+def run(args) -> int:
+    started = time.perf_counter()
+    cfg, stages = load_recipe(args.config, args.overrides)
+    if args.print_config:
+        print(to_yaml(cfg))
+        return 0
+    out = Path(cfg.output_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"output_dir {out}: exists and is not a directory")
+    results = run_recipe(cfg, stages, config_file=args.config)
+    state = out / RECIPE_STATE
+    parent = json.loads(state.read_text()).get("parent_run_id") if state.is_file() else None
+    print(summary(cfg, results, parent, time.perf_counter() - started))
+    return 0
+
+
+__all__ = ["RecipeConfig", "StageConfig", "StageResult", "load_recipe", "run", "run_recipe"]
