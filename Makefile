@@ -1,4 +1,5 @@
-# `make demo`: set up and train the embedded default (tiny model, bundled data, MLflow in ./mlflow.db).
+# `make demo`: set up and run the whole demo pipeline, SFT → DPO → GRPO → eval (tiny model, bundled data, MLflow in
+# ./mlflow.db); run again, it skips the finished stages.
 # `make test`: set up and run the whole test suite (Rust and Python).
 PYTHON ?= python3
 VENV ?= .venv
@@ -19,7 +20,7 @@ $(STAMP): pyproject.toml tulu-rewards/pyproject.toml $(shell find . -name Cargo.
 setup: $(STAMP)
 
 demo: setup
-	$(PY) -m tulu_lightning fit --config configs/demo/sft.yaml
+	$(PY) -m tulu_lightning recipe --config configs/demo/recipe.yaml
 
 rust-test:
 	cargo test --quiet

@@ -35,9 +35,12 @@ def test_mlflow_run_holds_config_metrics_commit_and_model(finished_run):
     assert len(losses) == cfg.trainer.max_steps
     assert len(run.data.tags["mlflow.source.git.commit"]) >= 40
     assert run.data.tags["model_dir"] == str((Path(cfg.trainer.output_dir) / "hf").resolve())
-    artifacts = {a.path for a in client.list_artifacts(result.run_id)}
-    assert {"config.yaml", "model"} <= artifacts
-    model_files = {Path(a.path).name for a in client.list_artifacts(result.run_id, "model")}
+    assert "config.yaml" in {a.path for a in client.list_artifacts(result.run_id)}
+    # the export as the run's logged model (MLflow 3), its files copied (tracking.log_model)
+    (model,) = client.search_logged_models(
+        [run.info.experiment_id], filter_string=f"source_run_id='{result.run_id}'"
+    )
+    model_files = {Path(a.path).name for a in client.list_logged_model_artifacts(model.model_id)}
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= model_files
 
 

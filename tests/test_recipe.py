@@ -20,7 +20,9 @@ from tulu_lightning.recipe import STAGE_DONE, load_recipe, run_recipe
 
 
 def write_recipe(tmp: Path, **extra) -> Path:
-    sft = tiny_sft_config(tmp, trainer={"max_steps": 2}, eval={"enabled": True, "max_prompts": 4, "max_new_tokens": 8})
+    sft = tiny_sft_config(
+        tmp, trainer={"max_steps": 2}, eval={"enabled": True, "max_prompts": 4, "max_new_tokens": 8}
+    )
     dpo = tiny_preference_config(tmp, "dpo", trainer={"max_steps": 2}, dpo={"reference": "live"})
     del dpo["model"]  # from the SFT stage's export
     recipe = {
@@ -58,7 +60,7 @@ def recipe_runs(cfg):
 
 
 def test_a_finished_stage_is_not_rerun(finished_recipe, capsys):
-    tmp, path, cfg, results = finished_recipe
+    _, path, cfg, results = finished_recipe
     markers = {r.name: Path(cfg.output_dir) / r.name / STAGE_DONE for r in results}
     before = {name: marker.stat().st_mtime_ns for name, marker in markers.items()}
     runs_before = {r.info.run_id for r in recipe_runs(cfg)}
@@ -88,12 +90,17 @@ def test_mlflow_holds_the_recipe_as_users_expect(finished_recipe):
         inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
         train = inputs[f"{'sft' if result.name == 'sft' else 'preference'}_train.jsonl"]
         assert json.loads(train.dataset.profile)["num_rows"] in (3000, 2000)
-        assert json.loads(train.dataset.source)["uri"].endswith("_train.jsonl") and len(train.dataset.digest) == 16
+        assert (
+            json.loads(train.dataset.source)["uri"].endswith("_train.jsonl")
+            and len(train.dataset.digest) == 16
+        )
         assert {t.value for t in train.tags} == {"training"}
         # system metrics, counters as tags (not metrics), the model under the run's models
         assert any(k.startswith("system/cpu_utilization") for k in run.data.metrics), sorted(run.data.metrics)
         assert not any(k.startswith("data/") for k in run.data.metrics)
-        models = client.search_logged_models([experiment.experiment_id], filter_string=f"source_run_id='{result.run_id}'")
+        models = client.search_logged_models(
+            [experiment.experiment_id], filter_string=f"source_run_id='{result.run_id}'"
+        )
         assert len(models) == 1 and models[0].tags["model_dir"] == str(Path(result.model).resolve())
         assert [o.model_id for o in run.outputs.model_outputs] == [models[0].model_id]
         files = {Path(a.path).name for a in client.list_logged_model_artifacts(models[0].model_id)}

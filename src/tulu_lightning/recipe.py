@@ -56,7 +56,9 @@ class StageConfig:
     # the stage whose export is this stage's model (model.name_or_path; an eval's `model`): a stage name,
     # "previous" (the nearest fit stage before this one; none for the first) or null (the config's own model)
     model_from: str | None = "previous"
-    inputs: dict[str, str] = field(default_factory=dict)  # more keys set to a stage's export: {ppo.value_model: rm}
+    inputs: dict[str, str] = field(
+        default_factory=dict
+    )  # more keys set to a stage's export: {ppo.value_model: rm}
 
 
 @dataclass
@@ -126,7 +128,9 @@ def resolve_stages(cfg: RecipeConfig, path: str) -> list[Stage]:
     for i, spec in enumerate(cfg.stages):
         where = f"{path}: stages[{i}]"
         if not spec.name or not spec.name.replace("_", "").replace("-", "").isalnum():
-            raise ConfigError(f"{where}.name: letters, digits, '_' and '-' only (it names a directory), got {spec.name!r}")
+            raise ConfigError(
+                f"{where}.name: letters, digits, '_' and '-' only (it names a directory), got {spec.name!r}"
+            )
         if any(s.name == spec.name for s in stages):
             raise ConfigError(f"{where}.name: {spec.name!r} names two stages")
         if (spec.fit is None) == (spec.eval is None):
@@ -159,31 +163,25 @@ def export_dir(stage: Stage) -> Path:
 
 def stage_config(cfg: RecipeConfig, stage: Stage, stages: list[Stage], placeholder: bool = False):
     """The stage's config: its file, its overrides, then the recipe's settings (output directory, tracking, the
-    models from earlier stages). With `placeholder`, keys fed by earlier exports that do not exist yet are left
-    unset (their files are checked when the stage runs)."""
+    models from earlier stages). With `placeholder`, a key fed by an export not written yet names a stand-in
+    (`recipe/<stage>`, shaped as a hub name), so that every other key, type and file is checked now."""
     by_name = {s.name: s for s in stages}
     wired = []
     for key, source in stage.exports.items():
         path = export_dir(by_name[source])
-        wired.append(f"{key}={path}" if path.exists() or not placeholder else f"{key}=null")
+        wired.append(f"{key}={path}" if path.exists() or not placeholder else f"{key}=recipe/{source}")
     shared = ("uri", "experiment", "enabled", "log_model", "system_metrics")  # the recipe's, for every stage
     tracking = [f"tracking.{key}={getattr(cfg.tracking, key)}" for key in shared]
     spec = stage.spec
     if stage.kind == "fit":
         from tulu_lightning.train import load_run_config
 
-        overrides = [*spec.overrides, *wired, *tracking, f"trainer.output_dir={stage.directory}"]
-        if placeholder and "model.name_or_path" in stage.exports and not export_dir(by_name[stage.exports["model.name_or_path"]]).exists():
-            overrides.append("model.tiny=null")
-        return load_run_config(spec.fit, overrides)
-    from tulu_lightning.evaluation.config import EvalConfig, load_eval_config, validate_selection
+        return load_run_config(
+            spec.fit, [*spec.overrides, *wired, *tracking, f"trainer.output_dir={stage.directory}"]
+        )
+    from tulu_lightning.evaluation.config import load_eval_config
 
-    overrides = [*spec.overrides, *tracking, f"output_dir={stage.directory}"]
-    if placeholder and any("=null" in w for w in wired):  # its model is not trained yet: all but the model
-        eval_cfg = merge_config(EvalConfig, load_yaml(spec.eval), [*overrides, "model=placeholder"], source=spec.eval)
-        validate_selection(eval_cfg)
-        return eval_cfg
-    return load_eval_config(spec.eval, [*overrides, *wired])
+    return load_eval_config(spec.eval, [*spec.overrides, *wired, *tracking, f"output_dir={stage.directory}"])
 
 
 def fingerprint(stage_cfg: Any) -> dict[str, Any]:
@@ -207,15 +205,21 @@ def check_unchanged(stage: Stage, done: dict[str, Any], now: dict[str, Any]) -> 
 
 def run_recipe(cfg: RecipeConfig, stages: list[Stage], config_file: str | None = None) -> list[StageResult]:
     """Run the stages in order (skipping the finished ones), nested under the recipe's MLflow parent run."""
+    from contextlib import nullcontext
+
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with file_lock(out / ".recipe.lock", blocking=False, what=f"output_dir {out}"):
-        parent = start_parent_run(cfg, out, config_file)
+    lead = is_lead()  # under torchrun every process runs the recipe; the first one records it
+    lock = (
+        file_lock(out / ".recipe.lock", blocking=False, what=f"output_dir {out}") if lead else nullcontext()
+    )
+    with lock:
+        parent = start_parent_run(cfg, out, config_file) if lead else None
         results: list[StageResult] = []
         status = "FAILED"
         try:
             for stage in stages:
-                result = run_stage(cfg, stage, stages, parent)
+                result = run_stage(cfg, stage, stages, parent, lead)
                 results.append(result)
                 log_stage_summary(cfg, parent, result)
             status = "FINISHED"
@@ -227,7 +231,15 @@ def run_recipe(cfg: RecipeConfig, stages: list[Stage], config_file: str | None =
     return results
 
 
-def run_stage(cfg: RecipeConfig, stage: Stage, stages: list[Stage], parent: str | None) -> StageResult:
+def is_lead() -> bool:
+    from tulu_lightning.prepared import global_rank
+
+    return global_rank() == 0
+
+
+def run_stage(
+    cfg: RecipeConfig, stage: Stage, stages: list[Stage], parent: str | None, lead: bool = True
+) -> StageResult:
     stage_cfg = stage_config(cfg, stage, stages)
     now = fingerprint(stage_cfg)
     if stage.done_file.is_file():
@@ -237,11 +249,17 @@ def run_stage(cfg: RecipeConfig, stage: Stage, stages: list[Stage], parent: str 
         return StageResult(**{**done["result"], "skipped": True})
     stage_cfg.tracking.parent_run_id = parent
     config_name = Path(stage.spec.fit or stage.spec.eval or "").stem
-    stage_cfg.tracking.run_name = readable_run_name(stage.name, getattr(stage_cfg, "objective", "eval"), config_name)
+    stage_cfg.tracking.run_name = readable_run_name(
+        stage.name, getattr(stage_cfg, "objective", "eval"), config_name
+    )
+    if stage.kind == "eval" and not lead:  # an eval runs in the first process alone (lm-eval's own batching)
+        return StageResult(stage.name, "eval", "eval", None, {}, None, skipped=True)
     say(f"stage {stage.name}: {stage.kind} {stage.spec.fit or stage.spec.eval} -> {stage.directory}")
     result = run_fit_stage(stage, stage_cfg) if stage.kind == "fit" else run_eval_stage(stage, stage_cfg)
-    record = {"result": result.__dict__ | {"skipped": False}, "config": now, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    write_text(stage.done_file, json.dumps(record, indent=2, default=str) + "\n")
+    if lead:
+        finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        record = {"result": result.__dict__ | {"skipped": False}, "config": now, "finished": finished}
+        write_text(stage.done_file, json.dumps(record, indent=2, default=str) + "\n")
     return result
 
 
@@ -255,7 +273,12 @@ def run_fit_stage(stage: Stage, cfg) -> StageResult:
         cfg.trainer.overwrite = True  # a start that wrote no checkpoint left nothing worth keeping
     result = fit(cfg, config_file=stage.spec.fit)
     return StageResult(
-        stage.name, "fit", cfg.objective, result.run_id, result.metrics, str(result.hf_dir) if result.hf_dir else None
+        stage.name,
+        "fit",
+        cfg.objective,
+        result.run_id,
+        result.metrics,
+        str(result.hf_dir) if result.hf_dir else None,
     )
 
 
@@ -267,7 +290,9 @@ def run_eval_stage(stage: Stage, cfg) -> StageResult:
     try:
         from tulu_lightning.evaluation.runner import evaluate
     except ImportError as err:
-        raise CLIError(f"stage {stage.name}: eval needs lm-evaluation-harness: pip install 'tulu_lightning[eval]' ({err})") from None
+        raise CLIError(
+            f"stage {stage.name}: eval needs lm-evaluation-harness: pip install 'tulu_lightning[eval]' ({err})"
+        ) from None
     report = evaluate(cfg)
     return StageResult(stage.name, "eval", "eval", report.run_id, dict(report.metrics), cfg.model)
 
@@ -291,8 +316,12 @@ def start_parent_run(cfg: RecipeConfig, out: Path, config_file: str | None) -> s
         return previous
     client = MlflowClient(tracking_uri=cfg.tracking.uri)
     experiment = client.get_experiment_by_name(cfg.tracking.experiment)
-    tags = run_tags({"recipe": cfg.name, "output_dir": str(out.resolve()), "mlflow.note.content": recipe_note(cfg)})
-    run = client.create_run(experiment.experiment_id, run_name=readable_run_name("recipe", cfg.name), tags=tags)
+    tags = run_tags(
+        {"recipe": cfg.name, "output_dir": str(out.resolve()), "mlflow.note.content": recipe_note(cfg)}
+    )
+    run = client.create_run(
+        experiment.experiment_id, run_name=readable_run_name("recipe", cfg.name), tags=tags
+    )
     log_config(client, run.info.run_id, cfg)
     if config_file:
         client.log_artifact(run.info.run_id, config_file, artifact_path="recipe")
@@ -347,7 +376,8 @@ def summary(cfg: RecipeConfig, results: list[StageResult], parent: str | None, s
 
 
 def say(line: str) -> None:
-    print(f"[recipe] {line}", flush=True)
+    if is_lead():
+        print(f"[recipe] {line}", flush=True)
 
 
 # --- the command ------------------------------------------------------------------------------------------
@@ -357,7 +387,9 @@ def configure_parser(parser) -> None:
     parser.add_argument("--config", required=True, help="recipe YAML (configs/demo/recipe.yaml)")
     parser.add_argument("--print-config", action="store_true", help="print the resolved recipe and exit")
     parser.add_argument(
-        "overrides", nargs="*", help="key=value on the recipe (output_dir=...) or STAGE:key=value on one stage"
+        "overrides",
+        nargs="*",
+        help="key=value on the recipe (output_dir=...) or STAGE:key=value on one stage",
     )
 
 
@@ -371,6 +403,8 @@ def run(args) -> int:
     if out.exists() and not out.is_dir():
         raise OutputError(f"output_dir {out}: exists and is not a directory")
     results = run_recipe(cfg, stages, config_file=args.config)
+    if not is_lead():
+        return 0
     state = out / RECIPE_STATE
     parent = json.loads(state.read_text()).get("parent_run_id") if state.is_file() else None
     print(summary(cfg, results, parent, time.perf_counter() - started))

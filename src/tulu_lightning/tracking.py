@@ -94,7 +94,10 @@ def mlflow_run(
     mlflow.set_tracking_uri(tracking.uri)
     mlflow.set_experiment(tracking.experiment)
     tags = run_tags(tags, tracking.parent_run_id)
-    with mlflow.start_run(run_name=tracking.run_name or run_name, tags=tags) as run, system_metrics(tracking, run.info.run_id):
+    with (
+        mlflow.start_run(run_name=tracking.run_name or run_name, tags=tags) as run,
+        system_metrics(tracking, run.info.run_id),
+    ):
         if cfg is not None:
             log_config(mlflow.MlflowClient(), run.info.run_id, cfg)
         yield mlflow
@@ -234,7 +237,12 @@ def log_samples(client: Any, run_id: str, step: int, columns: dict[str, list[Any
 
 
 def log_exported_model(
-    client: Any, run_id: str, model_dir: Path, name: str, copy_files: bool, params: dict[str, str] | None = None
+    client: Any,
+    run_id: str,
+    model_dir: Path,
+    name: str,
+    copy_files: bool,
+    params: dict[str, str] | None = None,
 ) -> str:
     """The exported Hugging Face directory as an MLflow 3 logged model of the run (the run's Models, the
     experiment's Models): its files copied into the artifact store when `copy_files`, else a model whose
@@ -246,7 +254,11 @@ def log_exported_model(
         run.info.experiment_id,
         name=name,
         source_run_id=run_id,
-        tags={"model_dir": str(model_dir.resolve()), "format": "huggingface", "files_logged": str(copy_files).lower()},
+        tags={
+            "model_dir": str(model_dir.resolve()),
+            "format": "huggingface",
+            "files_logged": str(copy_files).lower(),
+        },
         params=params,
         model_type="transformers",
     )
@@ -280,7 +292,9 @@ def prepare_store(tracking: TrackingConfig) -> None:
             client = MlflowClient(tracking_uri=uri)
             experiment = client.get_experiment_by_name(tracking.experiment)
             if experiment is None:
-                client.create_experiment(tracking.experiment, artifact_location=_artifact_root(uri), tags=EXPERIMENT_KIND)
+                client.create_experiment(
+                    tracking.experiment, artifact_location=_artifact_root(uri), tags=EXPERIMENT_KIND
+                )
             elif experiment.lifecycle_stage != "deleted" and not experiment.tags.get("mlflow.experimentKind"):
                 client.set_experiment_tag(experiment.experiment_id, *next(iter(EXPERIMENT_KIND.items())))
             if experiment is not None and experiment.lifecycle_stage == "deleted":
