@@ -133,6 +133,14 @@ def test_an_interrupted_stage_resumes_in_its_own_run(finished_recipe):
     assert json.loads(marker.read_text())["result"]["run_id"] == dpo.run_id
 
 
+def test_a_finished_stage_after_its_input_stage_ran_again_is_refused(finished_recipe):
+    _, path, cfg, _ = finished_recipe
+    (Path(cfg.output_dir) / "sft" / STAGE_DONE).unlink()  # sft runs again (resumed from its last checkpoint)
+    stages = load_recipe(str(path))[1]
+    with pytest.raises(ConfigError, match=r"stage dpo: finished with recipe.sft.finished="):
+        run_recipe(cfg, stages, str(path))
+
+
 def test_bad_recipes_fail_at_start_naming_the_key(tmp_path):
     path = write_recipe(tmp_path)
     recipe = yaml.safe_load(path.read_text())

@@ -21,7 +21,10 @@ BUG_HINT = (
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "fit": ("tulu_lightning.train", "train a model: SFT, DPO, reward model, RLVR, prompt tuning"),
-    "recipe": ("tulu_lightning.recipe", "the Tülu 3 pipeline as one run: SFT → DPO → RLVR → eval, resumable by stage"),
+    "recipe": (
+        "tulu_lightning.recipe",
+        "the Tülu 3 pipeline as one run: SFT → DPO → RLVR → eval, resumable by stage",
+    ),
     "check": (
         "tulu_lightning.check",
         "validate every row of a fit config's data (no model): file:row: problem",

@@ -11,8 +11,8 @@ the recipe's MLflow experiment as a run nested under the recipe's parent run.
 Resumable stage by stage. A finished stage has written `<output_dir>/<s>/stage.json` (atomically, after its
 export): rerunning the recipe skips it and reuses its export. An interrupted fit stage continues from its newest
 checkpoint (`trainer.resume_from=last`, the same MLflow run); an interrupted eval stage is run again. A finished
-stage whose resolved config has changed since (a key other than tracking's) is an error naming the key: the recipe
-never silently mixes stages trained from different settings. To rerun it, delete its directory (or that
+stage whose resolved config has changed since (a key other than tracking's), or whose input stage has been run
+again since, is an error naming the key: the recipe never silently mixes stages trained from different settings. To rerun it, delete its directory (or that
 stage.json, and every later stage's) or choose a new `output_dir`.
 
 Command-line overrides are `key=value` on the recipe (`output_dir=...`) or `STAGE:key=value` on one stage's
@@ -242,6 +242,9 @@ def run_stage(
 ) -> StageResult:
     stage_cfg = stage_config(cfg, stage, stages)
     now = fingerprint(stage_cfg)
+    by_name = {s.name: s for s in stages}
+    for source in sorted(set(stage.exports.values())):  # which run of each earlier stage it started from
+        now[f"recipe.{source}.finished"] = json.loads(by_name[source].done_file.read_text())["finished"]
     if stage.done_file.is_file():
         done = json.loads(stage.done_file.read_text())
         check_unchanged(stage, done, now)
@@ -257,7 +260,7 @@ def run_stage(
     say(f"stage {stage.name}: {stage.kind} {stage.spec.fit or stage.spec.eval} -> {stage.directory}")
     result = run_fit_stage(stage, stage_cfg) if stage.kind == "fit" else run_eval_stage(stage, stage_cfg)
     if lead:
-        finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        finished = f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')} ({time.time_ns()})"
         record = {"result": result.__dict__ | {"skipped": False}, "config": now, "finished": finished}
         write_text(stage.done_file, json.dumps(record, indent=2, default=str) + "\n")
     return result

@@ -242,7 +242,12 @@ def save_tokenizer(tokenizer, directory: Path) -> None:
 
 
 def start_tracking(
-    cfg: RunConfig, out: Path, checkpoint: Path | None, in_place: bool, lead: bool, config_file: str | None = None
+    cfg: RunConfig,
+    out: Path,
+    checkpoint: Path | None,
+    in_place: bool,
+    lead: bool,
+    config_file: str | None = None,
 ):
     """The MLflow logger: the checkpoint's own run when resuming in place (the checkpoint keeps its id), else
     a new run. On the first process, runs of this output directory left RUNNING by a killed process are
@@ -379,7 +384,9 @@ def run_trainer(
     with system_metrics(cfg.tracking, run_id):
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
         if datamodule.val_items and module.last_validated_step != trainer.global_step:
-            trainer.validate(module, datamodule=datamodule, verbose=False)  # the final model is always evaluated
+            trainer.validate(
+                module, datamodule=datamodule, verbose=False
+            )  # the final model is always evaluated
 
     hf_dir = None
     if cfg.trainer.export:
