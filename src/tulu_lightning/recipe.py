@@ -243,11 +243,14 @@ def run_stage(
     stage_cfg = stage_config(cfg, stage, stages)
     now = fingerprint(stage_cfg)
     by_name = {s.name: s for s in stages}
-    for source in sorted(set(stage.exports.values())):  # which run of each earlier stage it started from
+    # which run of each earlier stage it started from (the first process writes and checks the markers; the others
+    # may get here before it has written the previous stage's)
+    for source in sorted(set(stage.exports.values())) if lead else []:
         now[f"recipe.{source}.finished"] = json.loads(by_name[source].done_file.read_text())["finished"]
     if stage.done_file.is_file():
         done = json.loads(stage.done_file.read_text())
-        check_unchanged(stage, done, now)
+        if lead:
+            check_unchanged(stage, done, now)
         say(f"stage {stage.name}: finished earlier ({stage.done_file}), not rerun")
         return StageResult(**{**done["result"], "skipped": True})
     stage_cfg.tracking.parent_run_id = parent
