@@ -375,9 +375,18 @@ def summary(cfg: RecipeConfig, results: list[StageResult], parent: str | None, s
         where = "(finished earlier) " if r.skipped else ""
         lines.append(f"  {r.name:<10} {r.objective:<13} {figures}  {where}{r.model or ''}")
     if parent is not None:
-        db = cfg.tracking.uri
+        from mlflow import MlflowClient
+
+        experiment_id = MlflowClient(tracking_uri=cfg.tracking.uri).get_run(parent).info.experiment_id
         lines.append(f"MLflow: experiment {cfg.tracking.experiment!r}, parent run {parent}; see it with")
-        lines.append(f"  mlflow ui --backend-store-uri {db}   (pip install 'tulu_lightning[ui]')")
+        lines.append(
+            f"  mlflow ui --backend-store-uri {cfg.tracking.uri}   (pip install 'tulu_lightning[ui]')"
+        )
+        # the model-training view (MLflow 3's UI otherwise opens on its GenAI view until switched once)
+        url = (
+            f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{parent}?workflowType=machine_learning"
+        )
+        lines.append(f"  {url}")
     return "\n".join(lines)
 
 
