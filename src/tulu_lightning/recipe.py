@@ -383,9 +383,10 @@ def summary(cfg: RecipeConfig, results: list[StageResult], parent: str | None, s
             f"  mlflow ui --backend-store-uri {cfg.tracking.uri}   (pip install 'tulu_lightning[ui]')"
         )
         # the model-training view (MLflow 3's UI otherwise opens on its GenAI view until switched once)
-        url = (
-            f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{parent}?workflowType=machine_learning"
+        base = (
+            cfg.tracking.uri.rstrip("/") if cfg.tracking.uri.startswith("http") else "http://127.0.0.1:5000"
         )
+        url = f"{base}/#/experiments/{experiment_id}/runs/{parent}?workflowType=machine_learning"
         lines.append(f"  {url}")
     return "\n".join(lines)
 
