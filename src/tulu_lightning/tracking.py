@@ -216,8 +216,8 @@ def hub_dataset(name: str, split: str, context: str) -> Any:
 
 def log_datasets(client: Any, run_id: str, data: Any) -> None:
     """A config's data section as the run's dataset inputs (the run's Datasets: training and validation)."""
-    inputs = [file_dataset(p, "training") for p in data.train_files]
-    inputs += [file_dataset(p, "validation") for p in data.val_files]
+    inputs = [file_dataset(p, "training") for p in data.train_files if Path(p).is_file()]
+    inputs += [file_dataset(p, "validation") for p in data.val_files if Path(p).is_file()]
     if data.hub_dataset and not data.train_files:
         inputs.append(hub_dataset(data.hub_dataset, data.hub_split, "training"))
     if inputs:
