@@ -19,7 +19,7 @@ def run(args) -> int:
     objective = importlib.import_module(OBJECTIVES[cfg.objective][0])
     if not hasattr(objective, "prepare_data"):
         raise ConfigError(
-            f"prepare: objective {cfg.objective!r} reads its rows at start (sft, dpo and reward_model are prepared)"
+            f"prepare: objective {cfg.objective!r} reads its rows at start (sft, dpo, reward_model, grpo and ppo are prepared)"
         )
     started = time.perf_counter()
     try:

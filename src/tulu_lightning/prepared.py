@@ -8,9 +8,11 @@ place from its Arrow files by every rank of every later start.
               written) and tokenized by `chat.tokenize_chats` (one batched encoding, no Jinja per prefix for the
               Tülu template); over-long examples are dropped or cut (`data.keep_truncated`) and counted
     split     the validation rows are carved out as `data.split_validation` does, on the raw rows' order
-    store     `<data.prepared_dir>/<objective>-<key>/`: `train/` and `val/` (Arrow, `input_ids`, `labels`,
-              `length` per example), `val_rows.jsonl` (the normalised validation rows, for generation accuracy)
-              and `meta.json` (counts, what the key hashes) written last: a store without it is not one
+    store     `<data.prepared_dir>/<kind>-<key>/`: `train/` and `val/` (Arrow, `input_ids`, `labels`,
+              `length` per example; a pair's per side; an RLVR prompt's `prompt_ids` up to the generation prompt,
+              `ground_truth`, `verifier` and `where`), `val_rows.jsonl` (the normalised validation rows, for
+              generation accuracy) and `meta.json` (counts, what the key hashes) written last: a store without it
+              is not one
 
 The key hashes everything the tokens depend on: the sources (path, size and modification time of each file; a
 hub dataset's fingerprint, which follows its revision), the tokenizer (its vocabulary, merges and normaliser,
@@ -41,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tulu_lightning.chat import IGNORE_INDEX, tokenize_chats
+from tulu_lightning.chat import IGNORE_INDEX, tokenize_chats, tokenize_prompts
 from tulu_lightning.config import DataConfig
 from tulu_lightning.errors import ChatFormatError, DataError
 from tulu_lightning.files import PARTIAL_PREFIX, atomic_path, file_lock, parse_jsonl_line, write_text
@@ -54,9 +56,11 @@ WAIT_SECONDS = 1.0  # how often a waiting rank looks for the store
 # what one prepared row says happened to its raw row
 KEPT, DROPPED, BAD, BLANK = 0, 1, 2, 3
 # per kind of row: the conversations tokenized (each gives `<prefix>input_ids` and `<prefix>labels` columns), and
-# what an example is called in the counts (`over_long_<unit>`, `dropped_<unit>`)
+# what an example is called in the counts (`over_long_<unit>`, `dropped_<unit>`); a prompt (RLVR) is tokenized up
+# to the generation prompt, into `prompt_ids`, and keeps what its reward needs (`PROMPT_FIELDS`)
 CONVERSATIONS = {"sft": {"messages": ""}, "preference": {"chosen": "chosen_", "rejected": "rejected_"}}
-UNITS = {"sft": "examples", "preference": "pairs"}
+UNITS = {"sft": "examples", "preference": "pairs", "prompt": "prompts"}
+PROMPT_FIELDS = {"ground_truth": "ground_truth", "verifier": "dataset", "where": "where"}  # column: row field
 
 
 def global_rank() -> int:
@@ -86,12 +90,12 @@ def default_root() -> Path:
 class Recipe:
     """How the rows of one objective become examples: `kind` names the schema and the tokenization."""
 
-    kind: str  # "sft" (chats) | "preference" (pairs)
-    max_length: int
+    kind: str  # "sft" (chats) | "preference" (pairs) | "prompt" (RLVR prompts; over-long ones are dropped)
+    max_length: int  # of an example (a prompt: the room left for its response is not counted)
     keep_truncated: bool
     last_turn_only: bool = False
     val_verifiable: bool = False  # validation rows need a ground truth (generation accuracy while training)
-    val_verifier: str = "gsm8k"  # their default verifier
+    default_verifier: str = "gsm8k"  # of rows with a ground truth that name none (canonical name)
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
@@ -143,7 +147,8 @@ def _hash(value: object) -> str:
 
 class Examples:
     """The examples of one prepared split: example i's token columns (`input_ids` and `labels`, or
-    `chosen_input_ids`, ... for pairs) as int32 arrays, read from the split's Arrow files.
+    `chosen_input_ids`, ... for pairs; `prompt_ids` for prompts) as int32 arrays and its text columns (a prompt's
+    `ground_truth`, `verifier`, `where`) as strings, read from the split's Arrow files.
 
     Only the per-example offsets are held in memory (8 bytes an example and column); each example's tokens are
     read with `pread` at their place in the file (found once through a memory map of its record batches). Reading
@@ -191,7 +196,7 @@ class Examples:
     def __len__(self) -> int:
         return len(self.lengths)
 
-    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+    def __getitem__(self, index: int) -> dict[str, np.ndarray | str]:
         batches, starts, _ = self._load()
         if not 0 <= index < starts[-1]:
             raise IndexError(index)
@@ -199,12 +204,11 @@ class Examples:
         number, columns = batches[batch]
         descriptor = self._descriptor(number)
         i = index - starts[batch]
-        return {
-            name: np.frombuffer(
-                os.pread(descriptor, int(ends[i + 1] - ends[i]), int(ends[i])), dtype=np.int32
-            )
-            for name, ends in columns.items()
-        }
+        item = {}
+        for name, (ends, text) in columns.items():
+            data = os.pread(descriptor, int(ends[i + 1] - ends[i]), int(ends[i]))
+            item[name] = data.decode("utf-8") if text else np.frombuffer(data, dtype=np.int32)
+        return item
 
     def _descriptor(self, number: int) -> int:
         if number not in self._files:
@@ -215,9 +219,10 @@ class Examples:
         return self._files[number]
 
 
-def _batch_offsets(path: Path) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
-    """For each record batch of an Arrow stream file (as `datasets` writes them): the byte offsets in the file
-    where each example's tokens start (and the last one ends), per list column, and the `length` column."""
+def _batch_offsets(path: Path) -> Iterator[tuple[dict[str, tuple[np.ndarray, bool]], np.ndarray]]:
+    """For each record batch of an Arrow stream file (as `datasets` writes them): per list (int32) or string
+    column, the byte offsets in the file where each example's value starts (and the last one ends) and whether it
+    is text; and the `length` column."""
     import pyarrow as pa
 
     mapped = pa.memory_map(str(path))
@@ -232,7 +237,13 @@ def _batch_offsets(path: Path) -> Iterator[tuple[dict[str, np.ndarray], np.ndarr
                 assert field.type.value_type == pa.int32(), field
                 values = column.values
                 start = values.buffers()[1].address - base + 4 * values.offset
-                columns[field.name] = start + 4 * column.offsets.to_numpy().astype(np.int64)
+                columns[field.name] = (start + 4 * column.offsets.to_numpy().astype(np.int64), False)
+            elif pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+                _, offsets, data = column.buffers()  # offsets into `data` (none: every string is empty)
+                width = np.int64 if pa.types.is_large_string(field.type) else np.int32
+                ends = np.frombuffer(offsets, dtype=width)[column.offset : column.offset + len(column) + 1]
+                start = data.address - base if data is not None else 0
+                columns[field.name] = (start + ends.astype(np.int64), True)
         yield columns, batch.column("length").to_numpy().astype(np.int64)
     mapped.close()
 
@@ -254,9 +265,10 @@ class Store:
     def val(self) -> Examples:
         return Examples(self.directory / "val")
 
-    def val_rows(self) -> list[dict]:
-        path = self.directory / VAL_ROWS
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    def val_rows(self, limit: int | None = None) -> list[dict]:
+        """The normalised validation rows (the first `limit` of them)."""
+        with open(self.directory / VAL_ROWS, encoding="utf-8") as f:
+            return [json.loads(line) for line in itertools.islice(f, limit)]
 
 
 def open_store(directory: Path) -> Store | None:
@@ -473,14 +485,18 @@ def _split(num_rows: int, data: DataConfig) -> tuple[np.ndarray, np.ndarray]:
 def _features(recipe: Recipe):
     import datasets
 
-    tokens = {
-        f"{prefix}{name}": datasets.Sequence(datasets.Value("int32"))
-        for prefix in CONVERSATIONS[recipe.kind].values()
-        for name in ("input_ids", "labels")
-    }
+    tokens = datasets.Sequence(datasets.Value("int32"))
+    if recipe.kind == "prompt":
+        columns = {"prompt_ids": tokens, **{name: datasets.Value("string") for name in PROMPT_FIELDS}}
+    else:
+        columns = {
+            f"{prefix}{name}": tokens
+            for prefix in CONVERSATIONS[recipe.kind].values()
+            for name in ("input_ids", "labels")
+        }
     return datasets.Features(
         {
-            **tokens,
+            **columns,
             "length": datasets.Value("int32"),
             "status": datasets.Value("int8"),
             "over_long": datasets.Value("bool"),
@@ -512,13 +528,8 @@ def prepare_batch(batch: dict, sources: list[str], recipe: Recipe, tokenizer) ->
     from tulu_lightning.schemas import Schema, normalise_rows
 
     n = len(batch["row"])
-    empty = np.zeros(0, dtype=np.int32)
-    conversations = CONVERSATIONS[recipe.kind]
-    out = {
-        f"{prefix}{name}": [empty] * n
-        for prefix in conversations.values()
-        for name in ("input_ids", "labels")
-    }
+    out = {name: [np.zeros(0, dtype=np.int32)] * n for name in _features(recipe)}
+    out.update({name: [""] * n for name in PROMPT_FIELDS if name in out})
     out.update({"length": [0] * n, "status": [BLANK] * n, "over_long": [False] * n, "problem": [None] * n})
     rows, position = [], {}  # the parsed rows, and each one's position in the batch by its `where`
     for i, (source, number, text) in enumerate(zip(batch["source"], batch["row"], batch["json"])):
@@ -530,11 +541,15 @@ def prepare_batch(batch: dict, sources: list[str], recipe: Recipe, tokenizer) ->
         if fields is not None:
             rows.append(Row(sources[source], number, fields))
             position[rows[-1].where] = i
-    normalised, problems = normalise_rows(rows, Schema(recipe.kind))
+    normalised, problems = normalise_rows(rows, Schema(recipe.kind, default_verifier=recipe.default_verifier))
     for problem in problems:
         i = position[problem.split(": ", 1)[0]]
         out["status"][i], out["problem"][i] = BAD, problem
     good = [position[row["where"]] for row in normalised]
+    if recipe.kind == "prompt":
+        _prompts(normalised, good, recipe, tokenizer, out)
+        return out
+    conversations = CONVERSATIONS[recipe.kind]
     sides = [_tokenize(tokenizer, normalised, field, recipe, out, good) for field in conversations]
     for i, chats in zip(good, zip(*sides)):
         if out["status"][i] == BAD:  # a turn the template cannot locate
@@ -552,6 +567,20 @@ def prepare_batch(batch: dict, sources: list[str], recipe: Recipe, tokenizer) ->
             out[f"{prefix}input_ids"][i], out[f"{prefix}labels"][i] = ids, labels
         out["length"][i], out["status"][i] = sum(len(ids) for ids, _ in chats), KEPT
     return out
+
+
+def _prompts(rows: list[dict], positions: list[int], recipe: Recipe, tokenizer, out: dict) -> None:
+    """Prompt rows tokenized up to the generation prompt (one batched encoding), with what their reward needs; a
+    prompt longer than `max_length` (no room left for the response) is dropped."""
+    for i, row, ids in zip(positions, rows, tokenize_prompts(tokenizer, [row["messages"] for row in rows])):
+        out["over_long"][i] = len(ids) > recipe.max_length
+        if out["over_long"][i]:
+            out["status"][i] = DROPPED
+            continue
+        out["prompt_ids"][i] = np.asarray(ids, dtype=np.int32)
+        out["length"][i], out["status"][i] = len(ids), KEPT
+        for column, field in PROMPT_FIELDS.items():
+            out[column][i] = row[field]
 
 
 def _tokenize(
@@ -612,7 +641,7 @@ def _validation_rows(
             continue
         if fields is not None:
             rows.append(Row(sources[entry["source"]], entry["row"], fields))
-    schema = Schema(recipe.kind, verifiable=recipe.val_verifiable, default_verifier=recipe.val_verifier)
+    schema = Schema(recipe.kind, verifiable=recipe.val_verifiable, default_verifier=recipe.default_verifier)
     try:
         (normalised,) = validate_splits([(rows, schema)])
     except RowErrors as err:

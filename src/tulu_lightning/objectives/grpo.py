@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 
 from tulu_lightning.config import ConfigError, RunConfig
-from tulu_lightning.models import load_causal_lm, load_tokenizer
+from tulu_lightning.models import load_causal_lm
 from tulu_lightning.objectives.rlvr import (
     KL_ESTIMATORS,
     PromptDataModule,
@@ -22,11 +22,14 @@ from tulu_lightning.objectives.rlvr import (
     group_advantages,
     kl_estimate,
     load_prompt_rows,
+    prepare_prompts,
+    prompt_tokenizer,
     validate_rlvr,
 )
-from tulu_lightning.schemas import row_texts
 
 load_data = load_prompt_rows
+build_tokenizer = prompt_tokenizer
+prepare_data = prepare_prompts
 
 
 @dataclass
@@ -84,7 +87,7 @@ class GRPOModule(RLVRModule):
 
 
 def build(cfg: GRPOConfig):
-    train_rows, val_rows = load_prompt_rows(cfg)
-    tokenizer = load_tokenizer(cfg.model, texts=row_texts(train_rows))
+    tokenizer = build_tokenizer(cfg)
+    store = prepare_data(cfg, tokenizer)
     model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed)
-    return GRPOModule(cfg, model, tokenizer), PromptDataModule(cfg, tokenizer, train_rows, val_rows)
+    return GRPOModule(cfg, model, tokenizer), PromptDataModule(cfg, tokenizer, store)

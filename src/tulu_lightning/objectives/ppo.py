@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from tulu_lightning.config import ConfigError, RunConfig, check_range, require_model_dir
-from tulu_lightning.models import frozen_copy, load_causal_lm, load_tokenizer
+from tulu_lightning.models import frozen_copy, load_causal_lm
 from tulu_lightning.objectives.base import OptimizerGroup
 from tulu_lightning.objectives.rlvr import (
     PromptDataModule,
@@ -32,11 +32,14 @@ from tulu_lightning.objectives.rlvr import (
     load_prompt_rows,
     load_scalar_model,
     masked_whiten,
+    prepare_prompts,
+    prompt_tokenizer,
     validate_rlvr,
 )
-from tulu_lightning.schemas import row_texts
 
 load_data = load_prompt_rows
+build_tokenizer = prompt_tokenizer
+prepare_data = prepare_prompts
 
 
 @dataclass
@@ -140,13 +143,13 @@ class PPOModule(RLVRModule):
 
 
 def build(cfg: PPOConfig):
-    train_rows, val_rows = load_prompt_rows(cfg)
-    tokenizer = load_tokenizer(cfg.model, texts=row_texts(train_rows))
+    tokenizer = build_tokenizer(cfg)
+    store = prepare_data(cfg, tokenizer)
     model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed)
     value_model = load_scalar_model(cfg.ppo.value_model, model)
     reward_model = (
         frozen_copy(load_scalar_model(cfg.ppo.reward_model, model)) if cfg.ppo.reward_model else None
     )
     return PPOModule(cfg, model, tokenizer, value_model, reward_model), PromptDataModule(
-        cfg, tokenizer, train_rows, val_rows
+        cfg, tokenizer, store
     )

@@ -26,20 +26,21 @@ from __future__ import annotations
 import copy
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
-from tulu_lightning.chat import prompt_ids
 from tulu_lightning.config import ConfigError, RunConfig, check_range
 from tulu_lightning.data import load_train_val
 from tulu_lightning.evaluation import generation_accuracy
 from tulu_lightning.models import disable_dropout, frozen_copy
-from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule
+from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule, data_tokenizer
+from tulu_lightning.prepared import Examples, Recipe, Store, prepare
 from tulu_lightning.rewards import verify_batch
 from tulu_lightning.rollout import HFRollout, RolloutBackend, SamplingParams
-from tulu_lightning.schemas import Schema, validate_splits
+from tulu_lightning.schemas import Schema, known_default, validate_splits
 
 KL_ESTIMATORS = ("k1", "k2", "k3")
 LOG_RATIO_CLAMP = 40.0
@@ -288,51 +289,87 @@ def load_scalar_model(source: str | None, policy, dtype: torch.dtype | None = No
 
 
 class PromptDataModule(StepDataModule):
-    """Serves RLVR prompts: each training step is `micro_batch_size × gradient_accumulation_steps` prompts per
-    rank (the rollout batch); validation rows feed the held-out generation-accuracy callback."""
+    """Serves RLVR prompts from the prepared store (`prepared.py`: tokenized up to the generation prompt, with
+    their ground truths and verifiers; those that leave no room for `max_new_tokens` dropped and counted, as
+    open-instruct filters prompts over `max_prompt_token_length`). Each training step is `micro_batch_size ×
+    gradient_accumulation_steps` prompts per rank (the rollout batch); the first `eval.max_prompts` validation rows
+    feed the held-out generation accuracy."""
 
-    def __init__(self, cfg: RunConfig, tokenizer, train_rows: list[dict], val_rows: list[dict]):
+    def __init__(self, cfg: RunConfig, tokenizer, store: Store):
         super().__init__(cfg.trainer, cfg.data.num_workers, cfg.data.shuffle_seed)
-        self.cfg, self.tokenizer = cfg, tokenizer
-        self.train_rows, self.val_rows = train_rows, val_rows
+        self.cfg, self.tokenizer, self.store = cfg, tokenizer, store
+        self.val_rows = store.val_rows(cfg.eval.max_prompts) if cfg.eval.enabled else []
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_items:
             return
-        self.train_items = self.prompts(self.train_rows, "")
-        self.val_items = (
-            self.prompts(self.val_rows[: self.cfg.eval.max_prompts], "val_") if self.cfg.eval.enabled else []
-        )
+        self.train_items = PromptItems(self.store.train)
+        self.counts["dropped_prompts"] = self.store.counts["dropped_prompts"]
+        if self.cfg.eval.enabled:
+            self.val_items = self.first_val_prompts()
+            self.counts["val_dropped_prompts"] = len(self.val_rows) - len(self.val_items)
         self.counts["train_prompts"] = len(self.train_items)
 
-    def prompts(self, rows: list[dict], prefix: str = "") -> list[dict]:
-        """Tokenized prompts; those that leave no room for `max_new_tokens` are dropped and counted (open-instruct
-        filters prompts over `max_prompt_token_length`)."""
-        max_prompt = self.cfg.data.max_seq_length - self.cfg.rlvr.max_new_tokens
-        items = []
-        for row in rows:
-            ids = prompt_ids(self.tokenizer, row["messages"])
-            if len(ids) <= max_prompt:
-                items.append(
-                    {
-                        "prompt_ids": ids,
-                        "ground_truth": row["ground_truth"],
-                        "verifier": row["dataset"],
-                        "where": row["where"],
-                    }
-                )
-        self.counts[f"{prefix}dropped_prompts"] = len(rows) - len(items)
-        return items
+    def first_val_prompts(self) -> list[dict]:
+        """The prepared prompts of the validation rows `val_rows` (the first `eval.max_prompts`): the store keeps
+        the validation rows' prompts in their order, so they are its first ones, matched by `where`."""
+        prompts, kept = [], PromptItems(self.store.val)
+        for row in self.val_rows:
+            if len(prompts) < len(kept) and kept[len(prompts)]["where"] == row["where"]:
+                prompts.append(kept[len(prompts)])
+        return prompts
 
     def collate(self, rows: list[dict]) -> dict:
         return {"prompts": rows}
 
 
+class PromptItems(Sequence):
+    """Prepared prompts as the loop takes them: `{"prompt_ids": [int], "ground_truth", "verifier", "where"}`,
+    each read from the store when it is asked for."""
+
+    def __init__(self, examples: Examples):
+        self.examples = examples
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        item = self.examples[index]
+        return {**item, "prompt_ids": item["prompt_ids"].tolist()}
+
+
 def load_prompt_rows(cfg: RunConfig) -> tuple[list[dict], list[dict]]:
     """Validated prompts with their ground truths and verifiers (training and validation)."""
     train_rows, val_rows = load_train_val(cfg.data)
+    return validate_splits([(train_rows, prompt_schema(cfg)), (val_rows, prompt_schema(cfg))])
+
+
+def prompt_schema(cfg: RunConfig) -> Schema:
+    """The prompt rows' schema, its default verifier by its canonical name (a config error if unknown)."""
     schema = Schema("prompt", default_verifier=cfg.rlvr.default_verifier, default_key="rlvr.default_verifier")
-    return validate_splits([(train_rows, schema), (val_rows, schema)])
+    return known_default(schema)
+
+
+def prompt_recipe(cfg: RunConfig) -> Recipe:
+    """How the store prepares this config's prompts (part of its key): a prompt may use what the response leaves
+    of `data.max_seq_length`."""
+    return Recipe(
+        kind="prompt",
+        max_length=cfg.data.max_seq_length - cfg.rlvr.max_new_tokens,
+        keep_truncated=False,
+        default_verifier=prompt_schema(cfg).default_verifier,
+    )
+
+
+def prepare_prompts(cfg: RunConfig, tokenizer) -> Store:
+    """The config's prompts validated and tokenized once into the prepared store (rank 0), or found there."""
+    return prepare(cfg.data, prompt_recipe(cfg), tokenizer, cfg.data.prepared_dir, cfg.data.num_proc)
+
+
+def prompt_tokenizer(cfg: RunConfig):
+    return data_tokenizer(cfg, load_prompt_rows)
 
 
 # --- the loop ----------------------------------------------------------------------------------------------
