@@ -322,34 +322,15 @@ def _wait_for(directory: Path, timeout: float | None = None) -> Store:
 def _write_store(
     directory: Path, data: DataConfig, hub, recipe: Recipe, tokenizer, key: str, num_proc: int | None
 ) -> dict[str, int]:
-    from tulu_lightning.schemas import RowErrors
-
     started = time.perf_counter()
     with atomic_path(directory) as work, _quiet_when_small(data):
         scratch = work / "scratch"  # raw rows and the map's own files, removed once the splits are saved
-        scratch.mkdir(parents=True)
-        limit = data.max_train_samples
-        raw_train, sources = _raw_rows(scratch / "raw-train.arrow", data.train_files, hub, data, limit)
-        train_order, val_order = _split(raw_train.num_rows, data)
-        num_proc = num_proc or _default_num_proc(raw_train.num_rows)
-        prepared = _prepare_rows(raw_train, sources, recipe, tokenizer, num_proc)
-        problems = _problems(prepared)
-        raw_val, val_sources, prepared_val = raw_train, sources, prepared
-        if data.val_files:
-            raw_val, val_sources = _raw_rows(scratch / "raw-val.arrow", data.val_files, None, data, None)
-            prepared_val = _prepare_rows(raw_val, val_sources, recipe, tokenizer, 1)
-            problems += _problems(prepared_val)
-            val_order = np.arange(raw_val.num_rows)
-        val_rows, val_problems = _validation_rows(raw_val, val_sources, val_order, recipe)
-        reported = set(problems)
-        problems += [p for p in val_problems if p not in reported]  # a row bad for both schemas: once
-        if problems:
-            raise RowErrors(problems)
-        counts = _save_split(prepared, train_order, work / "train", "", recipe)
-        counts.update(_save_split(prepared_val, val_order, work / "val", "val_", recipe))
+        rows = _validated_rows(scratch, data, hub, recipe, tokenizer, num_proc)
+        counts = _save_split(rows.train, rows.train_order, work / "train", "", recipe)
+        counts.update(_save_split(rows.val, rows.val_order, work / "val", "val_", recipe))
         with open(work / VAL_ROWS, "w", encoding="utf-8") as f:
-            f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in val_rows)
-        del raw_train, raw_val, prepared, prepared_val
+            f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows.val_rows)
+        del rows
         shutil.rmtree(scratch)
         lengths = Examples(work / "train").lengths
         meta = {
@@ -363,6 +344,68 @@ def _write_store(
             "recipe": asdict(recipe),
         }
         write_text(work / META, json.dumps(meta, indent=1))
+    return counts
+
+
+@dataclass
+class _Validated:
+    """Every row of a config's data read, validated (and, given a tokenizer, tokenized): one prepared row per raw
+    row of each split's sources, the splits' orders over them, and the normalised validation rows."""
+
+    train: object  # datasets.Dataset of prepared rows (`_features`)
+    train_order: np.ndarray
+    val: object
+    val_order: np.ndarray
+    val_rows: list[dict]
+    num_proc: int
+
+
+def _validated_rows(
+    scratch: Path, data: DataConfig, hub, recipe: Recipe, tokenizer, num_proc: int | None
+) -> _Validated:
+    """Read the sources into `scratch`, validate and tokenize every row (`tokenizer` None: validate only); raise
+    `RowErrors` naming every bad row of both splits."""
+    from tulu_lightning.schemas import RowErrors
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    raw_train, sources = _raw_rows(
+        scratch / "raw-train.arrow", data.train_files, hub, data, data.max_train_samples
+    )
+    train_order, val_order = _split(raw_train.num_rows, data)
+    num_proc = num_proc or _default_num_proc(raw_train.num_rows)
+    prepared = _prepare_rows(raw_train, sources, recipe, tokenizer, num_proc)
+    problems = _problems(prepared)
+    raw_val, val_sources, prepared_val = raw_train, sources, prepared
+    if data.val_files:
+        raw_val, val_sources = _raw_rows(scratch / "raw-val.arrow", data.val_files, None, data, None)
+        prepared_val = _prepare_rows(raw_val, val_sources, recipe, tokenizer, 1)
+        problems += _problems(prepared_val)
+        val_order = np.arange(raw_val.num_rows)
+    val_rows, val_problems = _validation_rows(raw_val, val_sources, val_order, recipe)
+    reported = set(problems)
+    problems += [p for p in val_problems if p not in reported]  # a row bad for both schemas: once
+    if problems:
+        raise RowErrors(problems)
+    return _Validated(prepared, train_order, prepared_val, val_order, val_rows, num_proc)
+
+
+def check_rows(
+    data: DataConfig, recipe: Recipe, root: str | Path | None = None, num_proc: int | None = None
+) -> tuple[int, int]:
+    """Validate every row of `data` as `prepare` does (the same reading and the same validator), without a
+    tokenizer and without storing anything: (training rows, validation rows), or `RowErrors` naming every bad
+    row. What only tokenizing finds (a turn the chat template cannot locate) is left to `prepare`. The raw rows'
+    copy is made next to the stores (`root`), as `prepare` makes it, and removed."""
+    import tempfile
+
+    hub = None if data.train_files else _hub_dataset(data)
+    root = Path(root) if root else default_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".check-", dir=root) as scratch, _quiet_when_small(data):
+        rows = _validated_rows(Path(scratch), data, hub, recipe, None, num_proc)
+        status = rows.train.data.table.column("status").to_numpy()[rows.train_order]
+        counts = int((status == KEPT).sum()), len(rows.val_rows)
+        del rows  # its memory-mapped files, before their directory goes
     return counts
 
 
@@ -546,6 +589,10 @@ def prepare_batch(batch: dict, sources: list[str], recipe: Recipe, tokenizer) ->
         i = position[problem.split(": ", 1)[0]]
         out["status"][i], out["problem"][i] = BAD, problem
     good = [position[row["where"]] for row in normalised]
+    if tokenizer is None:  # validation only (`check_rows`)
+        for i in good:
+            out["status"][i] = KEPT
+        return out
     if recipe.kind == "prompt":
         _prompts(normalised, good, recipe, tokenizer, out)
         return out

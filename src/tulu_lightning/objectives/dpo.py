@@ -29,9 +29,10 @@ from tulu_lightning.objectives.preference import (
     PreferenceDataModule,
     halves,
     load_pairs,
+    pairs_recipe,
     prepare_pairs,
 )
-from tulu_lightning.prepared import Store
+from tulu_lightning.prepared import Recipe, Store
 
 LOSS_TYPES = ("dpo", "dpo_norm", "simpo", "ipo")
 
@@ -298,6 +299,10 @@ load_data = load_pairs
 
 def build_tokenizer(cfg: DPOConfig):
     return data_tokenizer(cfg, load_pairs)
+
+
+def recipe(cfg: DPOConfig) -> Recipe:
+    return pairs_recipe(cfg, cfg.dpo.last_turn_only)
 
 
 def prepare_data(cfg: DPOConfig, tokenizer) -> Store:

@@ -23,6 +23,7 @@ from tulu_lightning.objectives.rlvr import (
     kl_estimate,
     load_prompt_rows,
     prepare_prompts,
+    prompt_recipe,
     prompt_tokenizer,
     validate_rlvr,
 )
@@ -30,6 +31,7 @@ from tulu_lightning.objectives.rlvr import (
 load_data = load_prompt_rows
 build_tokenizer = prompt_tokenizer
 prepare_data = prepare_prompts
+recipe = prompt_recipe
 
 
 @dataclass

@@ -33,6 +33,7 @@ from tulu_lightning.objectives.rlvr import (
     load_scalar_model,
     masked_whiten,
     prepare_prompts,
+    prompt_recipe,
     prompt_tokenizer,
     validate_rlvr,
 )
@@ -40,6 +41,7 @@ from tulu_lightning.objectives.rlvr import (
 load_data = load_prompt_rows
 build_tokenizer = prompt_tokenizer
 prepare_data = prepare_prompts
+recipe = prompt_recipe
 
 
 @dataclass
