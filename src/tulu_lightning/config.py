@@ -69,6 +69,10 @@ class DataConfig:
     val_files: list[str] = field(default_factory=list)
     hub_dataset: str | None = None  # e.g. allenai/tulu-3-sft-mixture (used when train_files is empty)
     hub_split: str = "train"
+    # the store reads a hub dataset streamed (`datasets.load_dataset(..., streaming=True)`), row by row into its own
+    # Arrow file, keyed by the hub commit it resolved to: nothing is downloaded whole into the HF cache first (the
+    # store is the copy that is read). false: `load_dataset` downloads and caches it, keyed by its fingerprint
+    hub_streaming: bool = True
     val_fraction: float = 0.0  # carve a validation split from train when no val_files
     max_train_samples: int | None = None
     max_seq_length: int = 1024

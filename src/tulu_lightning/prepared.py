@@ -15,7 +15,8 @@ place from its Arrow files by every rank of every later start.
               is not one
 
 The key hashes everything the tokens depend on: the sources (path, size and modification time of each file; a
-hub dataset's fingerprint, which follows its revision), the tokenizer (its vocabulary, merges and normaliser,
+hub dataset's commit, as `datasets` resolves it when streaming (`data.hub_streaming`, the default: its rows are
+streamed into the raw file, never downloaded whole first), else the downloaded dataset's fingerprint), the tokenizer (its vocabulary, merges and normaliser,
 special tokens and chat template — so the BOS rule too), max length and truncation, the objective's settings,
 the validation split and schema, and `PREPARATION_VERSION`. Same key: the store is opened, nothing is
 tokenized. Another key: another store. A store is written to a temporary directory renamed into place, so a
@@ -36,7 +37,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -432,11 +433,14 @@ def _default_num_proc(num_rows: int) -> int:
 
 @dataclass
 class _Hub:
-    dataset: object
+    rows: Iterable[
+        dict
+    ]  # the split's rows in order: a streaming `IterableDataset`, or a downloaded `Dataset`
     fingerprint: str
 
 
 def _hub_dataset(data: DataConfig) -> _Hub:
+    """The hub dataset's split (a local dataset directory too) and what identifies its rows for the key."""
     import datasets
 
     if not data.hub_dataset:
@@ -444,13 +448,27 @@ def _hub_dataset(data: DataConfig) -> _Hub:
 
         raise ConfigError("data: set data.train_files or data.hub_dataset")
     try:
-        dataset = datasets.load_dataset(data.hub_dataset, split=data.hub_split)
+        if not data.hub_streaming:
+            dataset = datasets.load_dataset(data.hub_dataset, split=data.hub_split)
+            return _Hub(dataset, dataset._fingerprint)
+        builder = datasets.load_dataset_builder(data.hub_dataset)
+        rows = builder.as_streaming_dataset(split=data.hub_split)
     except (OSError, ValueError) as err:  # not reachable, no such dataset or split (datasets' own errors)
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise DataError(
             f"data.hub_dataset: cannot load {data.hub_dataset!r} split {data.hub_split!r}: {reason}"
         ) from None
-    return _Hub(dataset, dataset._fingerprint)
+    return _Hub(rows, _streamed_fingerprint(builder))
+
+
+def _streamed_fingerprint(builder) -> str:
+    """A streamed dataset's identity without reading it: `builder.hash`, which for a hub dataset is the commit
+    its files were resolved at (`hf://datasets/<name>@<sha>/...`; a new commit, a new key), with the builder's
+    config; and the path, size and modification time of each local data file (a local dataset directory, whose
+    hash does not follow its files' contents)."""
+    files = [path for paths in (builder.config.data_files or {}).values() for path in paths]
+    local = [source_fingerprint(path) for path in files if "://" not in str(path) and Path(path).exists()]
+    return _hash({"hash": builder.hash, "config": builder.config_id, "local_files": local})
 
 
 def _raw_rows(path: Path, files: Sequence[str], hub: _Hub | None, data: DataConfig, limit: int | None):
@@ -496,7 +514,7 @@ def _source_lines(files: Sequence[str], hub: _Hub | None) -> Iterator[tuple[int,
         else:
             raise DataError(f"{path}: unsupported data file type {path.suffix!r} (use .jsonl or .parquet)")
     if not files and hub is not None:
-        for number, fields in enumerate(hub.dataset, start=1):
+        for number, fields in enumerate(hub.rows, start=1):
             yield 0, number, _json_bytes(fields)
 
 

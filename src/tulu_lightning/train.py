@@ -48,7 +48,8 @@ RUN_OUTPUTS = (RUN_CONFIG, RUN_TOKENIZER, CHECKPOINTS, EXPORT)  # what `fit` wri
 RESUMABLE_CHANGES = (
     "trainer.resume_from", "trainer.overwrite", "trainer.output_dir", "trainer.max_steps", "trainer.max_epochs",
     "trainer.export", "trainer.checkpoint_every_n_steps", "trainer.log_every_n_steps",
-    "trainer.val_check_interval", "data.num_workers", "data.prepared_dir", "data.num_proc", "tracking.", "eval.",
+    "trainer.val_check_interval", "data.num_workers", "data.prepared_dir", "data.num_proc", "data.hub_streaming",
+    "tracking.", "eval.",
 )  # fmt: skip
 # Config values that name outputs, not inputs (every other existing path in a config is an input).
 OUTPUT_KEYS = (
