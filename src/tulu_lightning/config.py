@@ -81,9 +81,9 @@ class DataConfig:
     keep_truncated: bool = False
     num_workers: int = 0
     shuffle_seed: int = 0
-    # SFT chats and preference pairs are tokenized once into a store of Arrow files (prepared.py), found by its key:
-    # where the stores live (None: $TULU_LIGHTNING_CACHE/prepared, else ~/.cache/tulu_lightning/prepared), and
-    # how many processes tokenize (None: every core from 20,000 rows on)
+    # SFT chats, preference pairs and RLVR prompts are tokenized once into a store of Arrow files (prepared.py),
+    # found by its key: where the stores live (None: $TULU_LIGHTNING_CACHE/prepared, else
+    # ~/.cache/tulu_lightning/prepared), and how many processes tokenize (None: every core from 20,000 rows on)
     prepared_dir: str | None = None
     num_proc: int | None = None
 

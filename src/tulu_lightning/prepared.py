@@ -16,11 +16,11 @@ place from its Arrow files by every rank of every later start.
 
 The key hashes everything the tokens depend on: the sources (path, size and modification time of each file; a
 hub dataset's commit, as `datasets` resolves it when streaming (`data.hub_streaming`, the default: its rows are
-streamed into the raw file, never downloaded whole first), else the downloaded dataset's fingerprint), the tokenizer (its vocabulary, merges and normaliser,
-special tokens and chat template — so the BOS rule too), max length and truncation, the objective's settings,
-the validation split and schema, and `PREPARATION_VERSION`. Same key: the store is opened, nothing is
-tokenized. Another key: another store. A store is written to a temporary directory renamed into place, so a
-killed preparation never leaves a store that looks whole.
+streamed into the raw file, never downloaded whole first), else the downloaded dataset's fingerprint), the
+tokenizer (its vocabulary, merges and normaliser, special tokens and chat template — so the BOS rule too), max
+length and truncation, the objective's settings, the validation split and schema, and `PREPARATION_VERSION`.
+Same key: the store is opened, nothing is tokenized. Another key: another store. A store is written to a
+temporary directory renamed into place, so a killed preparation never leaves a store that looks whole.
 
 Rank discipline: only the first process of each node (local rank 0) prepares, holding a file lock next to the
 store (on one shared filesystem, one of them writes and the others find it); the other ranks wait for
@@ -329,6 +329,7 @@ def _write_store(
         rows = _validated_rows(scratch, data, hub, recipe, tokenizer, num_proc)
         counts = _save_split(rows.train, rows.train_order, work / "train", "", recipe)
         counts.update(_save_split(rows.val, rows.val_order, work / "val", "val_", recipe))
+        num_proc = rows.num_proc
         with open(work / VAL_ROWS, "w", encoding="utf-8") as f:
             f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows.val_rows)
         del rows
@@ -433,9 +434,8 @@ def _default_num_proc(num_rows: int) -> int:
 
 @dataclass
 class _Hub:
-    rows: Iterable[
-        dict
-    ]  # the split's rows in order: a streaming `IterableDataset`, or a downloaded `Dataset`
+    # the split's rows in order: a streaming `IterableDataset`, or a downloaded `Dataset`
+    rows: Iterable[dict]
     fingerprint: str
 
 
