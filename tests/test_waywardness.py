@@ -9,14 +9,8 @@ import torch
 from conftest import write_config
 from test_prompt_tuning import tiny_prompt_config
 
-from tulu_lightning.waywardness import (
-    RunResult,
-    accuracy_f1_svg,
-    nearest_tokens,
-    normalize_text,
-    projection_f1,
-    select_gammas,
-)
+from tulu_lightning.projection import nearest_tokens, normalize_text, projection_f1
+from tulu_lightning.waywardness import RunResult, accuracy_f1_svg, select_gammas
 
 
 def test_nearest_token_by_each_metric_by_hand():

@@ -1,4 +1,5 @@
-"""`fit`: resolve the config, build the objective, train it with Lightning, export, track in MLflow.
+"""Training (the `fit` command, `cli/fit.py`): resolve the config, build the objective, train it with Lightning,
+export, track in MLflow.
 
 The output directory is the run's own and self-contained: `config.yaml` (the resolved config) and `tokenizer/`
 are written when the run starts, `checkpoints/` while it trains (each written whole, then renamed into place),
@@ -390,28 +391,10 @@ def _log_outputs(logger, cfg: RunConfig, hf_dir: Path | None) -> None:
             client.log_artifacts(run_id, str(hf_dir), artifact_path="model")
 
 
-def run(args) -> int:
-    cfg = load_run_config(args.config, args.overrides)
-    if args.print_config:
-        print(to_yaml(cfg))
-        return 0
-    if args.check_data:
-        from tulu_lightning.check import check_data
-
-        return check_data(cfg)
-    if getattr(args, "overwrite", False):
-        cfg.trainer.overwrite = True
-    result = fit(cfg, config_file=args.config)
-    if _is_global_zero():
-        summary = ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.metrics.items()))
-        print(f"done: {result.output_dir} ({summary}); MLflow run {result.run_id} in {cfg.tracking.uri}")
-    return 0
-
-
 def _is_global_zero() -> bool:
     from tulu_lightning.prepared import global_rank
 
     return global_rank() == 0
 
 
-__all__ = ["FitResult", "build_objective", "fit", "load_run_config", "run"]
+__all__ = ["FitResult", "build_objective", "fit", "load_run_config"]

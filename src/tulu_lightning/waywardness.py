@@ -1,8 +1,7 @@
 """Prompt Waywardness (Khashabi et al., NAACL 2022): how faithfully a tuned continuous prompt reads as text.
 
-discretize: each prompt vector -> its nearest token in the frozen input-embedding matrix (Euclidean by
-            default; cosine or dot product as options); the projected text is those tokens decoded
-faithfulness: word-level F1 of the projected text against the target text, SQuAD-normalised
+discretize and faithfulness (`projection.py`): each prompt vector -> its nearest token in the frozen
+            input-embedding matrix; word-level F1 of the projected text against the target text
 sweep: target texts × γ × seeds, one prompt-tuning fit each (MLflow: accuracy, F1, distance, projected text),
        then a summary run with the table, an accuracy-vs-F1 plot (SVG) and the paper's selection rule:
        per target text, the γ with the best accuracy among those whose F1 > 0.98.
@@ -12,9 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
-import string
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,64 +18,9 @@ import torch
 
 from tulu_lightning.config import ConfigError, load_yaml, merge_config
 from tulu_lightning.files import write_text
-from tulu_lightning.objectives.prompt_tuning import (
-    METRICS,
-    PromptTuningConfig,
-    load_task_rows,
-    prefix_and_choices,
-)
+from tulu_lightning.objectives.prompt_tuning import PromptTuningConfig, load_task_rows, prefix_and_choices
 from tulu_lightning.objectives.prompt_tuning import validate as validate_prompt_tuning
-
-# --- discretization ------------------------------------------------------------------------------------
-
-
-def nearest_tokens(prompt: torch.Tensor, embeddings: torch.Tensor, metric: str = "euclidean") -> torch.Tensor:
-    """[L] index of the row of `embeddings` [V, d] nearest to each prompt vector [L, d]."""
-    prompt, embeddings = prompt.detach().float(), embeddings.detach().float()
-    if metric == "euclidean":
-        return torch.cdist(prompt, embeddings).argmin(dim=1)
-    if metric == "cosine":
-        return (_unit(prompt) @ _unit(embeddings).T).argmax(dim=1)
-    if metric == "dot":
-        return (prompt @ embeddings.T).argmax(dim=1)
-    raise ValueError(f"metric: expected one of {METRICS}, got {metric!r}")
-
-
-def _unit(x: torch.Tensor) -> torch.Tensor:
-    return x / x.norm(dim=-1, keepdim=True).clamp(min=1e-12)
-
-
-def project(prompt: torch.Tensor, embeddings: torch.Tensor, metric: str = "euclidean") -> list[int]:
-    """The prompt discretized to token ids."""
-    return nearest_tokens(prompt, embeddings, metric).tolist()
-
-
-def mean_distance(prompt: torch.Tensor, target_embeddings: torch.Tensor) -> float:
-    """(1/L) · Σᵢ ‖pᵢ − E[wᵢ]‖: mean Euclidean distance of each prompt vector to its target token's embedding."""
-    return float((prompt.detach().float() - target_embeddings.float()).norm(dim=-1).mean())
-
-
-# --- faithfulness: SQuAD word-level F1 ---------------------------------------------------------------
-
-
-def normalize_text(text: str) -> str:
-    """SQuAD normalisation: lowercase, punctuation removed, articles (a, an, the) removed, whitespace collapsed."""
-    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def projection_f1(prediction: str, target: str) -> float:
-    """Word-level F1 between the normalised words of `prediction` and `target` (1.0 when both are empty)."""
-    predicted, gold = normalize_text(prediction).split(), normalize_text(target).split()
-    if not predicted or not gold:
-        return float(predicted == gold)
-    overlap = sum((Counter(predicted) & Counter(gold)).values())
-    if overlap == 0:
-        return 0.0
-    precision, recall = overlap / len(predicted), overlap / len(gold)
-    return 2 * precision * recall / (precision + recall)
-
+from tulu_lightning.projection import METRICS, mean_distance, project, projected_text, projection_f1
 
 # --- the sweep config ------------------------------------------------------------------------------------
 
@@ -206,7 +147,7 @@ def run_one(cfg: WaywardnessConfig, target_index: int, gamma: float, seed: int) 
     result = fit(run_cfg)
     module = result.module
     embeddings = module.model.get_input_embeddings().weight
-    projected = module.tokenizer.decode(project(module.prompt.weight, embeddings, cfg.sweep.metric))
+    projected = projected_text(module.tokenizer, project(module.prompt.weight, embeddings, cfg.sweep.metric))
     outcome = RunResult(
         target_index=target_index,
         target_text=target,

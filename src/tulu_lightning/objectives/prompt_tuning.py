@@ -23,9 +23,9 @@ from tulu_lightning.config import ConfigError, RunConfig, check_range
 from tulu_lightning.data import DataError, read_rows, split_validation
 from tulu_lightning.models import load_causal_lm, load_tokenizer
 from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule
+from tulu_lightning.projection import METRICS, project, projected_text, projection_f1
 
 INITS = ("target", "vocab", "random")
-METRICS = ("euclidean", "cosine", "dot")
 
 
 @dataclass
@@ -362,12 +362,12 @@ class PromptTuningModule(PostTrainingModule):
             return
         metrics = {"val/accuracy": self._val_correct / self._val_count, "val/penalty": float(self.penalty())}
         if self.target_ids:
-            from tulu_lightning.waywardness import project, projection_f1
-
             ids = project(
                 self.prompt.weight, self.model.get_input_embeddings().weight, self.cfg.prompt_tuning.metric
             )
-            metrics["val/f1"] = projection_f1(self.tokenizer.decode(ids), self.cfg.prompt_tuning.target_text)
+            metrics["val/f1"] = projection_f1(
+                projected_text(self.tokenizer, ids), self.cfg.prompt_tuning.target_text
+            )
         self.log_dict(metrics, rank_zero_only=True)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

@@ -9,6 +9,13 @@ import sys
 import time
 
 
+def configure_parser(parser) -> None:
+    parser.add_argument(
+        "--config", required=True, help="YAML config of a `fit` run (its data, model, limits)"
+    )
+    parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. data.num_proc=16")
+
+
 def run(args) -> int:
     from tulu_lightning.config import ConfigError
     from tulu_lightning.objectives import OBJECTIVES
