@@ -30,20 +30,21 @@ class PretrainSection:
     """Train the tiny model (model.tiny) as a plain LM on the task's filled-in templates before freezing it,
     so that a from-scratch demo model can read the task at all. 0 steps: use the model as loaded."""
 
-    steps: int = 0
-    lr: float = 3e-3
-    batch_size: int = 16
+    steps: int = 0  # optimizer steps of the pretraining (0: none)
+    lr: float = 3e-3  # its peak learning rate, decayed linearly to 0
+    batch_size: int = 16  # its examples per step
 
 
 @dataclass
 class SweepSection:
-    target_texts: list[str] = field(default_factory=list)
+    target_texts: list[str] = field(default_factory=list)  # the texts the prompt is pulled toward
     target_file: str | None = None  # more target texts, one a line
+    # weights of the waywardness term swept (one run per target text × γ × seed)
     gammas: list[float] = field(default_factory=lambda: [0.0, 1e-4, 5e-4, 1e-3, 3e-3, 5e-3, 1e-2, 3e-2])
-    seeds: list[int] = field(default_factory=lambda: [0])
+    seeds: list[int] = field(default_factory=lambda: [0])  # trainer seeds, one run each
     metric: str = "euclidean"  # the projection's nearest-neighbour metric
     f1_threshold: float = 0.98  # the paper's selection rule: best accuracy among γ with F1 above this
-    out_dir: str = "outputs/waywardness"
+    out_dir: str = "outputs/waywardness"  # summary, plots, runs/ and base_lm/ of the sweep
     pretrain: PretrainSection = field(default_factory=PretrainSection)
 
 

@@ -49,6 +49,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def describe_config(args: argparse.Namespace) -> str:
+    from tulu_lightning.config_docs import command_schema, describe
+
+    return describe(command_schema("decontaminate"), args.config, args.overrides)
+
+
 def parse_spec(text: str, name: str | None = None) -> DataSpec:
     """`[name=]path[:field,field...]`; a path that exists as written is never split."""
     if "=" in text.split(":")[0] and not Path(text).exists():

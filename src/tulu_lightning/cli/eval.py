@@ -36,6 +36,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def describe_config(args: argparse.Namespace) -> str:
+    from tulu_lightning.config_docs import command_schema, describe
+
+    return describe(command_schema("eval"), args.config, args.overrides)
+
+
 def run(args: argparse.Namespace) -> int:
     from tulu_lightning.errors import CLIError, ConfigError
     from tulu_lightning.files import check_outputs, existing_inputs, prepare_output_dir

@@ -18,6 +18,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. optim.lr=1e-5")
 
 
+def describe_config(args: argparse.Namespace) -> str:
+    """Every field of the config `--config` fills in (by its objective), with its value there."""
+    from tulu_lightning.config_docs import describe_run_config
+
+    return describe_run_config(args.config, args.overrides)
+
+
 def run(args: argparse.Namespace) -> int:
     from tulu_lightning.config import to_yaml
     from tulu_lightning.prepared import global_rank

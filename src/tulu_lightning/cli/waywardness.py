@@ -18,6 +18,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. sweep.gammas=[0,1]")
 
 
+def describe_config(args: argparse.Namespace) -> str:
+    from tulu_lightning.config_docs import command_schema, describe
+
+    return describe(command_schema("waywardness"), args.config, args.overrides)
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 

@@ -33,8 +33,8 @@ class TaskConfig:
     """A classification task as a template and one verbalizer per label (label i -> verbalizers[i])."""
 
     template: str = "{text} It was {label} ."  # the text after {label} is not scored
-    verbalizers: list[str] = field(default_factory=lambda: ["terrible", "great"])
-    text_field: str = "text"
+    verbalizers: list[str] = field(default_factory=lambda: ["terrible", "great"])  # the word for each label
+    text_field: str = "text"  # column of the input text
     label_field: str = "label"  # an index into verbalizers, or the verbalizer itself
 
 
@@ -46,7 +46,7 @@ class PromptTuningSection:
     init: str = "vocab"  # target (the target text's embeddings) | vocab (random tokens' embeddings) | random
     gamma: float = 0.0  # weight of the waywardness term
     metric: str = "euclidean"  # nearest-token projection logged during validation: euclidean | cosine | dot
-    max_val_samples: int | None = None
+    max_val_samples: int | None = None  # only the first N validation rows; None: all
 
 
 @dataclass
