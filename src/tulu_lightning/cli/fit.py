@@ -4,6 +4,7 @@ model, RLVR, prompt tuning); the training machinery is `tulu_lightning.train`.""
 from __future__ import annotations
 
 import argparse
+import time
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -40,8 +41,21 @@ def run(args: argparse.Namespace) -> int:
         return check_data(cfg)
     if getattr(args, "overwrite", False):
         cfg.trainer.overwrite = True
+    started = time.perf_counter()
     result = fit(cfg, config_file=args.config)
     if global_rank() == 0:
-        summary = ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.metrics.items()))
-        print(f"done: {result.output_dir} ({summary}); MLflow run {result.run_id} in {cfg.tracking.uri}")
+        print(fit_summary(cfg, result, time.perf_counter() - started))
     return 0
+
+
+def fit_summary(cfg, result, seconds: float) -> str:
+    """The closing paragraph of a fit: run directory, model, figures, MLflow run."""
+    from tulu_lightning.terminal import key_figures, summary
+
+    return summary(
+        f"{cfg.objective} trained in {seconds / 60:.1f} min",
+        {"run directory": result.output_dir, "model": result.hf_dir},
+        key_figures(result.metrics),
+        result.run_id,
+        cfg.tracking.uri if cfg.tracking.enabled else None,
+    )
