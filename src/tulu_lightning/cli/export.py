@@ -74,5 +74,15 @@ def run(args) -> int:
             f"--checkpoint {checkpoint_path}: does not fit the config's model ({err})"
         ) from None
     save_hf(model, tokenizer, out_dir)
-    print(f"exported {checkpoint_path} to {out_dir}")
+    reward_model = cfg.objective == "reward_model"
+    loader = "AutoModelForSequenceClassification" if reward_model else "AutoModelForCausalLM"
+    evaluate = (
+        ""
+        if reward_model
+        else f"; evaluate it: python -m tulu_lightning eval --suite tulu3_dev --model {out_dir}"
+    )
+    print(
+        f"exported {checkpoint_path} ({cfg.objective}) to {out_dir}, a Hugging Face model directory with the "
+        f"tokenizer it was trained with; load it with {loader}.from_pretrained({str(out_dir)!r}){evaluate}"
+    )
     return 0
