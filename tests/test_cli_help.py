@@ -140,3 +140,12 @@ def test_version(capsys):
         main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.startswith(f"tulu_lightning {tulu_lightning.__version__} (tulu-rewards ")
+
+
+def test_a_long_value_is_shown_by_its_start_and_size(capsys):
+    assert (
+        main(["decontaminate", "--help", "--config", str(REPO / "configs" / "decontam" / "tulu3.yaml")]) == 0
+    )
+    out = capsys.readouterr().out
+    [benchmarks] = [line for line in out.splitlines() if line.startswith("  benchmarks: ")]
+    assert len(benchmarks) < 250 and benchmarks.endswith(" items)")

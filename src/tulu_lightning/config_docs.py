@@ -233,7 +233,14 @@ def _show(value: Any) -> str:
         return "(required)"
     if dataclasses.is_dataclass(value):
         return "{...}"
-    return repr(value) if isinstance(value, str) else str(value)
+    text = repr(value) if isinstance(value, str) else str(value)
+    if len(text) > MAX_VALUE_CHARS:  # a long list of files or specs: its start and its length
+        size = f", {len(value)} items" if isinstance(value, (list, dict)) else ""
+        text = f"{text[: MAX_VALUE_CHARS - 20]}... ({len(text)} characters{size})"
+    return text
+
+
+MAX_VALUE_CHARS = 160
 
 
 __all__ = [
