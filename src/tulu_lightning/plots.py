@@ -88,6 +88,10 @@ def training_curves(stages: dict[str, dict[str, list[tuple[int, float]]]]) -> Fi
         loss_axes.grid(alpha=0.3)
         if loss_axes.lines:
             loss_axes.legend(fontsize=8)
+        else:  # a run shorter than trainer.log_every_n_steps
+            loss_axes.text(
+                0.5, 0.5, "no loss logged", ha="center", va="center", transform=loss_axes.transAxes
+            )
         if with_accuracy:
             accuracy_axes = grid[1][column]
             if history.get("val/accuracy"):
