@@ -36,7 +36,8 @@ def test_mlflow_run_holds_config_metrics_commit_and_model(finished_run):
     assert len(run.data.tags["mlflow.source.git.commit"]) >= 40
     assert run.data.tags["model_dir"] == str((Path(cfg.trainer.output_dir) / "hf").resolve())
     artifacts = {a.path for a in client.list_artifacts(result.run_id)}
-    assert {"config.yaml", "model"} <= artifacts
+    assert {"config.yaml", "model", "training_curves.png"} <= artifacts
+    assert (Path(cfg.trainer.output_dir) / "training_curves.png").read_bytes().startswith(b"\x89PNG")
     model_files = {Path(a.path).name for a in client.list_artifacts(result.run_id, "model")}
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= model_files
 

@@ -45,7 +45,7 @@ class DPOSection:
     simpo_gamma_beta_ratio: float = 0.3  # SimPO's target margin γ / β
     concatenated_forward: bool = True  # chosen and rejected in one forward; false: two (less memory)
     reference: str = "cached"  # cached | live
-    reference_cache_dir: str = "outputs/reference_cache"
+    reference_cache_dir: str = "outputs/reference_cache"  # cached: where the reference log-probs are kept
     last_turn_only: bool = False  # label only the last assistant turn of each side
 
 

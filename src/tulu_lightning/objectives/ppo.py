@@ -48,11 +48,11 @@ recipe = prompt_recipe
 class PPOSection:
     value_model: str | None = None  # HF dir of a reward model; None: policy weights + fresh scalar head
     reward_model: str | None = None  # add this reward model's score at the last token (off, as in Tülu 3)
-    gamma: float = 1.0
-    lam: float = 0.95
-    whiten_advantages: bool = True
-    value_clip: float = 0.2
-    value_loss_coef: float = 0.1
+    gamma: float = 1.0  # discount of future rewards per token (GAE)
+    lam: float = 0.95  # GAE λ: bias/variance trade-off of the advantage
+    whiten_advantages: bool = True  # normalise advantages to mean 0, std 1 over the batch
+    value_clip: float = 0.2  # value predictions clipped to old value ± this in the value loss
+    value_loss_coef: float = 0.1  # weight of the value loss
     value_lr: float | None = None  # the value model's peak LR (its own optimizer); None: optim.lr
 
 

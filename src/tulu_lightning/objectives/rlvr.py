@@ -49,16 +49,16 @@ LOG_RATIO_CLAMP = 40.0
 @dataclass
 class RLVRSection:
     samples_per_prompt: int = 1  # n responses per prompt (GRPO's group size)
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_new_tokens: int = 128
+    temperature: float = 1.0  # sampling temperature of the training rollouts
+    top_p: float = 1.0  # nucleus sampling of the training rollouts (1: off)
+    max_new_tokens: int = 128  # longest response per rollout
     stop_token_ids: list[int] = field(default_factory=list)  # EOS always stops
     verifiable_reward: float = 10.0  # α: the reward of a verified response (0 otherwise)
     non_eos_penalty: bool = False  # a response that never emitted EOS gets `non_eos_reward` instead
-    non_eos_reward: float = -10.0
+    non_eos_reward: float = -10.0  # the reward of such a response when non_eos_penalty
     beta: float = 0.05  # KL coefficient to the reference policy
     clip_low: float = 0.2  # ratio clipped to [1 - clip_low, 1 + clip_high]
-    clip_high: float = 0.2
+    clip_high: float = 0.2  # upper clip (DAPO's clip-higher when > clip_low)
     update_epochs: int = 1  # K passes over each rollout batch
     num_minibatches: int = 1  # optimizer steps per pass
     forward_batch_size: int = 64  # sequences per forward/backward (memory; does not change the step)
@@ -68,7 +68,7 @@ class RLVRSection:
     backend: str = (
         "hf"  # hf | vllm (GPU only: a colocated engine, the policy's weights pushed after every update)
     )
-    vllm_gpu_memory_utilization: float = 0.3
+    vllm_gpu_memory_utilization: float = 0.3  # fraction of GPU memory the vLLM engine may take
 
 
 def validate_rlvr(cfg: RunConfig) -> None:

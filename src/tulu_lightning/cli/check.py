@@ -17,6 +17,13 @@ def configure_parser(parser) -> None:
     )
 
 
+def describe_config(args) -> str:
+    """Every field of the `fit` config `--config` fills in, with its value there."""
+    from tulu_lightning.config_docs import describe_run_config
+
+    return describe_run_config(args.config, args.overrides)
+
+
 def check_data(cfg) -> int:
     """Validate the rows of `cfg`'s training and validation data; print every problem; 0 if there is none."""
     from tulu_lightning.data import DataError
