@@ -30,7 +30,8 @@ and not equal across sides: TRL keeps the tokens of the groups whose rewards are
 those groups, as open-instruct), and the two sample different responses.
 
 PPO (samples/s): our PPO (configs/demo/rlvr_ppo.yaml: 4 epochs a batch, a value model) on `prompts × n` prompts
-with one sample each, against our GRPO on the same number of samples.
+with one sample each, against our GRPO on the same number of samples. `async` (not run by default): our GRPO
+with `rlvr.async_mode` (the next batch sampled in a thread while this one trains) against without.
 
 Use the demo SFT model for GRPO and PPO (`make demo` writes it): a random model is never rewarded, every GRPO
 group would be dropped. SFT and DPO run on any model of the demo's shape.
@@ -53,11 +54,11 @@ DEMO = REPO / "data" / "demo"
 ALPHA = 10.0  # rlvr.verifiable_reward
 
 
-def ours_grpo(args, tmp: str) -> dict:
-    return ours_rlvr(args, tmp, "rlvr_grpo", args.prompts, args.n)
+def ours_grpo(args, tmp: str, *overrides: str) -> dict:
+    return ours_rlvr(args, tmp, "rlvr_grpo", args.prompts, args.n, *overrides)
 
 
-def ours_rlvr(args, tmp: str, recipe: str, prompts: int, n: int) -> dict:
+def ours_rlvr(args, tmp: str, recipe: str, prompts: int, n: int, *overrides: str) -> dict:
     from mlflow import MlflowClient
 
     from tulu_lightning.train import fit, load_run_config
@@ -80,6 +81,7 @@ def ours_rlvr(args, tmp: str, recipe: str, prompts: int, n: int) -> dict:
             f"rlvr.max_new_tokens={args.tokens}",
             f"rlvr.generation_batch_size={batch}",
             f"rlvr.forward_batch_size={batch}",
+            *overrides,
         ],
     )
     result = fit(cfg)
@@ -128,9 +130,7 @@ def trl_grpo(args, tmp: str) -> dict:
 
     batch = args.prompts * args.n
     config = GRPOConfig(
-        output_dir=f"{tmp}/trl",
-        per_device_train_batch_size=batch,
-        gradient_accumulation_steps=1,
+        **trl_settings(args, tmp, batch, lr=1e-4),
         num_generations=args.n,
         max_completion_length=args.tokens,
         temperature=1.0,
@@ -141,32 +141,10 @@ def trl_grpo(args, tmp: str) -> dict:
         epsilon_high=0.28,
         scale_rewards="none",
         loss_type="dapo",
-        learning_rate=1e-4,
-        lr_scheduler_type="constant",
-        warmup_steps=0,
-        weight_decay=0.0,
-        max_grad_norm=1.0,
-        max_steps=args.steps,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        use_cpu=True,
-        bf16=False,  # TRL's default is bf16: we train in float32
-        seed=0,
     )
-    times = trl_step_times()
-    trainer = GRPOTrainer(
-        model=args.model,
-        reward_funcs=verifiable_reward,
-        args=config,
-        train_dataset=data,
-        processing_class=tokenizer,
-        callbacks=[times],
-    )
-    trainer.train()
-    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    seconds, losses = trl_train(GRPOTrainer, args, config, data, tokenizer, reward_funcs=verifiable_reward)
     return {
-        "rate": statistics.median(batch / s for s in times.seconds[1:]),
+        "rate": statistics.median(batch / s for s in seconds[1:]),
         "first_loss": losses[0] if losses else None,
     }
 
@@ -194,7 +172,30 @@ def step_timer(units_of_batch):
     return StepTimer()
 
 
-def trl_step_times():
+def trl_settings(args, tmp: str, batch: int, lr: float) -> dict:
+    """What every TRL run shares: `batch` rows a step, one process, float32 on CPU (TRL's default is bf16), a
+    constant LR, no warmup or weight decay, a loss logged every step, nothing saved."""
+    return {
+        "output_dir": f"{tmp}/trl",
+        "per_device_train_batch_size": batch,
+        "gradient_accumulation_steps": 1,
+        "learning_rate": lr,
+        "lr_scheduler_type": "constant",
+        "warmup_steps": 0,
+        "weight_decay": 0.0,
+        "max_grad_norm": 1.0,
+        "max_steps": args.steps,
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "report_to": "none",
+        "use_cpu": True,
+        "bf16": False,
+        "seed": 0,
+    }
+
+
+def trl_train(trainer_class, args, config, data, tokenizer, **kwargs) -> tuple[list[float], list[float]]:
+    """Train with a TRL trainer: (seconds of each step, the losses it logged)."""
     from transformers import TrainerCallback
 
     class StepTimes(TrainerCallback):
@@ -207,7 +208,17 @@ def trl_step_times():
         def on_step_end(self, *unused, **kwargs):
             self.seconds.append(time.perf_counter() - self.started)
 
-    return StepTimes()
+    times = StepTimes()
+    trainer = trainer_class(
+        model=args.model,
+        args=config,
+        train_dataset=data,
+        processing_class=tokenizer,
+        callbacks=[times],
+        **kwargs,
+    )
+    trainer.train()
+    return times.seconds, [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
 
 
 def common_overrides(args, tmp: str) -> list[str]:
@@ -289,42 +300,26 @@ def trl_sft(args, tmp: str, padding_free: bool) -> dict:
             return SequentialSampler(self.train_dataset)
 
     config = SFTConfig(
-        output_dir=f"{tmp}/trl",
-        per_device_train_batch_size=args.batch,
-        gradient_accumulation_steps=1,
+        **trl_settings(args, tmp, args.batch, args.lr),
         padding_free=padding_free,
         packing=False,
         completion_only_loss=True,
         max_length=None,
-        learning_rate=args.lr,
-        lr_scheduler_type="constant",
-        warmup_steps=0,
-        weight_decay=0.0,
-        max_grad_norm=1.0,
-        max_steps=args.steps,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        use_cpu=True,
-        bf16=False,
-        seed=0,
     )
-    times = trl_step_times()
-    trainer = InOurOrder(
-        model=args.model,
-        args=config,
-        train_dataset=data,
-        processing_class=AutoTokenizer.from_pretrained(args.model),
-        callbacks=[times],
-    )
-    trainer.train()
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    seconds, losses = trl_train(InOurOrder, args, config, data, tokenizer)
     lengths = [len(examples[i]["input_ids"]) for i in order]
-    tokens = [sum(lengths[k * args.batch : (k + 1) * args.batch]) for k in range(len(times.seconds))]
-    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    tokens = [sum(lengths[k * args.batch : (k + 1) * args.batch]) for k in range(len(seconds))]
     return {
-        "rate": statistics.median(t / s for t, s in list(zip(tokens, times.seconds))[1:]),
+        "rate": statistics.median(t / s for t, s in list(zip(tokens, seconds))[1:]),
         "first_loss": losses[0] if losses else None,
     }
+
+
+def dpo_pairs(args) -> int:
+    """The pairs a DPO run reads (the first ones of the file): its steps' worth, so that precomputing the reference
+    (untimed, on both sides) does not dominate a short run."""
+    return args.batch * (args.steps + 1)
 
 
 def ours_dpo(args, tmp: str, reference: str) -> dict:
@@ -339,6 +334,7 @@ def ours_dpo(args, tmp: str, reference: str) -> dict:
             f"dpo.beta={DPO_BETA}",
             f"dpo.reference={reference}",
             f"dpo.reference_cache_dir={tmp}/reference_cache",
+            f"data.max_train_samples={dpo_pairs(args)}",
         ],
     )
     timer = step_timer(lambda batch: args.batch)
@@ -353,46 +349,27 @@ def trl_dpo(args, tmp: str, precompute: bool) -> dict:
 
     from tulu_lightning.files import read_jsonl
 
-    rows = read_jsonl(DEMO / "preference_train.jsonl")
+    rows = read_jsonl(DEMO / "preference_train.jsonl")[: dpo_pairs(args)]
     data = Dataset.from_list(
         [
-            {"prompt": r["chosen"][:-1], "chosen": r["chosen"][-1:], "rejected": r["rejected"][-1:]}
+            {
+                "prompt": r["chosen"][:-1],
+                "chosen": r["chosen"][-1:],
+                "rejected": r["rejected"][-1:],
+            }
             for r in rows
         ]
     )
     config = DPOConfig(
-        output_dir=f"{tmp}/trl",
-        per_device_train_batch_size=args.batch,
-        gradient_accumulation_steps=1,
+        **trl_settings(args, tmp, args.batch, args.lr),
         loss_type="sigmoid",
         beta=DPO_BETA,
         precompute_ref_log_probs=precompute,
         max_length=None,
-        learning_rate=args.lr,
-        lr_scheduler_type="constant",
-        warmup_steps=0,
-        weight_decay=0.0,
-        max_grad_norm=1.0,
-        max_steps=args.steps,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        use_cpu=True,
-        bf16=False,
-        seed=0,
     )
-    times = trl_step_times()
-    trainer = DPOTrainer(
-        model=args.model,
-        args=config,
-        train_dataset=data,
-        processing_class=AutoTokenizer.from_pretrained(args.model),
-        callbacks=[times],
-    )
-    trainer.train()
-    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    seconds, losses = trl_train(DPOTrainer, args, config, data, AutoTokenizer.from_pretrained(args.model))
     return {
-        "rate": statistics.median(args.batch / s for s in times.seconds[1:]),
+        "rate": statistics.median(args.batch / s for s in seconds[1:]),
         "first_loss": losses[0] if losses else None,
     }
 
@@ -419,9 +396,22 @@ VARIANTS = {
         "TRL live ref": lambda a, t: trl_dpo(a, t, precompute=False),
     },
     "grpo": {"ours": lambda a, t: ours_grpo(a, t), "TRL": lambda a, t: trl_grpo(a, t)},
-    "ppo": {"ours PPO": lambda a, t: ours_ppo(a, t), "ours GRPO": lambda a, t: ours_grpo(a, t)},
+    "ppo": {
+        "ours PPO": lambda a, t: ours_ppo(a, t),
+        "ours GRPO": lambda a, t: ours_grpo(a, t),
+    },
+    "async": {
+        "ours GRPO async": lambda a, t: ours_grpo(a, t, "rlvr.async_mode=true"),
+        "ours GRPO": lambda a, t: ours_grpo(a, t),
+    },
 }
-UNITS = {"sft": "tokens/s", "dpo": "pairs/s", "grpo": "samples/s", "ppo": "samples/s"}
+UNITS = {
+    "sft": "tokens/s",
+    "dpo": "pairs/s",
+    "grpo": "samples/s",
+    "ppo": "samples/s",
+    "async": "samples/s",
+}
 # (numerator, denominator) variants whose ratio is printed
 RATIOS = {
     "sft": [
@@ -429,9 +419,13 @@ RATIOS = {
         ("ours packed", "TRL padded"),
         ("ours padded", "TRL padded"),
     ],
-    "dpo": [("ours cached ref", "TRL precomputed ref"), ("ours live ref", "TRL live ref")],
+    "dpo": [
+        ("ours cached ref", "TRL precomputed ref"),
+        ("ours live ref", "TRL live ref"),
+    ],
     "grpo": [("ours", "TRL")],
     "ppo": [("ours PPO", "ours GRPO")],
+    "async": [("ours GRPO async", "ours GRPO")],
 }
 
 
@@ -459,7 +453,12 @@ def spawn(args, variant: str, objective: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(REPO / "outputs" / "demo" / "sft" / "hf"))
-    parser.add_argument("--objectives", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument(
+        "--objectives",
+        nargs="+",
+        default=["sft", "dpo", "grpo", "ppo"],
+        choices=list(VARIANTS),
+    )
     parser.add_argument("--sides", nargs="+", help="variants to run (default: all of each objective)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=4)

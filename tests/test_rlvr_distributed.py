@@ -6,14 +6,12 @@ computed here in one process from the formulas."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from tests.conftest import DEMO_DATA, REPO, tiny_config, write_config
+from tests.conftest import DEMO_DATA, tiny_config, write_config
+from tests.test_distributed import run_python
 from tulu_lightning.config import DataConfig
 from tulu_lightning.data import StepSampler
 from tulu_lightning.models import frozen_copy
@@ -116,26 +114,14 @@ def test_two_ranks_dropping_different_groups_train_the_global_grpo_step(tmp_path
     )
     config = write_config(tmp_path, cfg)
     (tmp_path / "recorder.py").write_text(RECORDER)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    env.pop("LOCAL_RANK", None)
-    process = subprocess.run(
-        [sys.executable, str(tmp_path / "recorder.py"), str(config), str(tmp_path)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
+    run_python(str(tmp_path / "recorder.py"), str(config), str(tmp_path))
     ranks = [torch.load(tmp_path / f"rank{rank}.pt", weights_only=False) for rank in (0, 1)]
 
     trained = [int(rank["batch"]["trained"].sum()) for rank in ranks]
     assert 0 < trained[0] < trained[1], trained  # the ranks drop different groups ...
     assert ranks[0]["chunks"] == ranks[1]["chunks"]  # ... and still run as many forwards (the top-up)
-    size = cfg["rlvr"]["forward_batch_size"]
-    assert ranks[0]["chunks"] > 2 * -(
-        -min(trained) // size
-    )  # (reference pass + update) on the rank with fewer rows
+    needed = 2 * -(-min(trained) // cfg["rlvr"]["forward_batch_size"])  # reference pass + update, fewer rows
+    assert ranks[0]["chunks"] > needed
 
     run_cfg = load_run_config(str(config))
     model = build_objective(run_cfg)[0].model

@@ -94,7 +94,9 @@ class OneStepAhead:
     def refresh(self) -> None:
         """behaviour ← the policy's current weights (main thread, nothing in flight)."""
         if self.snapshot is not None:
-            self.snapshot.load_state_dict(full_state_dict(self.module.model))
+            model = self.module.model
+            sharded = any(isinstance(p, torch.distributed.tensor.DTensor) for p in model.parameters())
+            self.snapshot.load_state_dict(full_state_dict(model) if sharded else model.state_dict())
         elif hasattr(self.rollout, "push_weights"):
             self.rollout.push_weights(self.module.model)
 
@@ -118,7 +120,7 @@ class OneStepAhead:
 
     def state(self) -> dict | None:
         """The batch in flight (waited for), on CPU, with the generator's state: for a checkpoint."""
-        batch = self.restored if self.restored is not None else None
+        batch = self.restored
         if self.in_flight is not None:
             batch, self.in_flight = self.in_flight.result(), None
             self.restored = batch  # the next step trains on it, as it would have
