@@ -377,7 +377,10 @@ def trl_dpo(args, tmp: str, precompute: bool) -> dict:
 def ours_ppo(args, tmp: str) -> dict:
     """Our PPO (the demo recipe: 4 epochs, a value model) on as many samples per step as the GRPO runs, one
     sample per prompt."""
-    return ours_rlvr(args, tmp, "rlvr_ppo", prompts=args.prompts * args.n, n=1)
+    epochs = 4  # configs/demo/rlvr_ppo.yaml: optimizer steps per rollout batch
+    return ours_rlvr(
+        args, tmp, "rlvr_ppo", args.prompts * args.n, 1, f"trainer.max_steps={args.steps * epochs}"
+    )
 
 
 DPO_BETA = 0.1
