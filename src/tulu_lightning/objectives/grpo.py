@@ -70,7 +70,9 @@ class GRPOModule(RLVRModule):
         batch["loss_mask"] = batch["response_mask"] * keep.unsqueeze(1).float()
         batch["kept_frac"] = keep.float()
         batch["trained"] = keep
-        if r.update_epochs > 1 or r.num_minibatches > 1:
+        if "old_logprobs" not in batch and (
+            r.update_epochs > 1 or r.num_minibatches > 1
+        ):  # async: behaviour's
             batch["old_logprobs"] = self.logprobs_of(self.model, batch)
         self.reference_logprobs(batch)
 

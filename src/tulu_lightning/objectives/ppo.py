@@ -105,7 +105,8 @@ class PPOModule(RLVRModule):
     @torch.no_grad()
     def score_rollout(self, batch: dict) -> None:
         p, mask = self.cfg.ppo, batch["response_mask"]
-        batch["old_logprobs"] = self.logprobs_of(self.model, batch)
+        if "old_logprobs" not in batch:  # async_mode: the behaviour policy's, already there
+            batch["old_logprobs"] = self.logprobs_of(self.model, batch)
         self.reference_logprobs(batch)
         batch["old_values"] = self.values_of(self.value_model, batch)[:, :-1] * mask
         scores = batch["scores"].to(self.device)

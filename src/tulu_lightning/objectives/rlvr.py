@@ -17,6 +17,9 @@ all equal) are neither scored nor back-propagated; with β = 0 there is no refer
 minibatch the old policy *is* the policy being trained, so the update's own forward gives π_old (detached: the
 ratio is 1 and its gradient ∇log π, as with a separate forward) and no scoring forward is needed.
 
+With `async_mode` (objectives/offpolicy.py) the batch a step trains on was sampled, one update earlier, by the
+policy's previous weights while the previous batch trained: its `old_logprobs` are that behaviour policy's.
+
 Tensors of a rollout batch are laid out as [prompt left-padded to P | response right-padded to L], so the
 response's log-probs, values and rewards are all [N, L], aligned on the response tokens.
 """
@@ -37,6 +40,7 @@ from tulu_lightning.data import load_train_val
 from tulu_lightning.evaluation import generation_accuracy
 from tulu_lightning.models import disable_dropout, frozen_copy
 from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule, data_tokenizer
+from tulu_lightning.objectives.offpolicy import OneStepAhead
 from tulu_lightning.prepared import Examples, Recipe, Store, prepare
 from tulu_lightning.rewards import verify_batch
 from tulu_lightning.rollout import HFRollout, RolloutBackend, SamplingParams
@@ -69,6 +73,9 @@ class RLVRSection:
         "hf"  # hf | vllm (GPU only: a colocated engine, the policy's weights pushed after every update)
     )
     vllm_gpu_memory_utilization: float = 0.3  # fraction of GPU memory the vLLM engine may take
+    # one-step off-policy overlap (open-instruct's async_mode, objectives/offpolicy.py): the next rollout batch
+    # is sampled, in a thread, by the policy one update behind while this one trains; ρ = π_θ / π_behaviour
+    async_mode: bool = False
 
 
 def validate_rlvr(cfg: RunConfig) -> None:
@@ -391,6 +398,8 @@ class RLVRModule(PostTrainingModule):
             rollout = HFRollout(model, tokenizer, batch_size=cfg.rlvr.generation_batch_size)
         self.rollout = rollout  # vllm: built in `on_fit_start`, on this rank's GPU
         self.shuffle = torch.Generator().manual_seed(cfg.trainer.seed)
+        self.overlap: OneStepAhead | None = None  # async_mode: built in `on_fit_start`
+        self._restored_in_flight: dict | None = None
 
     def sharded_modules(self) -> list[torch.nn.Module]:
         return [*self.trainable_modules(), *([self.ref_model] if self.ref_model is not None else [])]
@@ -412,15 +421,27 @@ class RLVRModule(PostTrainingModule):
                 r.vllm_gpu_memory_utilization,
                 self.cfg.trainer.seed,
             )
+        if self.cfg.rlvr.async_mode:
+            self.overlap = OneStepAhead(self)
+            self.overlap.restored, self._restored_in_flight = self._restored_in_flight, None
+            self.overlap.start()
+
+    def on_fit_end(self) -> None:
+        if self.overlap is not None:
+            self.overlap.close()
+            self.overlap = None
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         super().on_save_checkpoint(checkpoint)
         checkpoint["minibatch_shuffle_state"] = self.shuffle.get_state()
+        if self.overlap is not None:  # the batch in flight, waited for: the resumed run trains on it first
+            checkpoint["rollout_in_flight"] = self.overlap.state()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         super().on_load_checkpoint(checkpoint)
         if "minibatch_shuffle_state" in checkpoint:
             self.shuffle.set_state(checkpoint["minibatch_shuffle_state"])
+        self._restored_in_flight = checkpoint.get("rollout_in_flight")
 
     def on_train_start(self) -> None:
         super().on_train_start()
@@ -432,8 +453,9 @@ class RLVRModule(PostTrainingModule):
 
     # --- rollout and reward ---
 
-    def generate(self, prompts: list[dict]) -> dict:
-        """Sample responses, verify them, and lay the batch out as tensors (see the module docstring)."""
+    def generate(self, prompts: list[dict], rollout: RolloutBackend | None = None) -> dict:
+        """Sample responses (with `rollout`, default the policy's), verify them, and lay the batch out as tensors
+        (see the module docstring)."""
         r = self.cfg.rlvr
         params = SamplingParams(
             n=r.samples_per_prompt,
@@ -442,7 +464,8 @@ class RLVRModule(PostTrainingModule):
             max_tokens=r.max_new_tokens,
             stop_token_ids=list(r.stop_token_ids),
         )
-        completions = self.rollout.generate([p["prompt_ids"] for p in prompts], params)
+        rollout = rollout if rollout is not None else self.rollout
+        completions = rollout.generate([p["prompt_ids"] for p in prompts], params)
         rows = [prompts[c.prompt_index] for c in completions]
         verify_started = time.perf_counter()
         verdicts = verify_batch(
@@ -464,6 +487,7 @@ class RLVRModule(PostTrainingModule):
             r.non_eos_reward if r.non_eos_penalty else None,
         )
         batch["verifiers"] = [row["verifier"] for row in rows]
+        batch["sampler_logprobs"] = [c.logprobs for c in completions]
         batch["reward_seconds"] = reward_seconds
         return batch
 
@@ -568,11 +592,12 @@ class RLVRModule(PostTrainingModule):
     def training_step(self, micro_batches: list[dict], batch_idx: int) -> None:
         prompts = [p for mb in micro_batches for p in mb["prompts"]]
         started = time.perf_counter()
-        batch = self.generate(prompts)
+        # async_mode: the batch sampled one update ago (and the next one starts now)
+        batch = self.overlap.next_batch(prompts) if self.overlap is not None else self.generate(prompts)
         generated = time.perf_counter()
         self.score_rollout(batch)
         update_stats = self.update(batch)
-        if hasattr(self.rollout, "push_weights"):
+        if hasattr(self.rollout, "push_weights") and self.overlap is None:
             self.rollout.push_weights(self.model)
         finished = time.perf_counter()
         self.log_metrics(
