@@ -49,11 +49,11 @@ def digest(path: Path) -> str:
 @pytest.fixture
 def command(monkeypatch):
     """Registers a `boom` command that raises the exception given to it."""
-    module = types.ModuleType("tulu_lightning_test_boom")
+    module = types.ModuleType(cli.command_module("boom"))
     module.configure_parser = lambda parser: None
     module.run = lambda args: (_ for _ in ()).throw(module.error)
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    monkeypatch.setattr(cli, "COMMANDS", {"boom": (module.__name__, "raises")})
+    monkeypatch.setattr(cli, "COMMANDS", {"boom": "raises"})
     return module
 
 

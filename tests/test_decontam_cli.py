@@ -56,6 +56,13 @@ def test_end_to_end(tmp_path, only_decontaminate, capsys):
     assert "CONTAMINATED" in table and "50.00%" in table
     captured = capsys.readouterr()
     assert "train_sample.jsonl:3" in captured.err
+    paragraph = " ".join(captured.out[captured.out.index("decontamination: ") :].split())
+    assert paragraph.startswith(
+        "decontamination: 1 of 1 dataset × benchmark pairs contaminated, 2 training rows"
+    )
+    assert (
+        f"clean copies {out / 'clean'}" in paragraph and f"mlflow ui --backend-store-uri {uri}" in paragraph
+    )
 
     import mlflow
 

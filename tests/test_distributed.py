@@ -17,10 +17,15 @@ pytestmark = pytest.mark.distributed
 
 
 def run_fit(config_path, *overrides: str) -> None:
+    run_python("-m", "tulu_lightning", "fit", "--config", str(config_path), *overrides)
+
+
+def run_python(*arguments: str) -> None:
+    """`python <arguments>` from the repository root, one torch thread, launched afresh (not as a rank)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     env.pop("LOCAL_RANK", None)
     process = subprocess.run(
-        [sys.executable, "-m", "tulu_lightning", "fit", "--config", str(config_path), *overrides],
+        [sys.executable, *arguments],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -239,6 +239,15 @@ def test_eval_command_on_a_model_into_mlflow(tiny_model, tmp_path, capsys):
         ])  # fmt: skip
         assert len(judge.prompts) == 2  # one judgement per AlpacaEval question (both metrics share it)
     assert code == 0
+    shown = capsys.readouterr()
+    assert shown.err.startswith(f"eval: tasks gsm8k, truthfulqa, humaneval, alpaca_eval, deepmind_math, ifeval_ood of "
+                                f"tulu3_dev, tulu3_unseen on {tiny_model} (at most 2 questions per task); loading")  # fmt: skip
+    assert re.search(
+        r"\ndev/gsm8k: \d\.\d{4} \(\S+, \d+ s\)\n", shown.err.replace("\r", "\n")
+    )  # as soon as it is known
+    paragraph = " ".join(shown.out[shown.out.index("eval of ") :].split())
+    assert "6 tasks (6 scored)" in paragraph and "Key figures: dev/mean " in paragraph
+    assert f"mlflow ui --backend-store-uri sqlite:///{db}" in paragraph
     summary = json.loads((tmp_path / "out" / "metrics.json").read_text())
     metrics = summary["metrics"]
     dev, unseen = (

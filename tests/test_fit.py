@@ -35,7 +35,9 @@ def test_mlflow_run_holds_config_metrics_commit_and_model(finished_run):
     assert len(losses) == cfg.trainer.max_steps
     assert len(run.data.tags["mlflow.source.git.commit"]) >= 40
     assert run.data.tags["model_dir"] == str((Path(cfg.trainer.output_dir) / "hf").resolve())
-    assert "config.yaml" in {a.path for a in client.list_artifacts(result.run_id)}
+    artifacts = {a.path for a in client.list_artifacts(result.run_id)}
+    assert {"config.yaml", "training_curves.png"} <= artifacts
+    assert (Path(cfg.trainer.output_dir) / "training_curves.png").read_bytes().startswith(b"\x89PNG")
     # the export as the run's logged model (MLflow 3), its files copied (tracking.log_model)
     (model,) = client.search_logged_models(
         [run.info.experiment_id], filter_string=f"source_run_id='{result.run_id}'"

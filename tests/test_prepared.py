@@ -19,7 +19,7 @@ from tests.conftest import DEMO_DATA, REPO
 from tulu_lightning import prepared
 from tulu_lightning.chat import LengthLimit, tokenize_chat
 from tulu_lightning.config import DataConfig
-from tulu_lightning.data import IGNORE_INDEX, PackedRows, collate_packed, load_train_val, pack_rows
+from tulu_lightning.data import IGNORE_INDEX, DataError, PackedRows, collate_packed, load_train_val, pack_rows
 from tulu_lightning.models import train_tiny_tokenizer
 from tulu_lightning.prepared import Recipe, prepare
 from tulu_lightning.schemas import RowErrors, Schema, row_texts, validate_splits
@@ -239,9 +239,14 @@ def test_a_preparation_killed_midway_leaves_no_store(tmp_path, tokenizer, monkey
     assert store.prepared_here and len(store.train) == 8 and not stale.exists()
 
 
-def test_hub_dataset_rows_are_prepared_as_their_file(tmp_path, tokenizer):
-    """`data.hub_dataset` through `datasets.load_dataset` (a local dataset directory here: no downloads), rows
-    named `<name>[<split>]:<row>`."""
+@pytest.mark.parametrize("streaming", [True, False], ids=["streamed", "downloaded"])
+def test_hub_dataset_rows_are_prepared_as_their_file(tmp_path, tokenizer, monkeypatch, streaming):
+    """`data.hub_dataset` through `datasets` (a local dataset directory here: no downloads), streamed into the
+    store (nothing cached whole by `datasets`) or loaded whole; rows named `<name>[<split>]:<row>`; the key follows
+    the files and, streamed, the commit `datasets` resolved."""
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
     hub = tmp_path / "org_chats"
     hub.mkdir()
     lines = SFT_MIXTURE.read_text().splitlines()
@@ -249,7 +254,7 @@ def test_hub_dataset_rows_are_prepared_as_their_file(tmp_path, tokenizer):
         "\n".join([*lines, '{"messages": [{"role": "user", "content": "hi"}]}']) + "\n"
     )
     recipe = Recipe("sft", 1024, False)
-    data = DataConfig(hub_dataset=str(hub), hub_split="train")
+    data = DataConfig(hub_dataset=str(hub), hub_split="train", hub_streaming=streaming)
     with pytest.raises(RowErrors) as caught:
         prepare(data, recipe, tokenizer, tmp_path / "a")
     assert caught.value.problems == [f"{hub}[train]:9: 'messages' has no assistant turn to train on"]
@@ -257,6 +262,21 @@ def test_hub_dataset_rows_are_prepared_as_their_file(tmp_path, tokenizer):
     from_hub = prepare(data, recipe, tokenizer, tmp_path / "a")
     from_file = prepare(DataConfig(train_files=[str(SFT_MIXTURE)]), recipe, tokenizer, tmp_path / "b")
     assert as_lists(from_hub.train) == as_lists(from_file.train) and len(from_hub.train) == 8
+    cached = list((tmp_path / "hf-cache").rglob("*.arrow"))
+    assert not cached if streaming else cached
+    assert not prepare(data, recipe, tokenizer, tmp_path / "a").prepared_here
+    if streaming:  # the dataset at another commit: prepared again
+        builder = datasets.load_dataset_builder
+
+        def at_another_commit(*args, **kwargs):
+            loaded = builder(*args, **kwargs)
+            loaded.hash = "0" * 40
+            return loaded
+
+        monkeypatch.setattr(datasets, "load_dataset_builder", at_another_commit)
+        assert prepare(data, recipe, tokenizer, tmp_path / "a").prepared_here
+    with pytest.raises(DataError, match=r"data.hub_dataset: cannot load .* split 'dev': .*split"):
+        prepare(replace(data, hub_split="dev"), recipe, tokenizer, tmp_path / "a")
 
 
 def test_parquet_rows_are_prepared_as_their_jsonl(tmp_path, tokenizer):

@@ -9,8 +9,9 @@ import time
 
 import pytest
 
-from tulu_lightning import rewards, verify_cli
-from tulu_lightning.cli import COMMANDS, CLIError
+from tulu_lightning import rewards
+from tulu_lightning.cli import COMMANDS, CLIError, command_module
+from tulu_lightning.cli import verify as verify_cli
 from tulu_lightning.rewards import Verdict, VerifierError, reward_function, verify, verify_batch
 
 
@@ -187,7 +188,7 @@ def test_verify_command(tmp_path, capsys) -> None:
         {"response": "nothing", "ground_truth": "3"},
     ]
     preds.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
-    assert COMMANDS["verify"][0] == "tulu_lightning.verify_cli"
+    assert "verify" in COMMANDS and command_module("verify") == "tulu_lightning.cli.verify"
     parser = argparse.ArgumentParser()
     verify_cli.configure_parser(parser)
     assert verify_cli.run(parser.parse_args(["--verifier", "math", "--input", str(preds)])) == 0

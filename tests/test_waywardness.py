@@ -9,14 +9,10 @@ import torch
 from conftest import write_config
 from test_prompt_tuning import tiny_prompt_config
 
-from tulu_lightning.waywardness import (
-    RunResult,
-    accuracy_f1_svg,
-    nearest_tokens,
-    normalize_text,
-    projection_f1,
-    select_gammas,
-)
+from tulu_lightning.models import train_tiny_tokenizer
+from tulu_lightning.plots import accuracy_vs_f1
+from tulu_lightning.projection import nearest_tokens, normalize_text, projected_text, projection_f1
+from tulu_lightning.waywardness import RunResult, select_gammas
 
 
 def test_nearest_token_by_each_metric_by_hand():
@@ -50,10 +46,45 @@ def test_selection_rule_best_accuracy_among_faithful_gammas():
     ]
     selected = select_gammas(results, 0.98)
     assert selected[0]["gamma"] == 1.0 and selected[1] is None
-    svg = accuracy_f1_svg(results)
-    assert (
-        svg.startswith("<svg") and svg.count("<circle") == len(results) + 3
-    )  # points + one legend dot per γ
+
+
+def test_trade_off_plot_marks_the_band_and_the_threshold_and_shows_every_point():
+    results = [
+        _result(0, 0.0, 0.90, 0.10),
+        _result(1, 0.0, 0.90, 0.10),  # the same point as the first: both must stay visible
+        _result(0, 1.0, 0.89, 0.99),
+        _result(0, 10.0, 0.80, 1.00),
+    ]
+    axes = accuracy_vs_f1(results, 0.98).axes[0]
+    assert axes.get_title() and "F1" in axes.get_xlabel() and "accuracy" in axes.get_ylabel()
+    legend = [text.get_text() for text in axes.get_legend().get_texts()]
+    assert legend == ["within 2% of γ = 0 accuracy (0.900)", "F1 = 0.98", "γ = 0", "γ = 1", "γ = 10"]
+    band = axes.patches[0].get_extents().transformed(axes.transData.inverted())
+    assert (round(band.y0, 6), round(band.y1, 6)) == (0.88, 0.9)
+    points = [tuple(p) for collection in axes.collections for p in collection.get_offsets()]
+    assert len(points) == len(results) == len(set(points))  # the coinciding pair is spread apart
+    assert all(collection.get_facecolor().size == 0 for collection in axes.collections)  # hollow markers
+    assert [text.get_text() for text in axes.texts] == ["×2"]
+
+
+def test_projected_text_marks_bytes_of_a_split_character_instead_of_replacing_them():
+    tokenizer = train_tiny_tokenizer(["a ✓ b é"], vocab_size=300)  # byte-level: every byte is a token
+    byte_token = {b: tokenizer.convert_tokens_to_ids(ch) for ch, b in _byte_alphabet().items()}
+
+    def ids(data: bytes) -> list[int]:
+        return [byte_token[b] for b in data]
+
+    check = "✓".encode()  # 3 bytes
+    assert "\ufffd" in tokenizer.decode(ids(b"a" + check[:2]))  # what `decode` does with a split character
+    assert projected_text(tokenizer, ids(b"a" + check[:2])) == "a\\xe2\\x9c"
+    assert projected_text(tokenizer, ids(b"a " + check + " é".encode())) == "a ✓ é"  # whole, across tokens
+    assert projected_text(tokenizer, [tokenizer.bos_token_id, *ids(b"ok")]) == "<|bos|>ok"
+
+
+def _byte_alphabet() -> dict[str, int]:
+    from tulu_lightning.projection import _unicode_to_byte
+
+    return _unicode_to_byte()
 
 
 @pytest.mark.slow
@@ -75,7 +106,7 @@ def test_sweep_recovers_target_with_large_gamma_and_drifts_without(tmp_path):
     assert runs[0.0]["f1"] < 1.0  # started on the target text, wandered off it
     assert runs[0.0]["distance"] > runs[100.0]["distance"]
     assert summary["selected"]["0"]["gamma"] == 100.0
-    assert (tmp_path / "sweep" / "accuracy_vs_f1.svg").read_text().startswith("<svg")
+    assert (tmp_path / "sweep" / "accuracy_vs_f1.png").read_bytes().startswith(b"\x89PNG")
 
     import mlflow
 
@@ -84,6 +115,8 @@ def test_sweep_recovers_target_with_large_gamma_and_drifts_without(tmp_path):
     runs_logged = client.search_runs([experiment.experiment_id])
     names = {run.info.run_name: run for run in runs_logged}
     assert "waywardness:summary" in names
+    logged = {a.path for a in client.list_artifacts(names["waywardness:summary"].info.run_id)}
+    assert {"accuracy_vs_f1.png", "summary.md", "summary.json"} <= logged
     large = names["waywardness:target0_gamma100_seed0"]
     assert large.data.metrics["waywardness/f1"] == 1.0
     assert large.data.tags["waywardness.projected_text"] == "a story about a cat"

@@ -288,9 +288,15 @@ def generation_masks(
 
 def prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
     """Token ids of the conversation up to the generation prompt of the next assistant turn."""
-    _check_roles(messages)
-    text = render(tokenizer, messages, add_generation_prompt=True)
-    return tokenizer(text, add_special_tokens=False)["input_ids"]
+    return tokenize_prompts(tokenizer, [messages])[0]
+
+
+def tokenize_prompts(tokenizer, conversations: Sequence[list[dict]]) -> list[list[int]]:
+    """`prompt_ids` of each conversation, in one batched encoding."""
+    for messages in conversations:
+        _check_roles(messages)
+    texts = [render(tokenizer, messages, add_generation_prompt=True) for messages in conversations]
+    return tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
 
 
 def _check_roles(messages: list[dict]) -> None:

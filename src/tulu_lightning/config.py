@@ -25,9 +25,9 @@ T = TypeVar("T")
 @dataclass
 class TrackingConfig:
     uri: str = "sqlite:///mlflow.db"  # MLflow tracking URI; a server URL works too
-    experiment: str = "tulu_lightning"
-    run_name: str | None = None
-    enabled: bool = True
+    experiment: str = "tulu_lightning"  # MLflow experiment the run goes to (created when missing)
+    run_name: str | None = None  # MLflow run name; None: objective · config name · time
+    enabled: bool = True  # false: no MLflow run at all
     # the exported model as an MLflow logged model of the run, its files copied into the artifact store; false: the
     # logged model only points at the export (its path), nothing copied (what an 8B export wants)
     log_model: bool = True
@@ -39,13 +39,13 @@ class TrackingConfig:
 class TinyModelConfig:
     """A small Llama-shaped model built from scratch with a BPE tokenizer trained on the training data."""
 
-    vocab_size: int = 512
-    hidden_size: int = 128
-    intermediate_size: int = 384
-    num_hidden_layers: int = 4
-    num_attention_heads: int = 4
-    num_key_value_heads: int = 4
-    max_position_embeddings: int = 512
+    vocab_size: int = 512  # BPE vocabulary trained on the training texts (with the special tokens)
+    hidden_size: int = 128  # width of the residual stream
+    intermediate_size: int = 384  # width of the MLP
+    num_hidden_layers: int = 4  # decoder layers
+    num_attention_heads: int = 4  # query heads (divides hidden_size)
+    num_key_value_heads: int = 4  # key/value heads (divides num_attention_heads; fewer is GQA)
+    max_position_embeddings: int = 512  # longest sequence the RoPE tables cover
 
 
 @dataclass
@@ -64,64 +64,68 @@ class ModelConfig:
     # BOS at the start of every sequence, written by the chat template (and so saved with the exported tokenizer):
     # None keeps what the tokenizer's template did (what the previous stage trained on); true/false set it
     add_bos: bool | None = None
-    trust_remote_code: bool = False
+    trust_remote_code: bool = False  # run the model repository's own Python code (transformers)
 
 
 @dataclass
 class DataConfig:
     train_files: list[str] = field(default_factory=list)  # local JSONL/Parquet paths
-    val_files: list[str] = field(default_factory=list)
+    val_files: list[str] = field(default_factory=list)  # local validation files; none: see val_fraction
     hub_dataset: str | None = None  # e.g. allenai/tulu-3-sft-mixture (used when train_files is empty)
-    hub_split: str = "train"
+    hub_split: str = "train"  # split of hub_dataset to train on
+    # the store reads a hub dataset streamed (`datasets.load_dataset(..., streaming=True)`), row by row into its own
+    # Arrow file, keyed by the hub commit it resolved to: nothing is downloaded whole into the HF cache first (the
+    # store is the copy that is read). false: `load_dataset` downloads and caches it, keyed by its fingerprint
+    hub_streaming: bool = True
     val_fraction: float = 0.0  # carve a validation split from train when no val_files
-    max_train_samples: int | None = None
-    max_seq_length: int = 1024
+    max_train_samples: int | None = None  # only the first N training rows; None: all
+    max_seq_length: int = 1024  # tokens per example (prompt and response together)
     # an example (SFT chat, preference pair) longer than max_seq_length is dropped; true: cut and kept (counted
     # either way, as the MLflow run tags data.over_long_*)
     keep_truncated: bool = False
-    num_workers: int = 0
-    shuffle_seed: int = 0
-    # SFT chats and preference pairs are tokenized once into a store of Arrow files (prepared.py), found by its key:
-    # where the stores live (None: $TULU_LIGHTNING_CACHE/prepared, else ~/.cache/tulu_lightning/prepared), and
-    # how many processes tokenize (None: every core from 20,000 rows on)
+    num_workers: int = 0  # DataLoader worker processes (0: load in the training process)
+    shuffle_seed: int = 0  # seed of the data order and of the validation split carved by val_fraction
+    # SFT chats, preference pairs and RLVR prompts are tokenized once into a store of Arrow files (prepared.py),
+    # found by its key: where the stores live (None: $TULU_LIGHTNING_CACHE/prepared, else
+    # ~/.cache/tulu_lightning/prepared)
     prepared_dir: str | None = None
-    num_proc: int | None = None
+    num_proc: int | None = None  # tokenizing processes (None: every core from 20,000 rows on)
 
 
 @dataclass
 class OptimConfig:
-    lr: float = 1e-4
-    weight_decay: float = 0.0
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    eps: float = 1e-8
-    warmup_ratio: float = 0.0
+    lr: float = 1e-4  # peak learning rate (AdamW), reached after warmup
+    weight_decay: float = 0.0  # AdamW decoupled weight decay
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])  # AdamW [beta1, beta2]
+    eps: float = 1e-8  # AdamW epsilon
+    warmup_ratio: float = 0.0  # fraction of the schedule spent warming up linearly from 0
     warmup_steps: int | None = None  # overrides warmup_ratio when set
     scheduler: str = "linear"  # linear | constant | cosine
     schedule_steps: int | None = None  # length of the LR schedule in optimizer steps; None: the run's length
-    max_grad_norm: float | None = 1.0
+    max_grad_norm: float | None = 1.0  # clip the global gradient norm to this; None: no clipping
 
 
 @dataclass
 class TrainerConfig:
-    seed: int = 0
-    output_dir: str = "outputs/run"
+    seed: int = 0  # seed of the model's initialisation, dropout and sampling
+    output_dir: str = "outputs/run"  # the run's own directory: config, tokenizer, checkpoints, hf/
     # passes over the data; None: 1 without max_steps, else as many as max_steps needs (see `epoch_limit`)
     max_epochs: int | None = None
     max_steps: int = -1  # optimizer steps; -1: max_epochs alone (both set: the first reached ends the run)
     micro_batch_size: int = 8  # examples (or packed rows) per device per forward
-    gradient_accumulation_steps: int = 1
+    gradient_accumulation_steps: int = 1  # micro-batches per optimizer step (per device)
     precision: str = "32-true"  # e.g. bf16-mixed on GPU
-    accelerator: str = "auto"
+    accelerator: str = "auto"  # Lightning accelerator: auto | cpu | gpu
     devices: Any = 1  # int, list of ids, or "auto"
-    num_nodes: int = 1
+    num_nodes: int = 1  # machines, each running trainer.devices processes
     strategy: str = "auto"  # auto | ddp | fsdp2 (Lightning's ModelParallelStrategy)
-    log_every_n_steps: int = 10
+    log_every_n_steps: int = 10  # training metrics to MLflow every N optimizer steps
     val_check_interval: Any = 1.0  # fraction of an epoch, or a number of optimizer steps
-    checkpoint_every_n_steps: int | None = None
+    checkpoint_every_n_steps: int | None = None  # a checkpoint every N optimizer steps (all kept); None: none
     resume_from: str | None = None  # a Lightning checkpoint path, or "last" (the newest in output_dir)
     overwrite: bool = False  # replace an earlier run's outputs in output_dir (`fit --overwrite`)
     export: bool = True  # write a Hugging Face directory to <output_dir>/hf at the end
-    compile: bool = False
+    compile: bool = False  # not used yet: no torch.compile is applied whatever its value
 
 
 def epoch_limit(trainer: TrainerConfig) -> int:
@@ -320,11 +324,11 @@ __all__ = [
 class GenerationEvalConfig:
     """Held-out accuracy: greedy-decode the validation prompts and score them with a verifier."""
 
-    enabled: bool = False
+    enabled: bool = False  # run it at each validation
     verifier: str = "gsm8k"  # a name from tulu_lightning.rewards
-    max_new_tokens: int = 64
-    max_prompts: int = 200
-    batch_size: int = 64
+    max_new_tokens: int = 64  # longest greedy answer
+    max_prompts: int = 200  # only the first N validation prompts
+    batch_size: int = 64  # prompts per generate call
 
 
 @dataclass
@@ -332,15 +336,15 @@ class SuiteEvalConfig:
     """Tülu 3's benchmark suites on the live model at validation time (lm-eval, the `eval` extra; see
     `tulu_lightning.evaluation.callback`). Settings as in `eval` (configs/eval/*.yaml)."""
 
-    enabled: bool = False
-    suites: list[str] = field(default_factory=lambda: ["tulu3_dev"])
+    enabled: bool = False  # run the suites at validation (needs the `eval` extra)
+    suites: list[str] = field(default_factory=lambda: ["tulu3_dev"])  # tulu3_dev and/or tulu3_unseen
     tasks: list[str] | None = None  # only these tasks (as reported: gsm8k, ifeval, ...)
     local_data: str | None = None  # local copies of the benchmark datasets
     limit: int | None = None  # at most this many questions per task
     max_gen_toks: int | None = None  # cap on every task's new tokens
-    batch_size: int = 8
-    every_n_validations: int = 1
-    seed: int = 1234
+    batch_size: int = 8  # lm-eval batch size
+    every_n_validations: int = 1  # run the suites at every Nth validation only (they are slow)
+    seed: int = 1234  # lm-eval's random, numpy and torch seeds (its default)
     code_execution: CodeExecutionConfig = field(default_factory=CodeExecutionConfig)
 
 
@@ -348,7 +352,7 @@ class SuiteEvalConfig:
 class RunConfig:
     """Sections every training objective has; each objective's config adds its own section."""
 
-    objective: str = MISSING
+    objective: str = MISSING  # sft | dpo | reward_model | grpo | ppo | prompt_tuning
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

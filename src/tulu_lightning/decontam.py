@@ -56,11 +56,11 @@ class DataSpec:
 
 @dataclass
 class DecontamConfig:
-    benchmarks: list[DataSpec] = field(default_factory=list)
-    train: list[DataSpec] = field(default_factory=list)
-    out_dir: str = "outputs/decontam"
-    n: int = 8
-    seed: int = 0
+    benchmarks: list[DataSpec] = field(default_factory=list)  # files to match against: {path, fields, name}
+    train: list[DataSpec] = field(default_factory=list)  # training files to check: {path, fields, name}
+    out_dir: str = "outputs/decontam"  # reports, contaminated rows, index and clean copies
+    n: int = 8  # n-gram length in tokens (Tülu 3: 8)
+    seed: int = 0  # seed of the n-gram index's hashing (a saved index must match it)
     instance_threshold: float = 0.5  # fraction of a benchmark instance's tokens covered by shared n-grams
     dataset_threshold: float = 0.02  # fraction of a benchmark's instances overlapping the dataset
     train_fields: list[str] = field(
@@ -71,9 +71,9 @@ class DecontamConfig:
     index: str | None = None  # a saved index to use instead of reading the benchmarks
     benchmark_data: str | None = None  # local copies for suite benchmarks (eval's local_data); None: the hub
     chunk_mb: int = 8  # training text matched per parallel step (memory stays at a few chunks)
-    parquet_batch_rows: int = 4096
+    parquet_batch_rows: int = 4096  # rows read from a Parquet file at a time
     threads: int | None = None  # default: RAYON_NUM_THREADS, else all cores
-    progress: bool = True
+    progress: bool = True  # progress bars on stderr
     tracking: TrackingConfig = field(default_factory=lambda: TrackingConfig(experiment="decontamination"))
 
 

@@ -8,16 +8,19 @@ place from its Arrow files by every rank of every later start.
               written) and tokenized by `chat.tokenize_chats` (one batched encoding, no Jinja per prefix for the
               Tülu template); over-long examples are dropped or cut (`data.keep_truncated`) and counted
     split     the validation rows are carved out as `data.split_validation` does, on the raw rows' order
-    store     `<data.prepared_dir>/<objective>-<key>/`: `train/` and `val/` (Arrow, `input_ids`, `labels`,
-              `length` per example), `val_rows.jsonl` (the normalised validation rows, for generation accuracy)
-              and `meta.json` (counts, what the key hashes) written last: a store without it is not one
+    store     `<data.prepared_dir>/<kind>-<key>/`: `train/` and `val/` (Arrow, `input_ids`, `labels`,
+              `length` per example; a pair's per side; an RLVR prompt's `prompt_ids` up to the generation prompt,
+              `ground_truth`, `verifier` and `where`), `val_rows.jsonl` (the normalised validation rows, for
+              generation accuracy) and `meta.json` (counts, what the key hashes) written last: a store without it
+              is not one
 
 The key hashes everything the tokens depend on: the sources (path, size and modification time of each file; a
-hub dataset's fingerprint, which follows its revision), the tokenizer (its vocabulary, merges and normaliser,
-special tokens and chat template — so the BOS rule too), max length and truncation, the objective's settings,
-the validation split and schema, and `PREPARATION_VERSION`. Same key: the store is opened, nothing is
-tokenized. Another key: another store. A store is written to a temporary directory renamed into place, so a
-killed preparation never leaves a store that looks whole.
+hub dataset's commit, as `datasets` resolves it when streaming (`data.hub_streaming`, the default: its rows are
+streamed into the raw file, never downloaded whole first), else the downloaded dataset's fingerprint), the
+tokenizer (its vocabulary, merges and normaliser, special tokens and chat template — so the BOS rule too), max
+length and truncation, the objective's settings, the validation split and schema, and `PREPARATION_VERSION`.
+Same key: the store is opened, nothing is tokenized. Another key: another store. A store is written to a
+temporary directory renamed into place, so a killed preparation never leaves a store that looks whole.
 
 Rank discipline: only the first process of each node (local rank 0) prepares, holding a file lock next to the
 store (on one shared filesystem, one of them writes and the others find it); the other ranks wait for
@@ -34,14 +37,14 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from tulu_lightning.chat import IGNORE_INDEX, tokenize_chats
+from tulu_lightning.chat import IGNORE_INDEX, tokenize_chats, tokenize_prompts
 from tulu_lightning.config import DataConfig
 from tulu_lightning.errors import ChatFormatError, DataError
 from tulu_lightning.files import PARTIAL_PREFIX, atomic_path, file_lock, parse_jsonl_line, write_text
@@ -54,9 +57,11 @@ WAIT_SECONDS = 1.0  # how often a waiting rank looks for the store
 # what one prepared row says happened to its raw row
 KEPT, DROPPED, BAD, BLANK = 0, 1, 2, 3
 # per kind of row: the conversations tokenized (each gives `<prefix>input_ids` and `<prefix>labels` columns), and
-# what an example is called in the counts (`over_long_<unit>`, `dropped_<unit>`)
+# what an example is called in the counts (`over_long_<unit>`, `dropped_<unit>`); a prompt (RLVR) is tokenized up
+# to the generation prompt, into `prompt_ids`, and keeps what its reward needs (`PROMPT_FIELDS`)
 CONVERSATIONS = {"sft": {"messages": ""}, "preference": {"chosen": "chosen_", "rejected": "rejected_"}}
-UNITS = {"sft": "examples", "preference": "pairs"}
+UNITS = {"sft": "examples", "preference": "pairs", "prompt": "prompts"}
+PROMPT_FIELDS = {"ground_truth": "ground_truth", "verifier": "dataset", "where": "where"}  # column: row field
 
 
 def global_rank() -> int:
@@ -86,12 +91,12 @@ def default_root() -> Path:
 class Recipe:
     """How the rows of one objective become examples: `kind` names the schema and the tokenization."""
 
-    kind: str  # "sft" (chats) | "preference" (pairs)
-    max_length: int
+    kind: str  # "sft" (chats) | "preference" (pairs) | "prompt" (RLVR prompts; over-long ones are dropped)
+    max_length: int  # of an example (a prompt: the room left for its response is not counted)
     keep_truncated: bool
     last_turn_only: bool = False
     val_verifiable: bool = False  # validation rows need a ground truth (generation accuracy while training)
-    val_verifier: str = "gsm8k"  # their default verifier
+    default_verifier: str = "gsm8k"  # of rows with a ground truth that name none (canonical name)
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
@@ -143,7 +148,8 @@ def _hash(value: object) -> str:
 
 class Examples:
     """The examples of one prepared split: example i's token columns (`input_ids` and `labels`, or
-    `chosen_input_ids`, ... for pairs) as int32 arrays, read from the split's Arrow files.
+    `chosen_input_ids`, ... for pairs; `prompt_ids` for prompts) as int32 arrays and its text columns (a prompt's
+    `ground_truth`, `verifier`, `where`) as strings, read from the split's Arrow files.
 
     Only the per-example offsets are held in memory (8 bytes an example and column); each example's tokens are
     read with `pread` at their place in the file (found once through a memory map of its record batches). Reading
@@ -191,7 +197,7 @@ class Examples:
     def __len__(self) -> int:
         return len(self.lengths)
 
-    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+    def __getitem__(self, index: int) -> dict[str, np.ndarray | str]:
         batches, starts, _ = self._load()
         if not 0 <= index < starts[-1]:
             raise IndexError(index)
@@ -199,12 +205,11 @@ class Examples:
         number, columns = batches[batch]
         descriptor = self._descriptor(number)
         i = index - starts[batch]
-        return {
-            name: np.frombuffer(
-                os.pread(descriptor, int(ends[i + 1] - ends[i]), int(ends[i])), dtype=np.int32
-            )
-            for name, ends in columns.items()
-        }
+        item = {}
+        for name, (ends, text) in columns.items():
+            data = os.pread(descriptor, int(ends[i + 1] - ends[i]), int(ends[i]))
+            item[name] = data.decode("utf-8") if text else np.frombuffer(data, dtype=np.int32)
+        return item
 
     def _descriptor(self, number: int) -> int:
         if number not in self._files:
@@ -215,9 +220,10 @@ class Examples:
         return self._files[number]
 
 
-def _batch_offsets(path: Path) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
-    """For each record batch of an Arrow stream file (as `datasets` writes them): the byte offsets in the file
-    where each example's tokens start (and the last one ends), per list column, and the `length` column."""
+def _batch_offsets(path: Path) -> Iterator[tuple[dict[str, tuple[np.ndarray, bool]], np.ndarray]]:
+    """For each record batch of an Arrow stream file (as `datasets` writes them): per list (int32) or string
+    column, the byte offsets in the file where each example's value starts (and the last one ends) and whether it
+    is text; and the `length` column."""
     import pyarrow as pa
 
     mapped = pa.memory_map(str(path))
@@ -232,7 +238,13 @@ def _batch_offsets(path: Path) -> Iterator[tuple[dict[str, np.ndarray], np.ndarr
                 assert field.type.value_type == pa.int32(), field
                 values = column.values
                 start = values.buffers()[1].address - base + 4 * values.offset
-                columns[field.name] = start + 4 * column.offsets.to_numpy().astype(np.int64)
+                columns[field.name] = (start + 4 * column.offsets.to_numpy().astype(np.int64), False)
+            elif pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+                _, offsets, data = column.buffers()  # offsets into `data` (none: every string is empty)
+                width = np.int64 if pa.types.is_large_string(field.type) else np.int32
+                ends = np.frombuffer(offsets, dtype=width)[column.offset : column.offset + len(column) + 1]
+                start = data.address - base if data is not None else 0
+                columns[field.name] = (start + ends.astype(np.int64), True)
         yield columns, batch.column("length").to_numpy().astype(np.int64)
     mapped.close()
 
@@ -254,9 +266,10 @@ class Store:
     def val(self) -> Examples:
         return Examples(self.directory / "val")
 
-    def val_rows(self) -> list[dict]:
-        path = self.directory / VAL_ROWS
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    def val_rows(self, limit: int | None = None) -> list[dict]:
+        """The normalised validation rows (the first `limit` of them)."""
+        with open(self.directory / VAL_ROWS, encoding="utf-8") as f:
+            return [json.loads(line) for line in itertools.islice(f, limit)]
 
 
 def open_store(directory: Path) -> Store | None:
@@ -310,34 +323,16 @@ def _wait_for(directory: Path, timeout: float | None = None) -> Store:
 def _write_store(
     directory: Path, data: DataConfig, hub, recipe: Recipe, tokenizer, key: str, num_proc: int | None
 ) -> dict[str, int]:
-    from tulu_lightning.schemas import RowErrors
-
     started = time.perf_counter()
     with atomic_path(directory) as work, _quiet_when_small(data):
         scratch = work / "scratch"  # raw rows and the map's own files, removed once the splits are saved
-        scratch.mkdir(parents=True)
-        limit = data.max_train_samples
-        raw_train, sources = _raw_rows(scratch / "raw-train.arrow", data.train_files, hub, data, limit)
-        train_order, val_order = _split(raw_train.num_rows, data)
-        num_proc = num_proc or _default_num_proc(raw_train.num_rows)
-        prepared = _prepare_rows(raw_train, sources, recipe, tokenizer, num_proc)
-        problems = _problems(prepared)
-        raw_val, val_sources, prepared_val = raw_train, sources, prepared
-        if data.val_files:
-            raw_val, val_sources = _raw_rows(scratch / "raw-val.arrow", data.val_files, None, data, None)
-            prepared_val = _prepare_rows(raw_val, val_sources, recipe, tokenizer, 1)
-            problems += _problems(prepared_val)
-            val_order = np.arange(raw_val.num_rows)
-        val_rows, val_problems = _validation_rows(raw_val, val_sources, val_order, recipe)
-        reported = set(problems)
-        problems += [p for p in val_problems if p not in reported]  # a row bad for both schemas: once
-        if problems:
-            raise RowErrors(problems)
-        counts = _save_split(prepared, train_order, work / "train", "", recipe)
-        counts.update(_save_split(prepared_val, val_order, work / "val", "val_", recipe))
+        rows = _validated_rows(scratch, data, hub, recipe, tokenizer, num_proc)
+        counts = _save_split(rows.train, rows.train_order, work / "train", "", recipe)
+        counts.update(_save_split(rows.val, rows.val_order, work / "val", "val_", recipe))
+        num_proc = rows.num_proc
         with open(work / VAL_ROWS, "w", encoding="utf-8") as f:
-            f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in val_rows)
-        del raw_train, raw_val, prepared, prepared_val
+            f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows.val_rows)
+        del rows
         shutil.rmtree(scratch)
         lengths = Examples(work / "train").lengths
         meta = {
@@ -351,6 +346,68 @@ def _write_store(
             "recipe": asdict(recipe),
         }
         write_text(work / META, json.dumps(meta, indent=1))
+    return counts
+
+
+@dataclass
+class _Validated:
+    """Every row of a config's data read, validated (and, given a tokenizer, tokenized): one prepared row per raw
+    row of each split's sources, the splits' orders over them, and the normalised validation rows."""
+
+    train: object  # datasets.Dataset of prepared rows (`_features`)
+    train_order: np.ndarray
+    val: object
+    val_order: np.ndarray
+    val_rows: list[dict]
+    num_proc: int
+
+
+def _validated_rows(
+    scratch: Path, data: DataConfig, hub, recipe: Recipe, tokenizer, num_proc: int | None
+) -> _Validated:
+    """Read the sources into `scratch`, validate and tokenize every row (`tokenizer` None: validate only); raise
+    `RowErrors` naming every bad row of both splits."""
+    from tulu_lightning.schemas import RowErrors
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    raw_train, sources = _raw_rows(
+        scratch / "raw-train.arrow", data.train_files, hub, data, data.max_train_samples
+    )
+    train_order, val_order = _split(raw_train.num_rows, data)
+    num_proc = num_proc or _default_num_proc(raw_train.num_rows)
+    prepared = _prepare_rows(raw_train, sources, recipe, tokenizer, num_proc)
+    problems = _problems(prepared)
+    raw_val, val_sources, prepared_val = raw_train, sources, prepared
+    if data.val_files:
+        raw_val, val_sources = _raw_rows(scratch / "raw-val.arrow", data.val_files, None, data, None)
+        prepared_val = _prepare_rows(raw_val, val_sources, recipe, tokenizer, 1)
+        problems += _problems(prepared_val)
+        val_order = np.arange(raw_val.num_rows)
+    val_rows, val_problems = _validation_rows(raw_val, val_sources, val_order, recipe)
+    reported = set(problems)
+    problems += [p for p in val_problems if p not in reported]  # a row bad for both schemas: once
+    if problems:
+        raise RowErrors(problems)
+    return _Validated(prepared, train_order, prepared_val, val_order, val_rows, num_proc)
+
+
+def check_rows(
+    data: DataConfig, recipe: Recipe, root: str | Path | None = None, num_proc: int | None = None
+) -> tuple[int, int]:
+    """Validate every row of `data` as `prepare` does (the same reading and the same validator), without a
+    tokenizer and without storing anything: (training rows, validation rows), or `RowErrors` naming every bad
+    row. What only tokenizing finds (a turn the chat template cannot locate) is left to `prepare`. The raw rows'
+    copy is made next to the stores (`root`), as `prepare` makes it, and removed."""
+    import tempfile
+
+    hub = None if data.train_files else _hub_dataset(data)
+    root = Path(root) if root else default_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".check-", dir=root) as scratch, _quiet_when_small(data):
+        rows = _validated_rows(Path(scratch), data, hub, recipe, None, num_proc)
+        status = rows.train.data.table.column("status").to_numpy()[rows.train_order]
+        counts = int((status == KEPT).sum()), len(rows.val_rows)
+        del rows  # its memory-mapped files, before their directory goes
     return counts
 
 
@@ -377,11 +434,13 @@ def _default_num_proc(num_rows: int) -> int:
 
 @dataclass
 class _Hub:
-    dataset: object
+    # the split's rows in order: a streaming `IterableDataset`, or a downloaded `Dataset`
+    rows: Iterable[dict]
     fingerprint: str
 
 
 def _hub_dataset(data: DataConfig) -> _Hub:
+    """The hub dataset's split (a local dataset directory too) and what identifies its rows for the key."""
     import datasets
 
     if not data.hub_dataset:
@@ -389,13 +448,27 @@ def _hub_dataset(data: DataConfig) -> _Hub:
 
         raise ConfigError("data: set data.train_files or data.hub_dataset")
     try:
-        dataset = datasets.load_dataset(data.hub_dataset, split=data.hub_split)
+        if not data.hub_streaming:
+            dataset = datasets.load_dataset(data.hub_dataset, split=data.hub_split)
+            return _Hub(dataset, dataset._fingerprint)
+        builder = datasets.load_dataset_builder(data.hub_dataset)
+        rows = builder.as_streaming_dataset(split=data.hub_split)
     except (OSError, ValueError) as err:  # not reachable, no such dataset or split (datasets' own errors)
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise DataError(
             f"data.hub_dataset: cannot load {data.hub_dataset!r} split {data.hub_split!r}: {reason}"
         ) from None
-    return _Hub(dataset, dataset._fingerprint)
+    return _Hub(rows, _streamed_fingerprint(builder))
+
+
+def _streamed_fingerprint(builder) -> str:
+    """A streamed dataset's identity without reading it: `builder.hash`, which for a hub dataset is the commit
+    its files were resolved at (`hf://datasets/<name>@<sha>/...`; a new commit, a new key), with the builder's
+    config; and the path, size and modification time of each local data file (a local dataset directory, whose
+    hash does not follow its files' contents)."""
+    files = [path for paths in (builder.config.data_files or {}).values() for path in paths]
+    local = [source_fingerprint(path) for path in files if "://" not in str(path) and Path(path).exists()]
+    return _hash({"hash": builder.hash, "config": builder.config_id, "local_files": local})
 
 
 def _raw_rows(path: Path, files: Sequence[str], hub: _Hub | None, data: DataConfig, limit: int | None):
@@ -441,7 +514,7 @@ def _source_lines(files: Sequence[str], hub: _Hub | None) -> Iterator[tuple[int,
         else:
             raise DataError(f"{path}: unsupported data file type {path.suffix!r} (use .jsonl or .parquet)")
     if not files and hub is not None:
-        for number, fields in enumerate(hub.dataset, start=1):
+        for number, fields in enumerate(hub.rows, start=1):
             yield 0, number, _json_bytes(fields)
 
 
@@ -473,14 +546,18 @@ def _split(num_rows: int, data: DataConfig) -> tuple[np.ndarray, np.ndarray]:
 def _features(recipe: Recipe):
     import datasets
 
-    tokens = {
-        f"{prefix}{name}": datasets.Sequence(datasets.Value("int32"))
-        for prefix in CONVERSATIONS[recipe.kind].values()
-        for name in ("input_ids", "labels")
-    }
+    tokens = datasets.Sequence(datasets.Value("int32"))
+    if recipe.kind == "prompt":
+        columns = {"prompt_ids": tokens, **{name: datasets.Value("string") for name in PROMPT_FIELDS}}
+    else:
+        columns = {
+            f"{prefix}{name}": tokens
+            for prefix in CONVERSATIONS[recipe.kind].values()
+            for name in ("input_ids", "labels")
+        }
     return datasets.Features(
         {
-            **tokens,
+            **columns,
             "length": datasets.Value("int32"),
             "status": datasets.Value("int8"),
             "over_long": datasets.Value("bool"),
@@ -512,13 +589,8 @@ def prepare_batch(batch: dict, sources: list[str], recipe: Recipe, tokenizer) ->
     from tulu_lightning.schemas import Schema, normalise_rows
 
     n = len(batch["row"])
-    empty = np.zeros(0, dtype=np.int32)
-    conversations = CONVERSATIONS[recipe.kind]
-    out = {
-        f"{prefix}{name}": [empty] * n
-        for prefix in conversations.values()
-        for name in ("input_ids", "labels")
-    }
+    out = {name: [np.zeros(0, dtype=np.int32)] * n for name in _features(recipe)}
+    out.update({name: [""] * n for name in PROMPT_FIELDS if name in out})
     out.update({"length": [0] * n, "status": [BLANK] * n, "over_long": [False] * n, "problem": [None] * n})
     rows, position = [], {}  # the parsed rows, and each one's position in the batch by its `where`
     for i, (source, number, text) in enumerate(zip(batch["source"], batch["row"], batch["json"])):
@@ -530,11 +602,19 @@ def prepare_batch(batch: dict, sources: list[str], recipe: Recipe, tokenizer) ->
         if fields is not None:
             rows.append(Row(sources[source], number, fields))
             position[rows[-1].where] = i
-    normalised, problems = normalise_rows(rows, Schema(recipe.kind))
+    normalised, problems = normalise_rows(rows, Schema(recipe.kind, default_verifier=recipe.default_verifier))
     for problem in problems:
         i = position[problem.split(": ", 1)[0]]
         out["status"][i], out["problem"][i] = BAD, problem
     good = [position[row["where"]] for row in normalised]
+    if tokenizer is None:  # validation only (`check_rows`)
+        for i in good:
+            out["status"][i] = KEPT
+        return out
+    if recipe.kind == "prompt":
+        _prompts(normalised, good, recipe, tokenizer, out)
+        return out
+    conversations = CONVERSATIONS[recipe.kind]
     sides = [_tokenize(tokenizer, normalised, field, recipe, out, good) for field in conversations]
     for i, chats in zip(good, zip(*sides)):
         if out["status"][i] == BAD:  # a turn the template cannot locate
@@ -552,6 +632,20 @@ def prepare_batch(batch: dict, sources: list[str], recipe: Recipe, tokenizer) ->
             out[f"{prefix}input_ids"][i], out[f"{prefix}labels"][i] = ids, labels
         out["length"][i], out["status"][i] = sum(len(ids) for ids, _ in chats), KEPT
     return out
+
+
+def _prompts(rows: list[dict], positions: list[int], recipe: Recipe, tokenizer, out: dict) -> None:
+    """Prompt rows tokenized up to the generation prompt (one batched encoding), with what their reward needs; a
+    prompt longer than `max_length` (no room left for the response) is dropped."""
+    for i, row, ids in zip(positions, rows, tokenize_prompts(tokenizer, [row["messages"] for row in rows])):
+        out["over_long"][i] = len(ids) > recipe.max_length
+        if out["over_long"][i]:
+            out["status"][i] = DROPPED
+            continue
+        out["prompt_ids"][i] = np.asarray(ids, dtype=np.int32)
+        out["length"][i], out["status"][i] = len(ids), KEPT
+        for column, field in PROMPT_FIELDS.items():
+            out[column][i] = row[field]
 
 
 def _tokenize(
@@ -612,7 +706,7 @@ def _validation_rows(
             continue
         if fields is not None:
             rows.append(Row(sources[entry["source"]], entry["row"], fields))
-    schema = Schema(recipe.kind, verifiable=recipe.val_verifiable, default_verifier=recipe.val_verifier)
+    schema = Schema(recipe.kind, verifiable=recipe.val_verifiable, default_verifier=recipe.default_verifier)
     try:
         (normalised,) = validate_splits([(rows, schema)])
     except RowErrors as err:

@@ -35,9 +35,7 @@ from tulu_lightning.config import (
     load_yaml,
     merge_config,
     require_files,
-    to_yaml,
 )
-from tulu_lightning.errors import OutputError
 from tulu_lightning.files import file_lock, write_text
 from tulu_lightning.tracking import readable_run_name
 
@@ -396,35 +394,4 @@ def say(line: str) -> None:
         print(f"[recipe] {line}", flush=True)
 
 
-# --- the command ------------------------------------------------------------------------------------------
-
-
-def configure_parser(parser) -> None:
-    parser.add_argument("--config", required=True, help="recipe YAML (configs/demo/recipe.yaml)")
-    parser.add_argument("--print-config", action="store_true", help="print the resolved recipe and exit")
-    parser.add_argument(
-        "overrides",
-        nargs="*",
-        help="key=value on the recipe (output_dir=...) or STAGE:key=value on one stage",
-    )
-
-
-def run(args) -> int:
-    started = time.perf_counter()
-    cfg, stages = load_recipe(args.config, args.overrides)
-    if args.print_config:
-        print(to_yaml(cfg))
-        return 0
-    out = Path(cfg.output_dir)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"output_dir {out}: exists and is not a directory")
-    results = run_recipe(cfg, stages, config_file=args.config)
-    if not is_lead():
-        return 0
-    state = out / RECIPE_STATE
-    parent = json.loads(state.read_text()).get("parent_run_id") if state.is_file() else None
-    print(summary(cfg, results, parent, time.perf_counter() - started))
-    return 0
-
-
-__all__ = ["RecipeConfig", "StageConfig", "StageResult", "load_recipe", "run", "run_recipe"]
+__all__ = ["RecipeConfig", "StageConfig", "StageResult", "load_recipe", "run_recipe", "summary"]

@@ -52,10 +52,11 @@ class HFRollout:
     several ranks: forwards are then collective, so a rank whose sequences have all finished keeps forwarding
     one token until every rank is done (what generate's `synced_gpus` does)."""
 
-    def __init__(self, model, tokenizer, batch_size: int = 64):
+    def __init__(self, model, tokenizer, batch_size: int = 64, generator: torch.Generator | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.batch_size = batch_size  # sequences per decoding batch (at least one prompt's n samples)
+        self.generator = generator  # draws from this generator, else torch's global one
 
     @torch.no_grad()
     def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Completion]:
@@ -114,7 +115,7 @@ class HFRollout:
         synced = _collective_forwards(self.model)
         for step in range(params.max_tokens):
             if len(live):
-                token, logprob = _sample(logits, params)
+                token, logprob = _sample(logits, params, self.generator)
                 for row, t, lp in zip(live.tolist(), token.tolist(), logprob.tolist()):
                     tokens[row].append(t)
                     logprobs[row].append(lp)
@@ -153,7 +154,9 @@ class HFRollout:
         return Completion(prompt_index, tokens, text, logprobs, "stop" if stop_at is not None else "length")
 
 
-def _sample(logits: torch.Tensor, params: SamplingParams) -> tuple[torch.Tensor, torch.Tensor]:
+def _sample(
+    logits: torch.Tensor, params: SamplingParams, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The next token of each row, and its log-prob under logits / T (raw logits when greedy), as generate
     samples: argmax, else one multinomial draw from softmax(logits / T) after top-p filtering."""
     if params.temperature == 0:
@@ -165,7 +168,7 @@ def _sample(logits: torch.Tensor, params: SamplingParams) -> tuple[torch.Tensor,
         from transformers.generation.logits_process import TopPLogitsWarper
 
         scores = TopPLogitsWarper(params.top_p)(None, scores)
-    token = torch.multinomial(torch.softmax(scores, dim=-1), num_samples=1).squeeze(1)
+    token = torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=generator).squeeze(1)
     return token, logprobs.gather(-1, token.unsqueeze(-1)).squeeze(-1)
 
 

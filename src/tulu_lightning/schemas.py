@@ -237,14 +237,14 @@ def _ground_truth_problems(rows: dict[int, dict]) -> dict[int, str]:
 
 def validate_splits(splits: Sequence[tuple[Sequence[Row], Schema]]) -> list[list[dict]]:
     """Normalise every split's rows; raise `RowErrors` naming every bad row of every split before any is used."""
-    results = [normalise_rows(rows, _known_default(schema)) for rows, schema in splits]
+    results = [normalise_rows(rows, known_default(schema)) for rows, schema in splits]
     problems = [problem for _, split_problems in results for problem in split_problems]
     if problems:
         raise RowErrors(problems)
     return [rows for rows, _ in results]
 
 
-def _known_default(schema: Schema) -> Schema:
+def known_default(schema: Schema) -> Schema:
     """`schema` with its default verifier by its canonical name (a config error when there is no such verifier)."""
     if not schema.needs_ground_truth:
         return schema

@@ -417,3 +417,16 @@ def _quiet_mlflow() -> None:
     # Alembic prints its schema migrations at INFO the first time a SQLite store is created.
     for name in ("alembic", "mlflow.store.db.utils"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def save_figure(figure: Any, path: str | Path, client: Any = None, run_id: str | None = None) -> Path:
+    """Write a matplotlib figure to `path` (a PNG next to the outputs) and, with `client` and `run_id`, log it to
+    that MLflow run with `log_figure` (shown in the run's artifacts, under its file name)."""
+    from tulu_lightning.files import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format=path.suffix.lstrip(".") or "png", dpi=120)
+    if client is not None and run_id is not None:
+        client.log_figure(run_id, figure, path.name)
+    return path

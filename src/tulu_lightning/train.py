@@ -1,8 +1,9 @@
-"""`fit`: resolve the config, build the objective, train it with Lightning, export, track in MLflow.
+"""Training (the `fit` command, `cli/fit.py`): resolve the config, build the objective, train it with Lightning,
+export, track in MLflow.
 
 The output directory is the run's own and self-contained: `config.yaml` (the resolved config) and `tokenizer/`
 are written when the run starts, `checkpoints/` while it trains (each written whole, then renamed into place),
-`hf/` at the end. A directory holding an earlier run is refused unless resumed (`trainer.resume_from`) or
+`hf/` and `training_curves.png` at the end. A directory holding an earlier run is refused unless resumed (`trainer.resume_from`) or
 replaced (`--overwrite`); while a run trains, it holds the directory's lock.
 
 Resuming reads the checkpoint's run directory: its config (which may differ only in the keys of
@@ -42,13 +43,21 @@ from tulu_lightning.objectives import OBJECTIVES
 
 # The run directory's files.
 RUN_CONFIG, RUN_TOKENIZER, CHECKPOINTS, EXPORT = "config.yaml", "tokenizer", "checkpoints", "hf"
+CURVES = "training_curves.png"  # the loss and validation accuracy by step, drawn at the end (also in MLflow)
 LOCK = ".lock"  # held by the process training there
-RUN_OUTPUTS = (RUN_CONFIG, RUN_TOKENIZER, CHECKPOINTS, EXPORT)  # what `fit` writes, and --overwrite replaces
+RUN_OUTPUTS = (
+    RUN_CONFIG,
+    RUN_TOKENIZER,
+    CHECKPOINTS,
+    EXPORT,
+    CURVES,
+)  # what `fit` writes, and --overwrite replaces
 # What a resumed run may change from its config.yaml: how long and how often, not what is trained.
 RESUMABLE_CHANGES = (
     "trainer.resume_from", "trainer.overwrite", "trainer.output_dir", "trainer.max_steps", "trainer.max_epochs",
     "trainer.export", "trainer.checkpoint_every_n_steps", "trainer.log_every_n_steps",
-    "trainer.val_check_interval", "data.num_workers", "data.prepared_dir", "data.num_proc", "tracking.", "eval.",
+    "trainer.val_check_interval", "data.num_workers", "data.prepared_dir", "data.num_proc", "data.hub_streaming",
+    "tracking.", "eval.",
 )  # fmt: skip
 # Config values that name outputs, not inputs (every other existing path in a config is an input).
 OUTPUT_KEYS = (
@@ -186,7 +195,7 @@ def prepare_run_dir(cfg: RunConfig, checkpoint: Path | None, config_file: str | 
         check_trained_config(cfg, checkpoint, "trainer.resume_from")
     inputs = config_inputs(cfg, config_file, None if in_place else checkpoint)
     if in_place:
-        check_outputs([out / EXPORT], inputs)
+        check_outputs([out / EXPORT, out / CURVES], inputs)
         return
     check_outputs([out / name for name in RUN_OUTPUTS], inputs)
     # A run that failed before its first checkpoint left only what a start writes: nothing to lose.
@@ -309,9 +318,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 # --- fit -------------------------------------------------------------------------------------------------
 
 
-def fit(cfg: RunConfig, callbacks: list | None = None, config_file: str | None = None) -> FitResult:
+def fit(
+    cfg: RunConfig, callbacks: list | None = None, config_file: str | None = None, progress_bar: bool = True
+) -> FitResult:
     """Train `cfg` (see the module docstring for its output directory); `callbacks` are added to Lightning's,
-    `config_file` (the YAML it came from) is protected from being overwritten."""
+    `config_file` (the YAML it came from) is protected from being overwritten; `progress_bar=False` trains
+    without a bar (a sweep shows its own)."""
     import lightning as L
 
     out = Path(cfg.trainer.output_dir)
@@ -327,11 +339,17 @@ def fit(cfg: RunConfig, callbacks: list | None = None, config_file: str | None =
         if lead and not in_place:
             save_tokenizer(module.tokenizer, out / RUN_TOKENIZER)
         logger = start_tracking(cfg, out, checkpoint, in_place, lead, config_file)
-        return run_trainer(cfg, module, datamodule, logger, checkpoint, callbacks or [])
+        return run_trainer(cfg, module, datamodule, logger, checkpoint, callbacks or [], progress_bar)
 
 
 def run_trainer(
-    cfg: RunConfig, module, datamodule, logger, checkpoint: Path | None, callbacks: list
+    cfg: RunConfig,
+    module,
+    datamodule,
+    logger,
+    checkpoint: Path | None,
+    callbacks: list,
+    progress_bar: bool = True,
 ) -> FitResult:
     """Lightning's fit of `module` on `datamodule` (from `checkpoint`, when resuming), then the final validation
     and the Hugging Face export."""
@@ -340,6 +358,7 @@ def run_trainer(
 
     from tulu_lightning.evaluation import GenerationAccuracyCallback
     from tulu_lightning.export import save_hf
+    from tulu_lightning.progress_bar import TrainingProgressBar
     from tulu_lightning.tracking import system_metrics
 
     out = Path(cfg.trainer.output_dir)
@@ -357,6 +376,8 @@ def run_trainer(
         KeepRunId(run_id),
         *callbacks,
     ]
+    if progress_bar:
+        callbacks.append(TrainingProgressBar(cfg.objective))
     if cfg.eval.enabled:
         callbacks.append(GenerationAccuracyCallback(cfg.eval, list(datamodule.val_rows)))
     if cfg.suite_eval.enabled:
@@ -380,6 +401,7 @@ def run_trainer(
         use_distributed_sampler=False,  # StepSampler shards the data itself
         default_root_dir=out,
         enable_model_summary=False,
+        enable_progress_bar=progress_bar,
     )
     with system_metrics(cfg.tracking, run_id):
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
@@ -403,6 +425,7 @@ def _log_outputs(logger, cfg: RunConfig, hf_dir: Path | None) -> None:
     from tulu_lightning.tracking import log_exported_model
 
     client, run_id = logger.experiment, logger.run_id
+    log_training_curves(client, run_id, Path(cfg.trainer.output_dir) / CURVES, stage=cfg.objective)
     if hf_dir is not None:
         client.set_tag(run_id, "model_dir", str(hf_dir.resolve()))
         name = f"{cfg.objective}-{Path(cfg.trainer.output_dir).name}"
@@ -410,22 +433,12 @@ def _log_outputs(logger, cfg: RunConfig, hf_dir: Path | None) -> None:
         log_exported_model(client, run_id, hf_dir, name, cfg.tracking.log_model, params)
 
 
-def run(args) -> int:
-    cfg = load_run_config(args.config, args.overrides)
-    if args.print_config:
-        print(to_yaml(cfg))
-        return 0
-    if args.check_data:
-        from tulu_lightning.check import check_data
+def log_training_curves(client, run_id: str, path: Path, stage: str) -> Path:
+    """The run's loss (and validation accuracy) by step, read back from MLflow, drawn to `path` and logged."""
+    from tulu_lightning.plots import run_histories, training_curves
+    from tulu_lightning.tracking import save_figure
 
-        return check_data(cfg)
-    if getattr(args, "overwrite", False):
-        cfg.trainer.overwrite = True
-    result = fit(cfg, config_file=args.config)
-    if _is_global_zero():
-        summary = ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.metrics.items()))
-        print(f"done: {result.output_dir} ({summary}); MLflow run {result.run_id} in {cfg.tracking.uri}")
-    return 0
+    return save_figure(training_curves(run_histories(client, {stage: run_id})), path, client, run_id)
 
 
 def _is_global_zero() -> bool:
@@ -434,4 +447,4 @@ def _is_global_zero() -> bool:
     return global_rank() == 0
 
 
-__all__ = ["FitResult", "build_objective", "fit", "load_run_config", "run"]
+__all__ = ["FitResult", "build_objective", "fit", "load_run_config"]

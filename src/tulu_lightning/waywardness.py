@@ -1,10 +1,9 @@
 """Prompt Waywardness (Khashabi et al., NAACL 2022): how faithfully a tuned continuous prompt reads as text.
 
-discretize: each prompt vector -> its nearest token in the frozen input-embedding matrix (Euclidean by
-            default; cosine or dot product as options); the projected text is those tokens decoded
-faithfulness: word-level F1 of the projected text against the target text, SQuAD-normalised
+discretize and faithfulness (`projection.py`): each prompt vector -> its nearest token in the frozen
+            input-embedding matrix; word-level F1 of the projected text against the target text
 sweep: target texts × γ × seeds, one prompt-tuning fit each (MLflow: accuracy, F1, distance, projected text),
-       then a summary run with the table, an accuracy-vs-F1 plot (SVG) and the paper's selection rule:
+       then a summary run with the table, an accuracy-vs-F1 plot (`plots.py`) and the paper's selection rule:
        per target text, the γ with the best accuracy among those whose F1 > 0.98.
 """
 
@@ -12,9 +11,9 @@ from __future__ import annotations
 
 import copy
 import json
-import re
-import string
-from collections import Counter
+import logging
+import sys
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,64 +21,9 @@ import torch
 
 from tulu_lightning.config import ConfigError, load_yaml, merge_config
 from tulu_lightning.files import write_text
-from tulu_lightning.objectives.prompt_tuning import (
-    METRICS,
-    PromptTuningConfig,
-    load_task_rows,
-    prefix_and_choices,
-)
+from tulu_lightning.objectives.prompt_tuning import PromptTuningConfig, load_task_rows, prefix_and_choices
 from tulu_lightning.objectives.prompt_tuning import validate as validate_prompt_tuning
-
-# --- discretization ------------------------------------------------------------------------------------
-
-
-def nearest_tokens(prompt: torch.Tensor, embeddings: torch.Tensor, metric: str = "euclidean") -> torch.Tensor:
-    """[L] index of the row of `embeddings` [V, d] nearest to each prompt vector [L, d]."""
-    prompt, embeddings = prompt.detach().float(), embeddings.detach().float()
-    if metric == "euclidean":
-        return torch.cdist(prompt, embeddings).argmin(dim=1)
-    if metric == "cosine":
-        return (_unit(prompt) @ _unit(embeddings).T).argmax(dim=1)
-    if metric == "dot":
-        return (prompt @ embeddings.T).argmax(dim=1)
-    raise ValueError(f"metric: expected one of {METRICS}, got {metric!r}")
-
-
-def _unit(x: torch.Tensor) -> torch.Tensor:
-    return x / x.norm(dim=-1, keepdim=True).clamp(min=1e-12)
-
-
-def project(prompt: torch.Tensor, embeddings: torch.Tensor, metric: str = "euclidean") -> list[int]:
-    """The prompt discretized to token ids."""
-    return nearest_tokens(prompt, embeddings, metric).tolist()
-
-
-def mean_distance(prompt: torch.Tensor, target_embeddings: torch.Tensor) -> float:
-    """(1/L) · Σᵢ ‖pᵢ − E[wᵢ]‖: mean Euclidean distance of each prompt vector to its target token's embedding."""
-    return float((prompt.detach().float() - target_embeddings.float()).norm(dim=-1).mean())
-
-
-# --- faithfulness: SQuAD word-level F1 ---------------------------------------------------------------
-
-
-def normalize_text(text: str) -> str:
-    """SQuAD normalisation: lowercase, punctuation removed, articles (a, an, the) removed, whitespace collapsed."""
-    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def projection_f1(prediction: str, target: str) -> float:
-    """Word-level F1 between the normalised words of `prediction` and `target` (1.0 when both are empty)."""
-    predicted, gold = normalize_text(prediction).split(), normalize_text(target).split()
-    if not predicted or not gold:
-        return float(predicted == gold)
-    overlap = sum((Counter(predicted) & Counter(gold)).values())
-    if overlap == 0:
-        return 0.0
-    precision, recall = overlap / len(predicted), overlap / len(gold)
-    return 2 * precision * recall / (precision + recall)
-
+from tulu_lightning.projection import METRICS, mean_distance, project, projected_text, projection_f1
 
 # --- the sweep config ------------------------------------------------------------------------------------
 
@@ -89,20 +33,21 @@ class PretrainSection:
     """Train the tiny model (model.tiny) as a plain LM on the task's filled-in templates before freezing it,
     so that a from-scratch demo model can read the task at all. 0 steps: use the model as loaded."""
 
-    steps: int = 0
-    lr: float = 3e-3
-    batch_size: int = 16
+    steps: int = 0  # optimizer steps of the pretraining (0: none)
+    lr: float = 3e-3  # its peak learning rate, decayed linearly to 0
+    batch_size: int = 16  # its examples per step
 
 
 @dataclass
 class SweepSection:
-    target_texts: list[str] = field(default_factory=list)
+    target_texts: list[str] = field(default_factory=list)  # the texts the prompt is pulled toward
     target_file: str | None = None  # more target texts, one a line
+    # weights of the waywardness term swept (one run per target text × γ × seed)
     gammas: list[float] = field(default_factory=lambda: [0.0, 1e-4, 5e-4, 1e-3, 3e-3, 5e-3, 1e-2, 3e-2])
-    seeds: list[int] = field(default_factory=lambda: [0])
+    seeds: list[int] = field(default_factory=lambda: [0])  # trainer seeds, one run each
     metric: str = "euclidean"  # the projection's nearest-neighbour metric
     f1_threshold: float = 0.98  # the paper's selection rule: best accuracy among γ with F1 above this
-    out_dir: str = "outputs/waywardness"
+    out_dir: str = "outputs/waywardness"  # summary, plots, runs/ and base_lm/ of the sweep
     pretrain: PretrainSection = field(default_factory=PretrainSection)
 
 
@@ -203,10 +148,10 @@ def run_one(cfg: WaywardnessConfig, target_index: int, gamma: float, seed: int) 
     run_cfg.trainer.output_dir = str(Path(cfg.sweep.out_dir) / "runs" / name)
     run_cfg.trainer.export = False
     run_cfg.tracking.run_name = f"waywardness:{name}"
-    result = fit(run_cfg)
+    result = fit(run_cfg, progress_bar=False)  # the sweep shows one bar over all its runs
     module = result.module
     embeddings = module.model.get_input_embeddings().weight
-    projected = module.tokenizer.decode(project(module.prompt.weight, embeddings, cfg.sweep.metric))
+    projected = projected_text(module.tokenizer, project(module.prompt.weight, embeddings, cfg.sweep.metric))
     outcome = RunResult(
         target_index=target_index,
         target_text=target,
@@ -290,83 +235,75 @@ def format_table(results: list[RunResult], threshold: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
+SWEEP_OUTPUTS = ("summary.md", "summary.json", "accuracy_vs_f1.png", "base_lm", "runs")  # under sweep.out_dir
 
 
-def accuracy_f1_svg(results: list[RunResult], width: int = 520, height: int = 380) -> str:
-    """A scatter plot of accuracy (y) against projection F1 (x), one colour per γ, as a standalone SVG."""
-    left, right, top, bottom = 60, 130, 20, 50
-    plot_w, plot_h = width - left - right, height - top - bottom
-    accuracies = [r.accuracy for r in results]
-    low = max(0.0, min(accuracies) - 0.05)
-    high = min(1.0, max(accuracies) + 0.05) if max(accuracies) - low > 1e-9 else low + 0.1
+def sweep(cfg: WaywardnessConfig) -> tuple[list[RunResult], str | None]:
+    """Every target text × γ × seed, under one progress bar; writes summary.md, summary.json and
+    accuracy_vs_f1.png to sweep.out_dir and logs them to a summary MLflow run. Returns the results and the
+    summary run's id."""
+    from tqdm import tqdm
 
-    def x(f1: float) -> float:
-        return left + f1 * plot_w
-
-    def y(acc: float) -> float:
-        return top + (1 - (acc - low) / (high - low)) * plot_h
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
-        'font-size="11">',
-        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#333"/>',
-    ]
-    for i in range(6):
-        f1, acc = i / 5, low + (high - low) * i / 5
-        parts.append(f'<text x="{x(f1):.1f}" y="{top + plot_h + 15}" text-anchor="middle">{f1:.1f}</text>')
-        parts.append(f'<text x="{left - 6}" y="{y(acc) + 4:.1f}" text-anchor="end">{acc:.2f}</text>')
-    parts.append(f'<text x="{left + plot_w / 2}" y="{height - 12}" text-anchor="middle">projection F1</text>')
-    parts.append(
-        f'<text x="15" y="{top + plot_h / 2}" text-anchor="middle" '
-        f'transform="rotate(-90 15 {top + plot_h / 2})">accuracy</text>'
-    )
-    gammas = sorted({r.gamma for r in results})
-    for i, gamma in enumerate(gammas):
-        colour = PALETTE[i % len(PALETTE)]
-        for r in (r for r in results if r.gamma == gamma):
-            parts.append(
-                f'<circle cx="{x(r.f1):.1f}" cy="{y(r.accuracy):.1f}" r="4" fill="{colour}" opacity="0.8"/>'
-            )
-        legend_y = top + 14 * i + 8
-        parts.append(f'<circle cx="{left + plot_w + 16}" cy="{legend_y}" r="4" fill="{colour}"/>')
-        parts.append(f'<text x="{left + plot_w + 26}" y="{legend_y + 4}">γ = {gamma:g}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"
-
-
-SWEEP_OUTPUTS = ("summary.md", "summary.json", "accuracy_vs_f1.svg", "base_lm", "runs")  # under sweep.out_dir
-
-
-def sweep(cfg: WaywardnessConfig) -> list[RunResult]:
-    """Every target text × γ × seed; writes summary.md, summary.json and accuracy_vs_f1.svg to sweep.out_dir
-    and logs them to a summary MLflow run."""
-    from tulu_lightning.tracking import mlflow_run
+    from tulu_lightning.plots import accuracy_vs_f1
+    from tulu_lightning.tracking import mlflow_run, save_figure
 
     out = Path(cfg.sweep.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.sweep.pretrain.steps:
         cfg = copy.deepcopy(cfg)
         cfg.model.name_or_path = str(pretrain_task_lm(cfg, out / "base_lm"))
-    results = [
-        run_one(cfg, target_index, gamma, seed)
+    grid = [
+        (target_index, gamma, seed)
         for target_index in range(len(cfg.sweep.target_texts))
         for gamma in cfg.sweep.gammas
         for seed in cfg.sweep.seeds
     ]
+    results = []
+    bar = tqdm(grid, desc="waywardness sweep", unit="run", file=sys.stderr, dynamic_ncols=True,
+               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} runs [{elapsed}<{remaining}{postfix}]")  # fmt: skip
+    with _quiet_lightning():
+        for target_index, gamma, seed in bar:
+            bar.set_postfix_str(f"now: target {target_index}, γ={gamma:g}, seed {seed}")
+            results.append(run_one(cfg, target_index, gamma, seed))
+            last = results[-1]
+            bar.set_postfix_str(f"last: γ={gamma:g} accuracy {last.accuracy:.3f} F1 {last.f1:.3f}")
+    bar.close()
     table = format_table(results, cfg.sweep.f1_threshold)
     write_text(out / "summary.md", table)
     selected = select_gammas(results, cfg.sweep.f1_threshold)
     summary = {"runs": [asdict(r) for r in results], "selected": selected}
     write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    write_text(out / "accuracy_vs_f1.svg", accuracy_f1_svg(results))
+    figure = accuracy_vs_f1(results, cfg.sweep.f1_threshold)
+    run_id = None
     with mlflow_run(
         cfg.tracking, run_name="waywardness:summary", tags={"objective": "waywardness"}
     ) as mlflow:
-        if mlflow is not None:
-            for name in ("summary.md", "summary.json", "accuracy_vs_f1.svg"):
+        if mlflow is None:
+            save_figure(figure, out / "accuracy_vs_f1.png")
+        else:
+            run_id = mlflow.active_run().info.run_id
+            save_figure(figure, out / "accuracy_vs_f1.png", mlflow.MlflowClient(), run_id)
+            for name in ("summary.md", "summary.json"):
                 mlflow.log_artifact(str(out / name))
             for index, row in selected.items():
                 if row is not None:
                     mlflow.log_metric(f"selected_gamma/target{index}", row["gamma"])
-    return results
+    return results, run_id
+
+
+@contextmanager
+def _quiet_lightning():
+    """Lightning's per-fit lines (`GPU available`, `max_steps reached`) and transformers' `Loading weights` bar
+    would break the sweep's bar apart."""
+    from transformers.utils import logging as transformers_logging
+
+    logger = logging.getLogger("lightning.pytorch")
+    level, bars = logger.level, transformers_logging.is_progress_bar_enabled()
+    logger.setLevel(logging.WARNING)
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        if bars:
+            transformers_logging.enable_progress_bar()

@@ -30,19 +30,19 @@ class EvalConfig:
     model: str = MISSING  # a Hugging Face model directory (e.g. outputs/demo/sft/hf) or hub name
     backend: str = "hf"  # hf (lm-eval's HFLM) | vllm (lm-eval's VLLM, GPU)
     model_args: dict[str, Any] = field(default_factory=dict)  # more arguments of lm-eval's model class
-    batch_size: int = 8
+    batch_size: int = 8  # lm-eval batch size (requests per forward)
     device: str | None = None  # hf backend; default: cuda when available, else cpu
-    suites: list[str] = field(default_factory=lambda: ["tulu3_dev", "tulu3_unseen"])
+    suites: list[str] = field(default_factory=lambda: ["tulu3_dev", "tulu3_unseen"])  # which suites to run
     tasks: list[str] | None = None  # only these tasks of the suites (as reported: gsm8k, math, ...)
     local_data: str | None = None  # local copies: <local_data>/<hub dataset>[/<config>]/<split>.jsonl
     limit: int | None = None  # at most this many questions per task (a quick look, not a score)
     max_gen_toks: int | None = None  # cap every task's new tokens (a quick look); None: each task's setting
     task_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> lm-eval config keys
-    system_instruction: str | None = None
+    system_instruction: str | None = None  # a system prompt before every question (lm-eval's)
     seed: int = 1234  # sampling, few-shot draws, GPQA's option shuffle
     code_execution: CodeExecutionConfig = field(default_factory=CodeExecutionConfig)
     judge: JudgeConfig = field(default_factory=JudgeConfig)
-    output_dir: str = "outputs/eval"
+    output_dir: str = "outputs/eval"  # metrics.json and the per-question outputs
     log_samples: bool = True  # per-question outputs as MLflow tables and JSONL
     tracking: TrackingConfig = field(default_factory=lambda: TrackingConfig(experiment="evaluation"))
 

@@ -40,10 +40,10 @@ class JudgeConfig:
     model: str = "gpt-4-1106-preview"  # AlpacaEval 2's annotator (weighted_alpaca_eval_gpt4_turbo)
     safety_model: str | None = None  # e.g. allenai/wildguard on a vLLM server; None: `model`
     api_key_env: str = "OPENAI_API_KEY"  # the environment variable holding the key (never the key itself)
-    timeout_s: float = 60.0
-    max_retries: int = 2
+    timeout_s: float = 60.0  # per request
+    max_retries: int = 2  # retries of a request that failed to connect, or got 429 or 5xx
     max_requests: int = 10_000  # per run; a judge task stops with an error past it
-    max_tokens: int = 64
+    max_tokens: int = 64  # the judge's longest answer
 
     @property
     def configured(self) -> bool:

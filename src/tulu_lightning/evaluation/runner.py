@@ -223,11 +223,17 @@ def evaluate(cfg: EvalConfig, lm=None) -> EvalReport:
         if mlflow is not None:
             mlflow.log_params(library_versions() | {"eval.local_tasks": len(library.local_tasks)})
         lm = lm if lm is not None else build_model(cfg)
-        bar = tqdm(plan, desc="eval", unit="task", file=sys.stderr, dynamic_ncols=True)
+        bar = tqdm(plan, desc="eval", unit="task", file=sys.stderr, dynamic_ncols=True,
+                   bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} tasks [{elapsed}<{remaining}{postfix}]")  # fmt: skip
         for suite, task in bar:
             bar.set_postfix_str(f"{suite.prefix}/{task.name}")
+            started = time.perf_counter()
             outcome = _run_or_report(lm, library, suite, task, cfg, out)
             outcomes.append(outcome)
+            if outcome.score is not None:  # each figure as soon as it is known
+                say(
+                    f"{outcome.key}: {outcome.score:.4f} ({task.metric}, {time.perf_counter() - started:.0f} s)"
+                )
             if mlflow is not None:
                 log_outcome(mlflow, outcome, library)
         bar.close()

@@ -29,9 +29,10 @@ from tulu_lightning.objectives.preference import (
     PreferenceDataModule,
     halves,
     load_pairs,
+    pairs_recipe,
     prepare_pairs,
 )
-from tulu_lightning.prepared import Store
+from tulu_lightning.prepared import Recipe, Store
 
 LOSS_TYPES = ("dpo", "dpo_norm", "simpo", "ipo")
 
@@ -44,7 +45,7 @@ class DPOSection:
     simpo_gamma_beta_ratio: float = 0.3  # SimPO's target margin γ / β
     concatenated_forward: bool = True  # chosen and rejected in one forward; false: two (less memory)
     reference: str = "cached"  # cached | live
-    reference_cache_dir: str = "outputs/reference_cache"
+    reference_cache_dir: str = "outputs/reference_cache"  # cached: where the reference log-probs are kept
     last_turn_only: bool = False  # label only the last assistant turn of each side
 
 
@@ -298,6 +299,10 @@ load_data = load_pairs
 
 def build_tokenizer(cfg: DPOConfig):
     return data_tokenizer(cfg, load_pairs)
+
+
+def recipe(cfg: DPOConfig) -> Recipe:
+    return pairs_recipe(cfg, cfg.dpo.last_turn_only)
 
 
 def prepare_data(cfg: DPOConfig, tokenizer) -> Store:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 
 from tulu_lightning.config import ConfigError, RunConfig
-from tulu_lightning.models import load_causal_lm, load_tokenizer
+from tulu_lightning.models import load_causal_lm
 from tulu_lightning.objectives.rlvr import (
     KL_ESTIMATORS,
     PromptDataModule,
@@ -22,11 +22,16 @@ from tulu_lightning.objectives.rlvr import (
     group_advantages,
     kl_estimate,
     load_prompt_rows,
+    prepare_prompts,
+    prompt_recipe,
+    prompt_tokenizer,
     validate_rlvr,
 )
-from tulu_lightning.schemas import row_texts
 
 load_data = load_prompt_rows
+build_tokenizer = prompt_tokenizer
+prepare_data = prepare_prompts
+recipe = prompt_recipe
 
 
 @dataclass
@@ -65,7 +70,9 @@ class GRPOModule(RLVRModule):
         batch["loss_mask"] = batch["response_mask"] * keep.unsqueeze(1).float()
         batch["kept_frac"] = keep.float()
         batch["trained"] = keep
-        if r.update_epochs > 1 or r.num_minibatches > 1:
+        if "old_logprobs" not in batch and (
+            r.update_epochs > 1 or r.num_minibatches > 1
+        ):  # async: behaviour's
             batch["old_logprobs"] = self.logprobs_of(self.model, batch)
         self.reference_logprobs(batch)
 
@@ -84,7 +91,7 @@ class GRPOModule(RLVRModule):
 
 
 def build(cfg: GRPOConfig):
-    train_rows, val_rows = load_prompt_rows(cfg)
-    tokenizer = load_tokenizer(cfg.model, texts=row_texts(train_rows))
+    tokenizer = build_tokenizer(cfg)
+    store = prepare_data(cfg, tokenizer)
     model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed)
-    return GRPOModule(cfg, model, tokenizer), PromptDataModule(cfg, tokenizer, train_rows, val_rows)
+    return GRPOModule(cfg, model, tokenizer), PromptDataModule(cfg, tokenizer, store)

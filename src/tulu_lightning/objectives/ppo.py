@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from tulu_lightning.config import ConfigError, RunConfig, check_range, require_model_dir
-from tulu_lightning.models import frozen_copy, load_causal_lm, load_tokenizer
+from tulu_lightning.models import frozen_copy, load_causal_lm
 from tulu_lightning.objectives.base import OptimizerGroup
 from tulu_lightning.objectives.rlvr import (
     PromptDataModule,
@@ -32,22 +32,27 @@ from tulu_lightning.objectives.rlvr import (
     load_prompt_rows,
     load_scalar_model,
     masked_whiten,
+    prepare_prompts,
+    prompt_recipe,
+    prompt_tokenizer,
     validate_rlvr,
 )
-from tulu_lightning.schemas import row_texts
 
 load_data = load_prompt_rows
+build_tokenizer = prompt_tokenizer
+prepare_data = prepare_prompts
+recipe = prompt_recipe
 
 
 @dataclass
 class PPOSection:
     value_model: str | None = None  # HF dir of a reward model; None: policy weights + fresh scalar head
     reward_model: str | None = None  # add this reward model's score at the last token (off, as in Tülu 3)
-    gamma: float = 1.0
-    lam: float = 0.95
-    whiten_advantages: bool = True
-    value_clip: float = 0.2
-    value_loss_coef: float = 0.1
+    gamma: float = 1.0  # discount of future rewards per token (GAE)
+    lam: float = 0.95  # GAE λ: bias/variance trade-off of the advantage
+    whiten_advantages: bool = True  # normalise advantages to mean 0, std 1 over the batch
+    value_clip: float = 0.2  # value predictions clipped to old value ± this in the value loss
+    value_loss_coef: float = 0.1  # weight of the value loss
     value_lr: float | None = None  # the value model's peak LR (its own optimizer); None: optim.lr
 
 
@@ -100,7 +105,8 @@ class PPOModule(RLVRModule):
     @torch.no_grad()
     def score_rollout(self, batch: dict) -> None:
         p, mask = self.cfg.ppo, batch["response_mask"]
-        batch["old_logprobs"] = self.logprobs_of(self.model, batch)
+        if "old_logprobs" not in batch:  # async_mode: the behaviour policy's, already there
+            batch["old_logprobs"] = self.logprobs_of(self.model, batch)
         self.reference_logprobs(batch)
         batch["old_values"] = self.values_of(self.value_model, batch)[:, :-1] * mask
         scores = batch["scores"].to(self.device)
@@ -140,13 +146,13 @@ class PPOModule(RLVRModule):
 
 
 def build(cfg: PPOConfig):
-    train_rows, val_rows = load_prompt_rows(cfg)
-    tokenizer = load_tokenizer(cfg.model, texts=row_texts(train_rows))
+    tokenizer = build_tokenizer(cfg)
+    store = prepare_data(cfg, tokenizer)
     model = load_causal_lm(cfg.model, tokenizer, seed=cfg.trainer.seed)
     value_model = load_scalar_model(cfg.ppo.value_model, model)
     reward_model = (
         frozen_copy(load_scalar_model(cfg.ppo.reward_model, model)) if cfg.ppo.reward_model else None
     )
     return PPOModule(cfg, model, tokenizer, value_model, reward_model), PromptDataModule(
-        cfg, tokenizer, train_rows, val_rows
+        cfg, tokenizer, store
     )

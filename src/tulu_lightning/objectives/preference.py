@@ -45,7 +45,7 @@ def pairs_recipe(cfg: RunConfig, last_turn_only: bool) -> Recipe:
         keep_truncated=cfg.data.keep_truncated,
         last_turn_only=last_turn_only,
         val_verifiable=cfg.eval.enabled,
-        val_verifier=cfg.eval.verifier,
+        default_verifier=cfg.eval.verifier,
     )
 
 

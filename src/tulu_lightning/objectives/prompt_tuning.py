@@ -23,9 +23,9 @@ from tulu_lightning.config import ConfigError, RunConfig, check_range
 from tulu_lightning.data import DataError, read_rows, split_validation
 from tulu_lightning.models import load_causal_lm, load_tokenizer
 from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule
+from tulu_lightning.projection import METRICS, project, projected_text, projection_f1
 
 INITS = ("target", "vocab", "random")
-METRICS = ("euclidean", "cosine", "dot")
 
 
 @dataclass
@@ -33,8 +33,8 @@ class TaskConfig:
     """A classification task as a template and one verbalizer per label (label i -> verbalizers[i])."""
 
     template: str = "{text} It was {label} ."  # the text after {label} is not scored
-    verbalizers: list[str] = field(default_factory=lambda: ["terrible", "great"])
-    text_field: str = "text"
+    verbalizers: list[str] = field(default_factory=lambda: ["terrible", "great"])  # the word for each label
+    text_field: str = "text"  # column of the input text
     label_field: str = "label"  # an index into verbalizers, or the verbalizer itself
 
 
@@ -46,7 +46,7 @@ class PromptTuningSection:
     init: str = "vocab"  # target (the target text's embeddings) | vocab (random tokens' embeddings) | random
     gamma: float = 0.0  # weight of the waywardness term
     metric: str = "euclidean"  # nearest-token projection logged during validation: euclidean | cosine | dot
-    max_val_samples: int | None = None
+    max_val_samples: int | None = None  # only the first N validation rows; None: all
 
 
 @dataclass
@@ -362,12 +362,12 @@ class PromptTuningModule(PostTrainingModule):
             return
         metrics = {"val/accuracy": self._val_correct / self._val_count, "val/penalty": float(self.penalty())}
         if self.target_ids:
-            from tulu_lightning.waywardness import project, projection_f1
-
             ids = project(
                 self.prompt.weight, self.model.get_input_embeddings().weight, self.cfg.prompt_tuning.metric
             )
-            metrics["val/f1"] = projection_f1(self.tokenizer.decode(ids), self.cfg.prompt_tuning.target_text)
+            metrics["val/f1"] = projection_f1(
+                projected_text(self.tokenizer, ids), self.cfg.prompt_tuning.target_text
+            )
         self.log_dict(metrics, rank_zero_only=True)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

@@ -23,9 +23,10 @@ from tulu_lightning.objectives.preference import (
     PairwiseModule,
     PreferenceDataModule,
     load_pairs,
+    pairs_recipe,
     prepare_pairs,
 )
-from tulu_lightning.prepared import Store
+from tulu_lightning.prepared import Recipe, Store
 
 
 @dataclass
@@ -82,6 +83,10 @@ load_data = load_pairs
 
 def build_tokenizer(cfg: RewardModelConfig):
     return data_tokenizer(cfg, load_pairs)
+
+
+def recipe(cfg: RewardModelConfig) -> Recipe:
+    return pairs_recipe(cfg, last_turn_only=False)
 
 
 def prepare_data(cfg: RewardModelConfig, tokenizer) -> Store:

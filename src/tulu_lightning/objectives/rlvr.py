@@ -17,6 +17,9 @@ all equal) are neither scored nor back-propagated; with β = 0 there is no refer
 minibatch the old policy *is* the policy being trained, so the update's own forward gives π_old (detached: the
 ratio is 1 and its gradient ∇log π, as with a separate forward) and no scoring forward is needed.
 
+With `async_mode` (objectives/offpolicy.py) the batch a step trains on was sampled, one update earlier, by the
+policy's previous weights while the previous batch trained: its `old_logprobs` are that behaviour policy's.
+
 Tensors of a rollout batch are laid out as [prompt left-padded to P | response right-padded to L], so the
 response's log-probs, values and rewards are all [N, L], aligned on the response tokens.
 """
@@ -26,20 +29,22 @@ from __future__ import annotations
 import copy
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
-from tulu_lightning.chat import prompt_ids
 from tulu_lightning.config import ConfigError, RunConfig, check_range
 from tulu_lightning.data import load_train_val
 from tulu_lightning.evaluation import generation_accuracy
 from tulu_lightning.models import disable_dropout, frozen_copy
-from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule
+from tulu_lightning.objectives.base import PostTrainingModule, StepDataModule, data_tokenizer
+from tulu_lightning.objectives.offpolicy import OneStepAhead
+from tulu_lightning.prepared import Examples, Recipe, Store, prepare
 from tulu_lightning.rewards import verify_batch
 from tulu_lightning.rollout import HFRollout, RolloutBackend, SamplingParams
-from tulu_lightning.schemas import Schema, validate_splits
+from tulu_lightning.schemas import Schema, known_default, validate_splits
 
 KL_ESTIMATORS = ("k1", "k2", "k3")
 LOG_RATIO_CLAMP = 40.0
@@ -48,16 +53,16 @@ LOG_RATIO_CLAMP = 40.0
 @dataclass
 class RLVRSection:
     samples_per_prompt: int = 1  # n responses per prompt (GRPO's group size)
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_new_tokens: int = 128
+    temperature: float = 1.0  # sampling temperature of the training rollouts
+    top_p: float = 1.0  # nucleus sampling of the training rollouts (1: off)
+    max_new_tokens: int = 128  # longest response per rollout
     stop_token_ids: list[int] = field(default_factory=list)  # EOS always stops
     verifiable_reward: float = 10.0  # α: the reward of a verified response (0 otherwise)
     non_eos_penalty: bool = False  # a response that never emitted EOS gets `non_eos_reward` instead
-    non_eos_reward: float = -10.0
+    non_eos_reward: float = -10.0  # the reward of such a response when non_eos_penalty
     beta: float = 0.05  # KL coefficient to the reference policy
     clip_low: float = 0.2  # ratio clipped to [1 - clip_low, 1 + clip_high]
-    clip_high: float = 0.2
+    clip_high: float = 0.2  # upper clip (DAPO's clip-higher when > clip_low)
     update_epochs: int = 1  # K passes over each rollout batch
     num_minibatches: int = 1  # optimizer steps per pass
     forward_batch_size: int = 64  # sequences per forward/backward (memory; does not change the step)
@@ -67,7 +72,10 @@ class RLVRSection:
     backend: str = (
         "hf"  # hf | vllm (GPU only: a colocated engine, the policy's weights pushed after every update)
     )
-    vllm_gpu_memory_utilization: float = 0.3
+    vllm_gpu_memory_utilization: float = 0.3  # fraction of GPU memory the vLLM engine may take
+    # one-step off-policy overlap (open-instruct's async_mode, objectives/offpolicy.py): the next rollout batch
+    # is sampled, in a thread, by the policy one update behind while this one trains; ρ = π_θ / π_behaviour
+    async_mode: bool = False
 
 
 def validate_rlvr(cfg: RunConfig) -> None:
@@ -288,51 +296,87 @@ def load_scalar_model(source: str | None, policy, dtype: torch.dtype | None = No
 
 
 class PromptDataModule(StepDataModule):
-    """Serves RLVR prompts: each training step is `micro_batch_size × gradient_accumulation_steps` prompts per
-    rank (the rollout batch); validation rows feed the held-out generation-accuracy callback."""
+    """Serves RLVR prompts from the prepared store (`prepared.py`: tokenized up to the generation prompt, with
+    their ground truths and verifiers; those that leave no room for `max_new_tokens` dropped and counted, as
+    open-instruct filters prompts over `max_prompt_token_length`). Each training step is `micro_batch_size ×
+    gradient_accumulation_steps` prompts per rank (the rollout batch); the first `eval.max_prompts` validation rows
+    feed the held-out generation accuracy."""
 
-    def __init__(self, cfg: RunConfig, tokenizer, train_rows: list[dict], val_rows: list[dict]):
+    def __init__(self, cfg: RunConfig, tokenizer, store: Store):
         super().__init__(cfg.trainer, cfg.data.num_workers, cfg.data.shuffle_seed)
-        self.cfg, self.tokenizer = cfg, tokenizer
-        self.train_rows, self.val_rows = train_rows, val_rows
+        self.cfg, self.tokenizer, self.store = cfg, tokenizer, store
+        self.val_rows = store.val_rows(cfg.eval.max_prompts) if cfg.eval.enabled else []
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_items:
             return
-        self.train_items = self.prompts(self.train_rows, "")
-        self.val_items = (
-            self.prompts(self.val_rows[: self.cfg.eval.max_prompts], "val_") if self.cfg.eval.enabled else []
-        )
+        self.train_items = PromptItems(self.store.train)
+        self.counts["dropped_prompts"] = self.store.counts["dropped_prompts"]
+        if self.cfg.eval.enabled:
+            self.val_items = self.first_val_prompts()
+            self.counts["val_dropped_prompts"] = len(self.val_rows) - len(self.val_items)
         self.counts["train_prompts"] = len(self.train_items)
 
-    def prompts(self, rows: list[dict], prefix: str = "") -> list[dict]:
-        """Tokenized prompts; those that leave no room for `max_new_tokens` are dropped and counted (open-instruct
-        filters prompts over `max_prompt_token_length`)."""
-        max_prompt = self.cfg.data.max_seq_length - self.cfg.rlvr.max_new_tokens
-        items = []
-        for row in rows:
-            ids = prompt_ids(self.tokenizer, row["messages"])
-            if len(ids) <= max_prompt:
-                items.append(
-                    {
-                        "prompt_ids": ids,
-                        "ground_truth": row["ground_truth"],
-                        "verifier": row["dataset"],
-                        "where": row["where"],
-                    }
-                )
-        self.counts[f"{prefix}dropped_prompts"] = len(rows) - len(items)
-        return items
+    def first_val_prompts(self) -> list[dict]:
+        """The prepared prompts of the validation rows `val_rows` (the first `eval.max_prompts`): the store keeps
+        the validation rows' prompts in their order, so they are its first ones, matched by `where`."""
+        prompts, kept = [], PromptItems(self.store.val)
+        for row in self.val_rows:
+            if len(prompts) < len(kept) and kept[len(prompts)]["where"] == row["where"]:
+                prompts.append(kept[len(prompts)])
+        return prompts
 
     def collate(self, rows: list[dict]) -> dict:
         return {"prompts": rows}
 
 
+class PromptItems(Sequence):
+    """Prepared prompts as the loop takes them: `{"prompt_ids": [int], "ground_truth", "verifier", "where"}`,
+    each read from the store when it is asked for."""
+
+    def __init__(self, examples: Examples):
+        self.examples = examples
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        item = self.examples[index]
+        return {**item, "prompt_ids": item["prompt_ids"].tolist()}
+
+
 def load_prompt_rows(cfg: RunConfig) -> tuple[list[dict], list[dict]]:
     """Validated prompts with their ground truths and verifiers (training and validation)."""
     train_rows, val_rows = load_train_val(cfg.data)
+    return validate_splits([(train_rows, prompt_schema(cfg)), (val_rows, prompt_schema(cfg))])
+
+
+def prompt_schema(cfg: RunConfig) -> Schema:
+    """The prompt rows' schema, its default verifier by its canonical name (a config error if unknown)."""
     schema = Schema("prompt", default_verifier=cfg.rlvr.default_verifier, default_key="rlvr.default_verifier")
-    return validate_splits([(train_rows, schema), (val_rows, schema)])
+    return known_default(schema)
+
+
+def prompt_recipe(cfg: RunConfig) -> Recipe:
+    """How the store prepares this config's prompts (part of its key): a prompt may use what the response leaves
+    of `data.max_seq_length`."""
+    return Recipe(
+        kind="prompt",
+        max_length=cfg.data.max_seq_length - cfg.rlvr.max_new_tokens,
+        keep_truncated=False,
+        default_verifier=prompt_schema(cfg).default_verifier,
+    )
+
+
+def prepare_prompts(cfg: RunConfig, tokenizer) -> Store:
+    """The config's prompts validated and tokenized once into the prepared store (rank 0), or found there."""
+    return prepare(cfg.data, prompt_recipe(cfg), tokenizer, cfg.data.prepared_dir, cfg.data.num_proc)
+
+
+def prompt_tokenizer(cfg: RunConfig):
+    return data_tokenizer(cfg, load_prompt_rows)
 
 
 # --- the loop ----------------------------------------------------------------------------------------------
@@ -354,6 +398,8 @@ class RLVRModule(PostTrainingModule):
             rollout = HFRollout(model, tokenizer, batch_size=cfg.rlvr.generation_batch_size)
         self.rollout = rollout  # vllm: built in `on_fit_start`, on this rank's GPU
         self.shuffle = torch.Generator().manual_seed(cfg.trainer.seed)
+        self.overlap: OneStepAhead | None = None  # async_mode: built in `on_fit_start`
+        self._restored_in_flight: dict | None = None
 
     def sharded_modules(self) -> list[torch.nn.Module]:
         return [*self.trainable_modules(), *([self.ref_model] if self.ref_model is not None else [])]
@@ -375,15 +421,27 @@ class RLVRModule(PostTrainingModule):
                 r.vllm_gpu_memory_utilization,
                 self.cfg.trainer.seed,
             )
+        if self.cfg.rlvr.async_mode:
+            self.overlap = OneStepAhead(self)
+            self.overlap.restored, self._restored_in_flight = self._restored_in_flight, None
+            self.overlap.start()
+
+    def on_fit_end(self) -> None:
+        if self.overlap is not None:
+            self.overlap.close()
+            self.overlap = None
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         super().on_save_checkpoint(checkpoint)
         checkpoint["minibatch_shuffle_state"] = self.shuffle.get_state()
+        if self.overlap is not None:  # the batch in flight, waited for: the resumed run trains on it first
+            checkpoint["rollout_in_flight"] = self.overlap.state()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         super().on_load_checkpoint(checkpoint)
         if "minibatch_shuffle_state" in checkpoint:
             self.shuffle.set_state(checkpoint["minibatch_shuffle_state"])
+        self._restored_in_flight = checkpoint.get("rollout_in_flight")
 
     def on_train_start(self) -> None:
         super().on_train_start()
@@ -395,8 +453,24 @@ class RLVRModule(PostTrainingModule):
 
     # --- rollout and reward ---
 
-    def generate(self, prompts: list[dict]) -> dict:
-        """Sample responses, verify them, and lay the batch out as tensors (see the module docstring)."""
+    @torch.no_grad()
+    def local_logprobs(self, model: torch.nn.Module, batch: dict) -> torch.Tensor:
+        """Per-token log-probs [N, L] of every response under `model` (async_mode's behaviour copy) at the sampling
+        temperature, in chunks of `forward_batch_size`, with no collective (the copy is not sharded)."""
+        rlvr = self.cfg.rlvr
+        tensors = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
+        logprobs = torch.zeros_like(batch["response_mask"])
+        for start in range(0, len(logprobs), rlvr.forward_batch_size):
+            part = slice(start, start + rlvr.forward_batch_size)
+            chunk = {k: v[part] for k, v in tensors.items()}
+            logprobs[part] = token_logprobs(
+                response_logits(model, chunk), chunk["responses"], rlvr.temperature
+            )
+        return logprobs * batch["response_mask"]
+
+    def generate(self, prompts: list[dict], rollout: RolloutBackend | None = None) -> dict:
+        """Sample responses (with `rollout`, default the policy's), verify them, and lay the batch out as tensors
+        (see the module docstring)."""
         r = self.cfg.rlvr
         params = SamplingParams(
             n=r.samples_per_prompt,
@@ -405,7 +479,8 @@ class RLVRModule(PostTrainingModule):
             max_tokens=r.max_new_tokens,
             stop_token_ids=list(r.stop_token_ids),
         )
-        completions = self.rollout.generate([p["prompt_ids"] for p in prompts], params)
+        rollout = rollout if rollout is not None else self.rollout
+        completions = rollout.generate([p["prompt_ids"] for p in prompts], params)
         rows = [prompts[c.prompt_index] for c in completions]
         verify_started = time.perf_counter()
         verdicts = verify_batch(
@@ -427,6 +502,7 @@ class RLVRModule(PostTrainingModule):
             r.non_eos_reward if r.non_eos_penalty else None,
         )
         batch["verifiers"] = [row["verifier"] for row in rows]
+        batch["sampler_logprobs"] = [c.logprobs for c in completions]
         batch["reward_seconds"] = reward_seconds
         return batch
 
@@ -531,11 +607,12 @@ class RLVRModule(PostTrainingModule):
     def training_step(self, micro_batches: list[dict], batch_idx: int) -> None:
         prompts = [p for mb in micro_batches for p in mb["prompts"]]
         started = time.perf_counter()
-        batch = self.generate(prompts)
+        # async_mode: the batch sampled one update ago (and the next one starts now)
+        batch = self.overlap.next_batch(prompts) if self.overlap is not None else self.generate(prompts)
         generated = time.perf_counter()
         self.score_rollout(batch)
         update_stats = self.update(batch)
-        if hasattr(self.rollout, "push_weights"):
+        if hasattr(self.rollout, "push_weights") and self.overlap is None:
             self.rollout.push_weights(self.model)
         finished = time.perf_counter()
         self.log_metrics(

@@ -146,7 +146,7 @@ def recipe(cfg: SFTConfig) -> Recipe:
         keep_truncated=cfg.data.keep_truncated,
         last_turn_only=cfg.sft.last_turn_only,
         val_verifiable=cfg.eval.enabled,
-        val_verifier=cfg.eval.verifier,
+        default_verifier=cfg.eval.verifier,
     )
 
 

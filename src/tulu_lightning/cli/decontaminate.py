@@ -49,6 +49,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def describe_config(args: argparse.Namespace) -> str:
+    from tulu_lightning.config_docs import command_schema, describe
+
+    return describe(command_schema("decontaminate"), args.config, args.overrides)
+
+
 def parse_spec(text: str, name: str | None = None) -> DataSpec:
     """`[name=]path[:field,field...]`; a path that exists as written is never split."""
     if "=" in text.split(":")[0] and not Path(text).exists():
@@ -135,13 +141,35 @@ def run(args: argparse.Namespace) -> int:
 
     check_outputs(output_paths(cfg), input_paths(cfg, args.config))
     prepare_output_dir(cfg.out_dir, overwrite=args.overwrite, option="--out")
+    run_id = None
     with mlflow_run(cfg.tracking, cfg, run_name="decontaminate") as mlflow:
         report = decontaminate(cfg)
         if mlflow is not None:
             _log_to_mlflow(mlflow, report, Path(cfg.out_dir))
+            run_id = mlflow.active_run().info.run_id
     print(format_table(report))
-    print(f"report: {Path(cfg.out_dir) / 'report.json'}")
+    print(decontam_summary(cfg, report, run_id))
     return 0
+
+
+def decontam_summary(cfg: DecontamConfig, report: dict[str, Any], run_id: str | None) -> str:
+    """The closing paragraph: verdicts, contaminated rows and where the reports and clean copies are."""
+    from tulu_lightning.terminal import summary
+
+    out = Path(cfg.out_dir)
+    contaminated = [r for r in report["results"] if r["contaminated"]]
+    rows = sum(d["contaminated_rows"] for d in report["datasets"])
+    outputs = {"report": out / "report.txt", "contaminated rows": out / "contaminated.jsonl"}
+    if cfg.write_clean:
+        outputs["clean copies"] = out / "clean"
+    return summary(
+        f"decontamination: {len(contaminated)} of {len(report['results'])} dataset × benchmark pairs "
+        f"contaminated, {rows} training rows matched",
+        outputs,
+        None,
+        run_id,
+        cfg.tracking.uri if cfg.tracking.enabled else None,
+    )
 
 
 def output_paths(cfg: DecontamConfig) -> list[Path]:

@@ -10,6 +10,8 @@ Options given on the command line win over the config file; `key=value` override
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +38,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def describe_config(args: argparse.Namespace) -> str:
+    from tulu_lightning.config_docs import command_schema, describe
+
+    return describe(command_schema("eval"), args.config, args.overrides)
+
+
 def run(args: argparse.Namespace) -> int:
     from tulu_lightning.errors import CLIError, ConfigError
     from tulu_lightning.files import check_outputs, existing_inputs, prepare_output_dir
@@ -60,6 +68,16 @@ def run(args: argparse.Namespace) -> int:
     # The outputs never replace the model, the config or the local benchmark copies, nor an earlier result.
     check_outputs([cfg.output_dir], existing_inputs([cfg.model, args.config, cfg.local_data]))
     prepare_output_dir(cfg.output_dir, overwrite=args.overwrite, option="output_dir")
+    # at once: importing lm-eval and loading the model take a while before the first task starts
+    what = f"tasks {', '.join(cfg.tasks)} of " if cfg.tasks else ""
+    print(
+        f"eval: {what}{', '.join(cfg.suites)} on {cfg.model}"
+        + (f" (at most {cfg.limit} questions per task)" if cfg.limit else "")
+        + "; loading lm-evaluation-harness and the model ...",
+        file=sys.stderr,
+        flush=True,
+    )
+    started = time.perf_counter()
     try:
         from tulu_lightning.evaluation.runner import evaluate
     except ImportError as err:
@@ -67,7 +85,32 @@ def run(args: argparse.Namespace) -> int:
             f"eval needs lm-evaluation-harness: pip install 'tulu_lightning[eval]' ({err})"
         ) from None
     report = evaluate(cfg)
+    print(eval_summary(cfg, report, time.perf_counter() - started))
     return 1 if any(o.status == "failed" for o in report.outcomes) else 0
+
+
+def eval_summary(cfg, report, seconds: float) -> str:
+    """The closing paragraph: tasks run, skipped and failed; where the outputs are; the suite means."""
+    from pathlib import Path
+
+    from tulu_lightning.terminal import summary
+
+    statuses = [o.status for o in report.outcomes]
+    counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
+    out = Path(cfg.output_dir)
+    outputs = {"metrics": out / "metrics.json"}
+    if (out / "samples").is_dir():
+        outputs["per-question outputs"] = out / "samples"
+    if (out / "errors.log").is_file():
+        outputs["tracebacks of failed tasks"] = out / "errors.log"
+    means = {k: v for k, v in report.metrics.items() if k.endswith("/mean")}
+    return summary(
+        f"eval of {cfg.model}: {len(statuses)} tasks ({counts}) in {seconds / 60:.1f} min",
+        outputs,
+        means,
+        report.run_id,
+        cfg.tracking.uri if cfg.tracking.enabled else None,
+    )
 
 
 def write_tasks(directory: str) -> int:

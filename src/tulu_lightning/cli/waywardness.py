@@ -7,6 +7,7 @@ Each run is a prompt-tuning fit logged to MLflow; the summary table, the accurac
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -18,8 +19,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. sweep.gammas=[0,1]")
 
 
+def describe_config(args: argparse.Namespace) -> str:
+    from tulu_lightning.config_docs import command_schema, describe
+
+    return describe(command_schema("waywardness"), args.config, args.overrides)
+
+
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from tulu_lightning.config import to_yaml
     from tulu_lightning.files import check_outputs, prepare_output_dir
@@ -34,7 +40,27 @@ def run(args: argparse.Namespace) -> int:
     check_outputs([out / name for name in SWEEP_OUTPUTS], config_inputs(cfg, args.config))
     prepare_output_dir(out, overwrite=args.overwrite, option="sweep.out_dir")
     cfg.trainer.overwrite = args.overwrite  # each run's own directory under runs/
-    results = sweep(cfg)
+    results, run_id = sweep(cfg)
     print(format_table(results, cfg.sweep.f1_threshold))
-    print(f"summary: {cfg.sweep.out_dir}/summary.md, plot: {cfg.sweep.out_dir}/accuracy_vs_f1.svg")
+    print(sweep_summary(cfg, results, run_id))
     return 0
+
+
+def sweep_summary(cfg, results, run_id: str | None) -> str:
+    from tulu_lightning.terminal import summary
+    from tulu_lightning.waywardness import select_gammas
+
+    out = Path(cfg.sweep.out_dir)
+    figures = {
+        f"target {index} selected γ": row["gamma"]
+        for index, row in select_gammas(results, cfg.sweep.f1_threshold).items()
+        if row is not None
+    }
+    return summary(
+        f"waywardness sweep: {len(results)} prompt-tuning runs",
+        {"table": out / "summary.md", "results": out / "summary.json", "plot": out / "accuracy_vs_f1.png",
+         "runs": out / "runs"},
+        figures,
+        run_id,
+        cfg.tracking.uri if cfg.tracking.enabled else None,
+    )  # fmt: skip

@@ -9,6 +9,20 @@ import sys
 import time
 
 
+def configure_parser(parser) -> None:
+    parser.add_argument(
+        "--config", required=True, help="YAML config of a `fit` run (its data, model, limits)"
+    )
+    parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. data.num_proc=16")
+
+
+def describe_config(args) -> str:
+    """Every field of the `fit` config `--config` fills in, with its value there."""
+    from tulu_lightning.config_docs import describe_run_config
+
+    return describe_run_config(args.config, args.overrides)
+
+
 def run(args) -> int:
     from tulu_lightning.config import ConfigError
     from tulu_lightning.objectives import OBJECTIVES
@@ -19,7 +33,7 @@ def run(args) -> int:
     objective = importlib.import_module(OBJECTIVES[cfg.objective][0])
     if not hasattr(objective, "prepare_data"):
         raise ConfigError(
-            f"prepare: objective {cfg.objective!r} reads its rows at start (sft, dpo and reward_model are prepared)"
+            f"prepare: objective {cfg.objective!r} reads its rows at start (sft, dpo, reward_model, grpo and ppo are prepared)"
         )
     started = time.perf_counter()
     try:

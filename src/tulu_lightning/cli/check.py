@@ -1,5 +1,7 @@
-"""`check`: load and validate every row of a config's data, as `fit` would, without building a tokenizer or a
-model; every bad row is printed as `<file>:<row>: <problem>` (exit code 2 when there is one)."""
+"""`check`: read and validate every row of a config's data through `prepare`'s own code path (the same reading,
+the same validator, so the two cannot disagree), without a tokenizer, a model or a store; every bad row is printed
+as `<file>:<row>: <problem>` (exit code 2 when there is one). Only what tokenizing finds (a turn the chat template
+cannot locate) is left to `prepare`."""
 
 from __future__ import annotations
 
@@ -15,19 +17,29 @@ def configure_parser(parser) -> None:
     )
 
 
+def describe_config(args) -> str:
+    """Every field of the `fit` config `--config` fills in, with its value there."""
+    from tulu_lightning.config_docs import describe_run_config
+
+    return describe_run_config(args.config, args.overrides)
+
+
 def check_data(cfg) -> int:
     """Validate the rows of `cfg`'s training and validation data; print every problem; 0 if there is none."""
     from tulu_lightning.data import DataError
     from tulu_lightning.objectives import OBJECTIVES
+    from tulu_lightning.prepared import check_rows
     from tulu_lightning.schemas import RowErrors
 
     objective = importlib.import_module(OBJECTIVES[cfg.objective][0])
-    if not hasattr(objective, "load_data"):
+    if not hasattr(objective, "recipe"):
         print(f"error: objective {cfg.objective!r} has no row schema to check", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    try:
-        train_rows, val_rows = objective.load_data(cfg)
+    try:  # `prepare`'s own reading and validation, without tokenizing (prepared.check_rows)
+        train_rows, val_rows = check_rows(
+            cfg.data, objective.recipe(cfg), cfg.data.prepared_dir, cfg.data.num_proc
+        )
     except RowErrors as err:
         for problem in err.problems:
             print(problem)
@@ -37,7 +49,7 @@ def check_data(cfg) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     seconds = time.perf_counter() - started
-    print(f"ok: {len(train_rows)} training and {len(val_rows)} validation rows ({seconds:.2f} s)")
+    print(f"ok: {train_rows} training and {val_rows} validation rows ({seconds:.2f} s)")
     return 0
 
 
