@@ -119,4 +119,8 @@ def test_sweep_recovers_target_with_large_gamma_and_drifts_without(tmp_path):
     assert {"accuracy_vs_f1.png", "summary.md", "summary.json"} <= logged
     large = names["waywardness:target0_gamma100_seed0"]
     assert large.data.metrics["waywardness/f1"] == 1.0
+    sweep_run = names["waywardness:summary"].info.run_id  # every fit of the grid nested under the sweep's run
+    assert {
+        names[f"waywardness:target0_gamma{g}_seed0"].data.tags["mlflow.parentRunId"] for g in (0, 100)
+    } == {sweep_run}
     assert large.data.tags["waywardness.projected_text"] == "a story about a cat"

@@ -240,10 +240,8 @@ SWEEP_OUTPUTS = ("summary.md", "summary.json", "accuracy_vs_f1.png", "base_lm", 
 
 def sweep(cfg: WaywardnessConfig) -> tuple[list[RunResult], str | None]:
     """Every target text × γ × seed, under one progress bar; writes summary.md, summary.json and
-    accuracy_vs_f1.png to sweep.out_dir and logs them to a summary MLflow run. Returns the results and the
-    summary run's id."""
-    from tqdm import tqdm
-
+    accuracy_vs_f1.png to sweep.out_dir and logs them to the sweep's MLflow run, the parent of every fit's run.
+    Returns the results and the sweep run's id."""
     from tulu_lightning.plots import accuracy_vs_f1
     from tulu_lightning.tracking import mlflow_run, save_figure
 
@@ -258,6 +256,38 @@ def sweep(cfg: WaywardnessConfig) -> tuple[list[RunResult], str | None]:
         for gamma in cfg.sweep.gammas
         for seed in cfg.sweep.seeds
     ]
+    # the sweep is one MLflow parent run (its table, plot and selected γ) with each fit of the grid nested under it
+    with mlflow_run(
+        cfg.tracking, run_name="waywardness:summary", tags={"objective": "waywardness"}
+    ) as mlflow:
+        run_id = mlflow.active_run().info.run_id if mlflow is not None else None
+        results = run_grid(cfg, grid, parent_run_id=run_id)
+        table = format_table(results, cfg.sweep.f1_threshold)
+        write_text(out / "summary.md", table)
+        selected = select_gammas(results, cfg.sweep.f1_threshold)
+        summary = {"runs": [asdict(r) for r in results], "selected": selected}
+        write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+        figure = accuracy_vs_f1(results, cfg.sweep.f1_threshold)
+        client = mlflow.MlflowClient() if mlflow is not None else None
+        save_figure(figure, out / "accuracy_vs_f1.png", client, run_id)
+        if mlflow is not None:
+            for name in ("summary.md", "summary.json"):
+                mlflow.log_artifact(str(out / name))
+            for index, row in selected.items():
+                if row is not None:
+                    mlflow.log_metric(f"selected_gamma/target{index}", row["gamma"])
+    return results, run_id
+
+
+def run_grid(
+    cfg: WaywardnessConfig, grid: list[tuple[int, float, int]], parent_run_id: str | None
+) -> list[RunResult]:
+    """Every (target, γ, seed) of `grid`, in order, under one progress bar; each fit's MLflow run nested under
+    `parent_run_id`."""
+    from tqdm import tqdm
+
+    cfg = copy.deepcopy(cfg)
+    cfg.tracking.parent_run_id = parent_run_id
     results = []
     bar = tqdm(grid, desc="waywardness sweep", unit="run", file=sys.stderr, dynamic_ncols=True,
                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} runs [{elapsed}<{remaining}{postfix}]")  # fmt: skip
@@ -268,27 +298,7 @@ def sweep(cfg: WaywardnessConfig) -> tuple[list[RunResult], str | None]:
             last = results[-1]
             bar.set_postfix_str(f"last: γ={gamma:g} accuracy {last.accuracy:.3f} F1 {last.f1:.3f}")
     bar.close()
-    table = format_table(results, cfg.sweep.f1_threshold)
-    write_text(out / "summary.md", table)
-    selected = select_gammas(results, cfg.sweep.f1_threshold)
-    summary = {"runs": [asdict(r) for r in results], "selected": selected}
-    write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    figure = accuracy_vs_f1(results, cfg.sweep.f1_threshold)
-    run_id = None
-    with mlflow_run(
-        cfg.tracking, run_name="waywardness:summary", tags={"objective": "waywardness"}
-    ) as mlflow:
-        if mlflow is None:
-            save_figure(figure, out / "accuracy_vs_f1.png")
-        else:
-            run_id = mlflow.active_run().info.run_id
-            save_figure(figure, out / "accuracy_vs_f1.png", mlflow.MlflowClient(), run_id)
-            for name in ("summary.md", "summary.json"):
-                mlflow.log_artifact(str(out / name))
-            for index, row in selected.items():
-                if row is not None:
-                    mlflow.log_metric(f"selected_gamma/target{index}", row["gamma"])
-    return results, run_id
+    return results
 
 
 @contextmanager
