@@ -82,6 +82,9 @@ def test_mlflow_holds_the_recipe_as_users_expect(finished_recipe):
     assert len(parents) == 1 and parents[0].info.run_name.startswith("recipe · tiny_recipe · ")
     parent = parents[0]
     assert parent.info.status == "FINISHED" and "dpo/val/preference_accuracy" in parent.data.metrics
+    assert "training_curves.png" in {
+        a.path for a in client.list_artifacts(parent.info.run_id)
+    }  # every stage's
     for result in results:
         run = runs[result.run_id]
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id

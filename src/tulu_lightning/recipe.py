@@ -220,6 +220,7 @@ def run_recipe(cfg: RecipeConfig, stages: list[Stage], config_file: str | None =
                 result = run_stage(cfg, stage, stages, parent, lead)
                 results.append(result)
                 log_stage_summary(cfg, parent, result)
+            log_stage_curves(cfg, parent, results, out)
             status = "FINISHED"
         except KeyboardInterrupt:
             status = "KILLED"
@@ -350,6 +351,21 @@ def log_stage_summary(cfg: RecipeConfig, parent: str | None, result: StageResult
         client.log_metric(parent, f"{result.name}/{key}", value)
 
 
+def log_stage_curves(cfg: RecipeConfig, parent: str | None, results: list[StageResult], out: Path) -> None:
+    """Every fit stage's training curves side by side (`<output_dir>/training_curves.png`), logged to the parent."""
+    if parent is None:
+        return
+    from mlflow import MlflowClient
+
+    from tulu_lightning.plots import run_histories, training_curves
+    from tulu_lightning.tracking import save_figure
+
+    client = MlflowClient(tracking_uri=cfg.tracking.uri)
+    fits = {r.name: r.run_id for r in results if r.kind == "fit" and r.run_id is not None}
+    if fits:
+        save_figure(training_curves(run_histories(client, fits)), out / "training_curves.png", client, parent)
+
+
 def end_parent_run(cfg: RecipeConfig, parent: str | None, status: str) -> None:
     if parent is not None:
         from mlflow import MlflowClient
@@ -375,11 +391,11 @@ def summary(cfg: RecipeConfig, results: list[StageResult], parent: str | None, s
     if parent is not None:
         from mlflow import MlflowClient
 
+        from tulu_lightning.terminal import mlflow_ui_command
+
         experiment_id = MlflowClient(tracking_uri=cfg.tracking.uri).get_run(parent).info.experiment_id
         lines.append(f"MLflow: experiment {cfg.tracking.experiment!r}, parent run {parent}; see it with")
-        lines.append(
-            f"  mlflow ui --backend-store-uri {cfg.tracking.uri}   (pip install 'tulu_lightning[ui]')"
-        )
+        lines.append(f"  {mlflow_ui_command(cfg.tracking.uri)}   (pip install 'tulu_lightning[ui]')")
         # the model-training view (MLflow 3's UI otherwise opens on its GenAI view until switched once)
         base = (
             cfg.tracking.uri.rstrip("/") if cfg.tracking.uri.startswith("http") else "http://127.0.0.1:5000"
