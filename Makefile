@@ -45,4 +45,4 @@ rewards-wheels: setup
 		--target aarch64-unknown-linux-gnu -m tulu-rewards/Cargo.toml -o dist
 
 clean:
-	rm -rf $(VENV) target dist mlflow.db mlruns outputs
+	rm -rf $(VENV) target dist mlflow.db mlflow.db.lock mlruns outputs
