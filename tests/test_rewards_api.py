@@ -118,6 +118,8 @@ def test_ground_truth_errors() -> None:
     assert all(isinstance(e, str) and "\n" not in e for e in errors[6:]), errors
     assert "nope:x" in errors[8] and "frequency" in errors[9] and "no_such_verifier" in errors[12]
     assert rewards.ground_truth_errors(["gsm8k"], ["1", "", "2"]) == [None, "ground truth is empty", None]
+    # one name as a str serves every row (not one verifier per character)
+    assert rewards.ground_truth_errors("gsm8k", ["1", "", "2"]) == [None, "ground truth is empty", None]
     with pytest.raises(VerifierError):
         rewards.ground_truth_errors(["gsm8k", "math"], ["1", "2", "3"])
     # The same rows, verified: exactly the rows with a ground-truth error get status "error".

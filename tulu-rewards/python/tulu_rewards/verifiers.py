@@ -101,12 +101,19 @@ def canonical_verifier(name: str) -> str:
         raise _misuse(err) from None
 
 
-def ground_truth_errors(verifiers: Sequence[str], ground_truths: Sequence[Any]) -> list[str | None]:
+def _verifier_names(verifiers: Sequence[str] | str) -> list[str]:
+    """One name as a str serves every row: never read as one verifier per character."""
+    return [verifiers] if isinstance(verifiers, str) else list(verifiers)
+
+
+def ground_truth_errors(verifiers: Sequence[str] | str, ground_truths: Sequence[Any]) -> list[str | None]:
     """Per row, None when its ground truth parses as its verifier expects, else a one-line reason
     (unknown verifier, malformed ground truth). `verifiers` may hold a single name for all rows.
     Runs in Rust, in parallel, without the GIL; raises `VerifierError` only when the lengths differ."""
     return _native_call(
-        _native.ground_truth_errors, list(verifiers), [_ground_truth_text(g) for g in ground_truths]
+        _native.ground_truth_errors,
+        _verifier_names(verifiers),
+        [_ground_truth_text(g) for g in ground_truths],
     )
 
 
@@ -132,7 +139,7 @@ def verify_batch(
     """
     rows = _native_call(
         _native.verify_batch,
-        [verifiers] if isinstance(verifiers, str) else list(verifiers),  # never a str's characters
+        _verifier_names(verifiers),
         list(responses),
         [_ground_truth_text(g) for g in ground_truths],
         None if prompts is None else list(prompts),
