@@ -1,10 +1,12 @@
-//! `tulu_lightning._native`: the CPU-bound work of tulu_lightning, in Rust: n-gram decontamination and
-//! sequence packing. (The reward verifiers are the `tulu-rewards` package, built from rust/rewards.)
+//! `tulu_lightning._native`: the CPU-bound work of tulu_lightning, in Rust: n-gram decontamination,
+//! byte-level BPE encoding for data preparation, and sequence packing. (The reward verifiers are the
+//! `tulu-rewards` package, built from rust/rewards.)
 //!
 //! Each domain lives in a pure-Rust module (tested with `cargo test`) and is exposed to Python by a
 //! thin binding below. Bindings copy their inputs out of Python objects first, then release the GIL
 //! (`py.detach`) for the real work; no panic crosses the FFI boundary.
 
+pub mod bpe;
 pub mod decontam;
 pub mod packing;
 
@@ -51,5 +53,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(pack_lengths, m)?)?;
     decontam::python::register(m)?;
+    bpe::python::register(m)?;
     Ok(())
 }

@@ -5,6 +5,17 @@ import os
 def version() -> str: ...
 def pack_lengths(lengths: bytes, capacity: int) -> tuple[bytes, bytes]: ...
 
+# --- byte-level BPE encoding (rust/src/bpe; used by tulu_lightning.chat) ---
+
+class BpeEncoder:
+    """The encoder of a serialized byte-level BPE `tokenizers` tokenizer (ValueError: what it does not support)."""
+
+    def __init__(self, tokenizer_json: str) -> None: ...
+    def encode_labelled(
+        self, texts: list[str], spans: list[list[tuple[int, int]]], threads: int = 0
+    ) -> tuple[bytes, bytes, bytes]:
+        """(ids u32, labels i32, row offsets u64) as little-endian buffers."""
+
 # --- n-gram decontamination (rust/src/decontam; facade tulu_lightning.decontam) ---
 
 NORMALIZER_VERSION: int

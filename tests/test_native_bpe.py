@@ -1,0 +1,221 @@
+"""The native byte-level BPE encoder against `tokenizers` itself (the reference we did not write): the same ids,
+and the same labels as HF's offsets give, on the tokenizer shapes of the models Tülu 3 trains (GPT-2's
+ByteLevel regex, Llama 3's Split regex, digits split, added special tokens, `trim_offsets` on and off), on
+text drawn from all of Unicode and on every code point."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import unicodedata
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import PreTrainedTokenizerFast
+
+from tulu_lightning import _native, chat
+from tulu_lightning.chat import IGNORE_INDEX, label_spans_by_offsets, native_encode, native_encoder
+
+LLAMA3_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
+    r"|\s+(?!\S)|\s+"
+)
+SPECIAL = ["<|endoftext|>", "<|user|>", "<|assistant|>", "<|system|>"]
+
+
+def corpus() -> list[str]:
+    rng = random.Random(0)
+    words = [
+        "the",
+        "answer",
+        "is",
+        "Paris",
+        "naïve",
+        "café",
+        "日本語",
+        "привет",
+        "مرحبا",
+        "😀",
+        "x²",
+        "½",
+        "١٢٣",
+    ]
+    lines = []
+    for _ in range(400):
+        parts = [rng.choice(words) for _ in range(rng.randint(3, 20))]
+        parts += [str(rng.randint(0, 99999)), "  ", "\n\n", "'s", "'ll", "\t", "--", "..."]
+        rng.shuffle(parts)
+        lines.append(" ".join(parts))
+    return lines
+
+
+def build(pre_tokenizer, post_processor=None, vocab_size: int = 600) -> PreTrainedTokenizerFast:
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizer
+    tokenizer.decoder = decoders.ByteLevel()
+    if post_processor is not None:
+        tokenizer.post_processor = post_processor
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(corpus(), trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|endoftext|>")
+
+
+def ignoring_merges(tokenizer: PreTrainedTokenizerFast) -> PreTrainedTokenizerFast:
+    spec = json.loads(tokenizer.backend_tokenizer.to_str())
+    spec["model"]["ignore_merges"] = True  # as Llama 3's tokenizer.json
+    return PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer.from_str(json.dumps(spec)), eos_token="<|endoftext|>"
+    )
+
+
+TOKENIZERS = {
+    "gpt2": lambda: build(pre_tokenizers.ByteLevel(add_prefix_space=False)),
+    "gpt2_trim": lambda: build(
+        pre_tokenizers.ByteLevel(add_prefix_space=False), processors.ByteLevel(trim_offsets=True)
+    ),
+    "gpt2_trim_prefix": lambda: build(
+        pre_tokenizers.ByteLevel(add_prefix_space=False),
+        processors.ByteLevel(trim_offsets=True, add_prefix_space=True),
+    ),
+    "digits": lambda: build(
+        pre_tokenizers.Sequence(
+            [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+        )
+    ),
+    "digit_runs": lambda: build(
+        pre_tokenizers.Sequence([pre_tokenizers.Digits(), pre_tokenizers.ByteLevel(add_prefix_space=False)])
+    ),
+    "llama3": lambda: ignoring_merges(
+        build(
+            pre_tokenizers.Sequence(
+                [
+                    pre_tokenizers.Split(pattern=Regex(LLAMA3_PATTERN), behavior="isolated"),
+                    pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+                ]
+            ),
+            processors.ByteLevel(trim_offsets=False),
+        )
+    ),
+}
+_BUILT: dict[str, PreTrainedTokenizerFast] = {}
+
+
+def tokenizer_named(name: str) -> PreTrainedTokenizerFast:
+    if name not in _BUILT:
+        _BUILT[name] = TOKENIZERS[name]()
+    return _BUILT[name]
+
+
+def reference(tokenizer, texts: list[str], spans: list[list[tuple]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`tokenizers`' ids, labelled by its own offsets (the rule `label_spans` follows)."""
+    return label_spans_by_offsets(tokenizer, texts, spans)
+
+
+def assert_same(tokenizer, texts: list[str], spans: list[list[tuple]]) -> None:
+    native = native_encode(tokenizer, texts, spans, threads=1)
+    assert native is not None, "the native encoder declined"
+    for text, (ids, labels), (want_ids, want_labels) in zip(
+        texts, native, reference(tokenizer, texts, spans)
+    ):
+        assert ids.tolist() == want_ids.tolist(), repr(text)
+        assert labels.tolist() == want_labels.tolist(), repr(text)
+
+
+@pytest.mark.parametrize("name", sorted(TOKENIZERS))
+def test_every_shape_is_supported_and_equal_on_the_corpus(name):
+    tokenizer = tokenizer_named(name)
+    assert native_encoder(tokenizer) is not None
+    texts = [*corpus()[:200], "", " ", "  x", "<|user|>\n hi<|endoftext|>\n", "<|user|><|assistant|>"]
+    spans = [[(len(t) // 3, len(t) // 2), (len(t) - 5, len(t))] for t in texts]
+    assert_same(tokenizer, texts, spans)
+
+
+UNICODE_TEXT = st.lists(
+    st.one_of(
+        st.text(max_size=40),  # every code point but surrogates
+        st.sampled_from(
+            [*SPECIAL, " ", "  ", "\n", "\r\n", "\t", "'s", "'LL", "123456", "٣", "x²", "\u3000"]
+        ),
+    ),
+    max_size=12,
+).map("".join)
+
+
+@pytest.mark.parametrize("name", sorted(TOKENIZERS))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=st.lists(UNICODE_TEXT, min_size=1, max_size=4), cuts=st.lists(st.integers(0, 400), max_size=6))
+def test_equal_on_text_from_all_of_unicode(name, texts, cuts):
+    tokenizer = tokenizer_named(name)
+    spans = [[(min(a, b), max(a, b)) for a, b in zip(cuts[::2], cuts[1::2])] for _ in texts]
+    assert_same(tokenizer, texts, spans)
+
+
+@pytest.mark.parametrize("name", ["gpt2", "llama3"])
+def test_equal_on_every_code_point(name):
+    """Every code point in contexts that exercise the regexes' classes (letters, numbers, spaces, the rest), so
+    a Unicode-table difference between Oniguruma and Rust's regex would show (ids; the labels' rule is the same
+    for every character and is tested above). Past the first two planes, where the scripts are, the long runs
+    of one category (CJK extensions, private use, unassigned) are sampled: every 97th, and every change of
+    category."""
+    tokenizer = tokenizer_named(name)
+    points = code_points()
+    texts = [
+        "".join(f"{c}a {c}{c}1 {c}\n'{c}" for c in points[i : i + 512]) for i in range(0, len(points), 512)
+    ]
+    native = native_encode(tokenizer, texts, [[] for _ in texts])
+    reference = tokenizer.backend_tokenizer.encode_batch(texts, add_special_tokens=False)
+    for text, (ids, _), want in zip(texts, native, reference):
+        assert ids.tolist() == want.ids, repr(text[:40])
+
+
+def code_points() -> list[str]:
+    points, previous = [], None
+    for c in range(sys.maxunicode + 1):
+        if 0xD800 <= c <= 0xDFFF:
+            continue
+        category = unicodedata.category(chr(c))
+        if c < 0x20000 or category != previous or c % 97 == 0:
+            points.append(chr(c))
+        previous = category
+    return points
+
+
+def test_threads_and_rows_keep_their_order():
+    tokenizer = tokenizer_named("digits")
+    texts = corpus() * 5
+    spans = [[(0, len(t))] for t in texts]
+    one = native_encode(tokenizer, texts, spans, threads=1)
+    pool = native_encode(tokenizer, texts, spans, threads=0)
+    assert [ids.tolist() for ids, _ in one] == [ids.tolist() for ids, _ in pool]
+    assert all((labels == ids).all() for ids, labels in one)  # every token in its span
+
+
+def test_unsupported_tokenizers_fall_back_to_tokenizers():
+    from tokenizers import normalizers
+
+    tokenizer = build(pre_tokenizers.ByteLevel(add_prefix_space=False))
+    tokenizer.backend_tokenizer.normalizer = normalizers.NFC()  # as Qwen 2's
+    assert native_encoder(tokenizer) is None
+    with pytest.raises(ValueError, match="unsupported tokenizer: a normalizer"):
+        _native.BpeEncoder(tokenizer.backend_tokenizer.to_str())
+    text = "cafe\u0301 <|user|>"
+    ((ids, labels),) = chat.label_spans(tokenizer, [text], [[(0, 4)]])
+    assert ids.tolist() == tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert (labels[:1] != IGNORE_INDEX).all()
+
+
+def test_an_added_token_invalidates_the_cached_encoder():
+    tokenizer = build(pre_tokenizers.ByteLevel(add_prefix_space=False))
+    before = native_encoder(tokenizer)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|new|>"]})
+    assert native_encoder(tokenizer) is not before
+    assert_same(tokenizer, ["a<|new|>b"], [[(0, 3)]])
