@@ -1,6 +1,6 @@
 """Preparing SFT data: our prepared store against TRL's SFT preprocessing, on the same rows, tokenizer and cores.
 
-    python benchmarks/data_prep.py --rows 100000 --num-proc 2 [--out DIR] [--no-trl] [--old-sample 2000]
+    python benchmarks/data_prep.py --rows 100000 --num-proc 2 [--out DIR] [--no-trl] [--old-sample 2000] [--fit]
 
 1. Generates `--rows` Tülu-shaped conversations (1–3 user/assistant exchanges, a system prompt in about a third,
    turn lengths drawn log-normally around the SFT mixture's: about 550 tokens a conversation with this
@@ -16,6 +16,9 @@
 4. A fresh process then starts as `fit` does on the prepared store (found by its key, packed by its lengths
    column) and iterates over every packed micro-batch; its peak RSS above the RSS it had before opening the data
    is printed, with the time to its first batch.
+5. `--fit`: a real `python -m tulu_lightning fit` (SFT, a tiny Llama saved with the benchmark's tokenizer, the
+   same rows, store directory and length rule, so it finds the store step 2 wrote) runs one optimizer step: the
+   wall time of that whole process, from its start to its exit, bounds a cached start's time to its first step.
 
 Throughput is tokens of the prepared examples per second of wall time, each side measured from the JSONL file to
 its prepared dataset, with its libraries (`datasets`, `trl`) already imported. `--old-sample N` also times the pre-store data path (`tokenize_chat` row by row, in one
@@ -284,6 +287,67 @@ def training_process(tokenizer_dir: Path, stores: Path, chats: Path, store_dir: 
     )
 
 
+FIT_CONFIG = """\
+objective: sft
+model:
+  name_or_path: {model}
+data:
+  train_files: [{chats}]
+  max_seq_length: {max_length}
+  keep_truncated: true
+  prepared_dir: {stores}
+trainer:
+  output_dir: {output}
+  max_steps: 1
+  micro_batch_size: 1  # one packed row of max_seq_length tokens: the step's own compute stays small
+  accelerator: cpu
+  export: false
+  overwrite: true
+tracking:
+  enabled: false
+eval:
+  enabled: false
+sft:
+  packing: true
+"""
+
+
+def fit_first_step(tokenizer_dir: Path, stores: Path, chats: Path, out: Path) -> None:
+    """One optimizer step of a real `fit` process on the prepared rows (step 5)."""
+    from tulu_lightning.config import TinyModelConfig
+    from tulu_lightning.models import build_tiny_model
+
+    model_dir, config = out / "fit_model", out / "fit.yaml"
+    if not model_dir.exists():
+        tokenizer = load_tokenizer(tokenizer_dir)
+        build_tiny_model(TinyModelConfig(max_position_embeddings=MAX_LENGTH), tokenizer).save_pretrained(
+            model_dir
+        )
+        tokenizer.save_pretrained(model_dir)
+    config.write_text(
+        FIT_CONFIG.format(
+            model=model_dir, chats=chats, max_length=MAX_LENGTH, stores=stores, output=out / "fit"
+        )
+    )
+    stores_before = set(stores.iterdir())
+    started = time.perf_counter()
+    child = subprocess.run(
+        [sys.executable, "-m", "tulu_lightning", "fit", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    wall = time.perf_counter() - started
+    if child.returncode:
+        print(child.stdout[-2000:], child.stderr[-4000:])
+        raise SystemExit(f"fit failed ({child.returncode})")
+    found = set(stores.iterdir()) == stores_before
+    print(
+        f"fit, one optimizer step ({'store found by key' if found else 'store PREPARED again: keys differ'}): "
+        f"{wall:.1f} s from process start to exit"
+    )
+
+
 def report(name: str, tokens: int, timed: Timed) -> None:
     print(
         f"{name}: {tokens:,} tokens in {timed.wall:.1f} s = {tokens / timed.wall:,.0f} tokens/s "
@@ -301,6 +365,9 @@ def main() -> None:
     parser.add_argument("--old-sample", type=int, default=0, help="also time the pre-store path on N rows")
     parser.add_argument(
         "--replicate", type=int, default=0, help="also iterate over a store of K times the prepared examples"
+    )
+    parser.add_argument(
+        "--fit", action="store_true", help="also time a real `fit` to its first step (step 5)"
     )
     parser.add_argument("--iterate", nargs="+", help=argparse.SUPPRESS)  # TOKENIZER STORES CHATS [STORE]
     args = parser.parse_args()
@@ -352,6 +419,8 @@ def main() -> None:
         report(f"pre-store path ({args.old_sample} rows, 1 process)", old_tokens, old_t)
 
     training_process(tokenizer_dir, stores, chats)
+    if args.fit:
+        fit_first_step(tokenizer_dir, stores, chats, out)
     if args.replicate > 1:
         training_process(tokenizer_dir, stores, chats, replicate(directory, args.replicate))
 

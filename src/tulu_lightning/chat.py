@@ -274,8 +274,9 @@ def native_encode(
         ids, labels, offsets = encoder.encode_labelled(texts, spans, threads)
     except ValueError:  # a text its regexes cannot split (e.g. backtracking limit): `tokenizers` does
         return None
-    ids = np.frombuffer(ids, dtype=np.uint32).view(np.int32)
-    labels, offsets = np.frombuffer(labels, dtype=np.int32), np.frombuffer(offsets, dtype=np.uint64)
+    # one writable copy of each buffer; every row is a view into it
+    ids, labels = np.frombuffer(ids, dtype=np.int32).copy(), np.frombuffer(labels, dtype=np.int32).copy()
+    offsets = np.frombuffer(offsets, dtype=np.uint64)
     return [(ids[a:b], labels[a:b]) for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
 
 
