@@ -132,3 +132,71 @@ def test_two_ranks_dropping_different_groups_train_the_global_grpo_step(tmp_path
     for name, param in model.named_parameters():
         torch.testing.assert_close(ranks[0]["grads"][name], param.grad, rtol=1e-4, atol=1e-6, msg=name)
         assert torch.equal(ranks[0]["grads"][name], ranks[1]["grads"][name]), name
+
+
+# async_mode on two ranks: records, per rank, the initial weights, the batch scored at the second step (sampled in
+# the worker thread by the behaviour copy, one update behind) and the policy's weights at that step.
+ASYNC_RECORDER = """
+import sys
+import torch
+from lightning.pytorch.callbacks import Callback
+from tulu_lightning.export import full_state_dict
+from tulu_lightning.train import fit, load_run_config
+
+
+class Record(Callback):
+    def on_train_start(self, trainer, module):
+        state = {"initial": full_state_dict(module.model, every_rank=True), "scored": 0}
+        score_rollout = module.score_rollout
+
+        def recording_score(batch):
+            if state["scored"] == 1:  # a collective, at the same point on both ranks
+                state["weights"] = full_state_dict(module.model, every_rank=True)
+            score_rollout(batch)
+            if state["scored"] == 1:
+                state["batch"] = {k: v.cpu() for k, v in batch.items() if isinstance(v, torch.Tensor)}
+                torch.save(state, f"{sys.argv[2]}/rank{trainer.global_rank}.pt")
+            state["scored"] += 1
+
+        module.score_rollout = recording_score
+
+
+fit(load_run_config(sys.argv[1]), callbacks=[Record()])
+"""
+
+
+def test_async_mode_on_two_ranks_corrects_with_the_gathered_behaviour_policy(tmp_path):
+    """Under FSDP2 the behaviour copy is refreshed from the gathered (full) weights, and samples in a thread with
+    no collective: the run finishes on both ranks, and the second step's batch carries the log-probs of the
+    weights one update behind (the initial ones), not of the policy it trains."""
+    prompts = tmp_path / "prompts.jsonl"
+    rows = [json.loads(line) for line in (DEMO_DATA / "rlvr_train.jsonl").read_text().splitlines()[:8]]
+    prompts.write_text(
+        "".join(json.dumps({**row, "ground_truth": MIXED, "dataset": "ifeval"}) + "\n" for row in rows)
+    )
+    cfg = tiny_config(
+        tmp_path,
+        "grpo",
+        "rlvr",
+        data={"train_files": [str(prompts)], "val_files": [], "max_seq_length": 96},
+        trainer={"micro_batch_size": 2, "devices": 2, "strategy": "fsdp2", "max_steps": 3, "export": False},
+        tracking={"enabled": False},
+        eval={"enabled": False},
+        optim={"lr": 0.05},
+        rlvr={"samples_per_prompt": 4, "max_new_tokens": 8, "forward_batch_size": 4, "async_mode": True},
+    )
+    config = write_config(tmp_path, cfg)
+    (tmp_path / "recorder.py").write_text(ASYNC_RECORDER)
+    run_python(str(tmp_path / "recorder.py"), str(config), str(tmp_path))
+    ranks = [torch.load(tmp_path / f"rank{rank}.pt", weights_only=False) for rank in (0, 1)]
+
+    module = build_objective(load_run_config(str(config)))[0]
+    for rank in ranks:
+        batch, mask = rank["batch"], rank["batch"]["response_mask"]
+        module.model.load_state_dict(rank["initial"])
+        behaviour = module.local_logprobs(module.model, batch)
+        torch.testing.assert_close(batch["old_logprobs"], behaviour, rtol=1e-4, atol=1e-5)
+        module.model.load_state_dict(rank["weights"])
+        current = module.local_logprobs(module.model, batch)
+        assert ((current - batch["old_logprobs"]).abs() * mask).max() > 1e-3  # off-policy: the ratio is not 1
+    assert all(torch.equal(ranks[0]["weights"][k], ranks[1]["weights"][k]) for k in ranks[0]["weights"])

@@ -11,12 +11,16 @@ import torch
 from tulu_lightning.files import atomic_path
 
 
-def full_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The unsharded state dict on CPU (a collective under FSDP2: every rank must call it)."""
+def full_state_dict(model: torch.nn.Module, every_rank: bool = False) -> dict[str, torch.Tensor]:
+    """The unsharded state dict on CPU. Under FSDP2 it is a collective (every rank must call it) and only rank 0
+    receives it, the others an empty dict (torch's `cpu_offload` rule: one CPU copy per node, not one per rank);
+    `every_rank` gathers it onto every rank instead, on the model's device (a local behaviour policy, or a
+    rank's own vLLM engine, needs the whole weights on each rank)."""
     if any(isinstance(p, torch.distributed.tensor.DTensor) for p in model.parameters()):
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-        return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        options = StateDictOptions(full_state_dict=True, cpu_offload=not every_rank)
+        return get_model_state_dict(model, options=options)
     return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 
 

@@ -61,8 +61,9 @@ class VLLMRollout:
 
     @torch.no_grad()
     def push_weights(self, model: torch.nn.Module) -> None:
-        """Load the policy's current (gathered, if sharded) weights into the engine's model."""
-        state = full_state_dict(model)
+        """Load the policy's current (gathered onto every rank, if sharded: each rank has its own engine) weights
+        into the engine's model."""
+        state = full_state_dict(model, every_rank=True)
         engine = self.llm.llm_engine
         executor = getattr(engine, "model_executor", None)
         if executor is not None and hasattr(executor, "driver_worker"):  # in-process executor

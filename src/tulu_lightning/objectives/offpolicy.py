@@ -96,7 +96,9 @@ class OneStepAhead:
         if self.snapshot is not None:
             model = self.module.model
             sharded = any(isinstance(p, torch.distributed.tensor.DTensor) for p in model.parameters())
-            self.snapshot.load_state_dict(full_state_dict(model) if sharded else model.state_dict())
+            self.snapshot.load_state_dict(
+                full_state_dict(model, every_rank=True) if sharded else model.state_dict()
+            )
         elif hasattr(self.rollout, "push_weights"):
             self.rollout.push_weights(self.module.model)
 
@@ -143,7 +145,7 @@ def unsharded(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """A plain copy of `model` (gathered when it is FSDP2-sharded, a collective then)."""
     if not any(isinstance(p, torch.distributed.tensor.DTensor) for p in model.parameters()):
         return model
-    state = full_state_dict(model)
+    state = full_state_dict(model, every_rank=True)
     copy = type(model)(model.config).to(device)
     copy.load_state_dict(state)
     return copy
