@@ -125,7 +125,6 @@ class TrainerConfig:
     resume_from: str | None = None  # a Lightning checkpoint path, or "last" (the newest in output_dir)
     overwrite: bool = False  # replace an earlier run's outputs in output_dir (`fit --overwrite`)
     export: bool = True  # write a Hugging Face directory to <output_dir>/hf at the end
-    compile: bool = False  # not used yet: no torch.compile is applied whatever its value
 
 
 def epoch_limit(trainer: TrainerConfig) -> int:
