@@ -472,7 +472,7 @@ def spawn(args, variant: str, objective: str) -> dict:
         "update_epochs",
         "minibatches",
     ):
-        command += [f"--{key}", str(getattr(args, key))]
+        command += [f"--{key.replace('_', '-')}", str(getattr(args, key))]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     out = subprocess.run(command, capture_output=True, text=True, env=env)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]

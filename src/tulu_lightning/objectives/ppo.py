@@ -9,6 +9,9 @@ value      initialised from the reward model (`ppo.value_model`, an AutoModelFor
            directory), else from the policy's weights with a fresh zero head; trained as its own optimizer
            group, with its own gradient clip and LR (`ppo.value_lr`, default `optim.lr`), as open-instruct's
            second DeepSpeed engine, so a large value gradient never shrinks the policy's step
+one pass   with one epoch of one minibatch, in one forward chunk, the update's forwards of the policy and the
+           value model are π_old's and V_old's: the rewards and advantages are computed from their detached outputs
+           and no rollout forward of either model runs (same step, float rounding apart: tests/test_rlvr_step.py)
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ optimizer steps (a minibatch with nothing to learn from still counts one, which 
 No pass is run whose result would not change the step: rows the algorithm drops (GRPO's groups whose rewards are
 all equal) are neither scored nor back-propagated; with β = 0 there is no reference model; with one epoch of one
 minibatch the old policy *is* the policy being trained, so the update's own forward gives π_old (detached: the
-ratio is 1 and its gradient ∇log π, as with a separate forward) and no scoring forward is needed.
+ratio is 1 and its gradient ∇log π, as with a separate forward) and no scoring forward is needed — for PPO also
+V_old, when the batch is one forward chunk (its advantages are whitened over the whole batch: `PPOModule.one_pass`).
 
 With `async_mode` (objectives/offpolicy.py) the batch a step trains on was sampled, one update earlier, by the
 policy's previous weights while the previous batch trained: its `old_logprobs` are that behaviour policy's.
