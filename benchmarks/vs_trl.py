@@ -29,9 +29,16 @@ over the loss tokens): not 0 (A is centered per response, the mean is per token,
 and not equal across sides: TRL keeps the tokens of the groups whose rewards are all equal in the count (we drop
 those groups, as open-instruct), and the two sample different responses.
 
-PPO (samples/s): our PPO (configs/demo/rlvr_ppo.yaml: 4 epochs a batch, a value model) on `prompts × n` prompts
-with one sample each, against our GRPO on the same number of samples. `async` (not run by default): our GRPO
-with `rlvr.async_mode` (the next batch sampled in a thread while this one trains) against without.
+PPO (samples/s, issue 18's "PPO within 1.3× of our GRPO per sample"): our PPO (configs/demo/rlvr_ppo.yaml: a
+value model, GAE, one sample per prompt) on `prompts × n` prompts against our GRPO (configs/demo/rlvr_grpo.yaml)
+on `prompts` prompts × `n` samples: as many samples a step on both sides. "ours PPO" is like for like: the same
+`--update-epochs` and `--minibatches` as the GRPO side (default 1 and 1, GRPO's recipe), so both make the same
+optimizer steps per sample; the ratio the target is about is "ours PPO / ours GRPO". "ours PPO Tülu" runs PPO's
+own recipe (4 epochs per rollout batch, as Tülu 3) for information: each epoch is a forward and backward of the
+policy and the value model. The rest differs by algorithm, not by setting: PPO trains every sample (GRPO drops
+the groups whose rewards are all equal), runs a value model, and prefills each of its prompts (GRPO prefills a
+prompt once for its n samples). `async` (not run by default): our GRPO with `rlvr.async_mode` (the next batch
+sampled in a thread while this one trains) against without.
 
 Use the demo SFT model for GRPO and PPO (`make demo` writes it): a random model is never rewarded, every GRPO
 group would be dropped. SFT and DPO run on any model of the demo's shape.
@@ -56,6 +63,15 @@ ALPHA = 10.0  # rlvr.verifiable_reward
 
 def ours_grpo(args, tmp: str, *overrides: str) -> dict:
     return ours_rlvr(args, tmp, "rlvr_grpo", args.prompts, args.n, *overrides)
+
+
+def updates(epochs: int, minibatches: int, steps: int) -> list[str]:
+    """Overrides for `epochs` × `minibatches` optimizer steps per rollout batch, `steps` rollout batches."""
+    return [
+        f"rlvr.update_epochs={epochs}",
+        f"rlvr.num_minibatches={minibatches}",
+        f"trainer.max_steps={steps * epochs * minibatches}",
+    ]
 
 
 def ours_rlvr(args, tmp: str, recipe: str, prompts: int, n: int, *overrides: str) -> dict:
@@ -374,13 +390,13 @@ def trl_dpo(args, tmp: str, precompute: bool) -> dict:
     }
 
 
-def ours_ppo(args, tmp: str) -> dict:
-    """Our PPO (the demo recipe: 4 epochs, a value model) on as many samples per step as the GRPO runs, one
-    sample per prompt."""
-    epochs = 4  # configs/demo/rlvr_ppo.yaml: optimizer steps per rollout batch
-    return ours_rlvr(
-        args, tmp, "rlvr_ppo", args.prompts * args.n, 1, f"trainer.max_steps={args.steps * epochs}"
-    )
+def ours_ppo(args, tmp: str, *overrides: str) -> dict:
+    """Our PPO (the demo recipe: a value model) on as many samples per step as the GRPO runs, one sample per
+    prompt."""
+    return ours_rlvr(args, tmp, "rlvr_ppo", args.prompts * args.n, 1, *overrides)
+
+
+TULU_PPO_EPOCHS = 4  # configs/demo/rlvr_ppo.yaml and Tülu 3: update epochs per rollout batch, one minibatch
 
 
 DPO_BETA = 0.1
@@ -399,9 +415,10 @@ VARIANTS = {
         "TRL live ref": lambda a, t: trl_dpo(a, t, precompute=False),
     },
     "grpo": {"ours": lambda a, t: ours_grpo(a, t), "TRL": lambda a, t: trl_grpo(a, t)},
-    "ppo": {
-        "ours PPO": lambda a, t: ours_ppo(a, t),
-        "ours GRPO": lambda a, t: ours_grpo(a, t),
+    "ppo": {  # matched: the same optimizer steps per rollout batch on both sides
+        "ours PPO": lambda a, t: ours_ppo(a, t, *updates(a.update_epochs, a.minibatches, a.steps)),
+        "ours GRPO": lambda a, t: ours_grpo(a, t, *updates(a.update_epochs, a.minibatches, a.steps)),
+        "ours PPO Tülu": lambda a, t: ours_ppo(a, t, *updates(TULU_PPO_EPOCHS, 1, a.steps)),
     },
     "async": {
         "ours GRPO async": lambda a, t: ours_grpo(a, t, "rlvr.async_mode=true"),
@@ -427,7 +444,7 @@ RATIOS = {
         ("ours live ref", "TRL live ref"),
     ],
     "grpo": [("ours", "TRL")],
-    "ppo": [("ours PPO", "ours GRPO")],
+    "ppo": [("ours PPO", "ours GRPO"), ("ours PPO Tülu", "ours GRPO")],
     "async": [("ours GRPO async", "ours GRPO")],
 }
 
@@ -443,8 +460,19 @@ def run_child(args) -> None:
 
 def spawn(args, variant: str, objective: str) -> dict:
     command = [sys.executable, __file__, "--run", variant, "--objective", objective]
-    for key in ("model", "steps", "prompts", "n", "tokens", "threads", "batch", "lr"):
-        command += [f"--{key}", str(getattr(args, key))]
+    for key in (
+        "model",
+        "steps",
+        "prompts",
+        "n",
+        "tokens",
+        "threads",
+        "batch",
+        "lr",
+        "update_epochs",
+        "minibatches",
+    ):
+        command += [f"--{key.replace('_', '-')}", str(getattr(args, key))]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     out = subprocess.run(command, capture_output=True, text=True, env=env)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
@@ -471,6 +499,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32, help="SFT examples / DPO pairs per step")
     parser.add_argument("--lr", type=float, default=1e-4, help="SFT and DPO")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--update-epochs", type=int, default=1, help='PPO vs GRPO, both sides ("ours PPO Tülu": 4)'
+    )
+    parser.add_argument("--minibatches", type=int, default=1, help="PPO vs GRPO, both sides")
     parser.add_argument("--run", help=argparse.SUPPRESS)  # a child process: the variant
     parser.add_argument("--objective", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -478,7 +510,9 @@ def main() -> None:
         return run_child(args)
 
     print(
-        f"GRPO/PPO: {args.prompts} prompts × {args.n} samples, ≤ {args.tokens} new tokens; SFT/DPO: {args.batch} "
+        f"GRPO/PPO: {args.prompts} prompts × {args.n} samples, ≤ {args.tokens} new tokens (PPO vs GRPO: "
+        f"{args.update_epochs} epoch(s) × {args.minibatches} minibatch(es) both; PPO Tülu: {TULU_PPO_EPOCHS} "
+        f"epochs); SFT/DPO: {args.batch} "
         f"examples/pairs a step; {args.steps} steps a run, {args.rounds} rounds, {args.threads} thread(s); "
         f"model {args.model}; load average {os.getloadavg()[0]:.1f}"
     )

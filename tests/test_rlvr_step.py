@@ -16,8 +16,11 @@ from tulu_lightning.config import ConfigError, TrainerConfig, epoch_limit
 from tulu_lightning.models import frozen_copy
 from tulu_lightning.objectives.rlvr import (
     clipped_policy_loss,
+    clipped_value_loss,
+    explained_variance,
     generalized_advantages,
     group_advantages,
+    head_outputs,
     kl_estimate,
     kl_penalized_rewards,
     masked_whiten,
@@ -63,13 +66,16 @@ def rlvr_config(tmp_path, objective: str = "grpo", prompts: int = 4, **sections)
     return load_run_config(str(write_config(tmp_path, cfg)))
 
 
-def first_step(cfg):
+def first_step(cfg, on_score=None, prepare=None):
     """One rollout batch through the trainer's `generate`, `score_rollout` and `update` (one process, no
-    optimizer: its steps record the gradient); returns (the policy before it, what was seen, the module)."""
+    optimizer: its steps record the gradient); returns (the trained models before it, what was seen, the
+    module)."""
     torch.manual_seed(cfg.trainer.seed)
     module, datamodule = build_objective(cfg)
     datamodule.setup()
-    start = copy.deepcopy(module.model)
+    if prepare is not None:
+        prepare(module)
+    start = [copy.deepcopy(m) for m in module.trainable_modules()]  # the policy (and PPO's value model)
     seen: dict = {"loss_sums": []}
     minibatch_loss = module.minibatch_loss
 
@@ -82,9 +88,13 @@ def first_step(cfg):
     def recording_step():
         if "grads" not in seen:
             seen["grads"] = {
-                n: p.grad.clone() for n, p in module.model.named_parameters() if p.grad is not None
+                f"{index}.{n}": p.grad.clone()
+                for index, m in enumerate(module.trainable_modules())
+                for n, p in m.named_parameters()
+                if p.grad is not None
             }
-        module.model.zero_grad(set_to_none=True)
+        for m in module.trainable_modules():
+            m.zero_grad(set_to_none=True)
         return {}
 
     module.minibatch_loss, module.step_optimizer = recording_loss, recording_step
@@ -92,6 +102,8 @@ def first_step(cfg):
     module.backward_scaled = lambda loss: loss.backward()
     batch = module.generate(datamodule.train_items)
     module.score_rollout(batch)
+    if on_score is not None:
+        on_score(batch)
     seen["batch"] = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
     seen["update"] = module.update(batch)
     seen["metrics"] = module.rollout_metrics(batch)
@@ -120,7 +132,7 @@ def plain_first_step(cfg, policy, batch):
     loss_sum = ((policy_loss + r.beta * kl) * loss_mask[rows]).sum()
     (loss_sum / loss_mask[rows].sum()).backward()
     return {
-        "grads": {n: p.grad for n, p in policy.named_parameters() if p.grad is not None},
+        "grads": {f"0.{n}": p.grad for n, p in policy.named_parameters() if p.grad is not None},
         "loss_sum": float(loss_sum),
         "kl": float((old - ref).sum(1)[keep].mean()),
         "groups_kept_frac": float(keep.float().mean()),
@@ -142,7 +154,7 @@ def test_grpo_step_matches_the_plain_step(tmp_path, rlvr):
     start, seen, module = first_step(cfg)
     batch = seen["batch"]
     assert 0 < batch["trained"].float().mean() < 1  # groups dropped and kept: where the step skips work
-    plain = plain_first_step(cfg, start, batch)
+    plain = plain_first_step(cfg, start[0], batch)
     assert seen["grads"].keys() == plain["grads"].keys()
     for name, grad in plain["grads"].items():  # the same sums in another order: float rounding apart
         torch.testing.assert_close(seen["grads"][name], grad, rtol=1e-5, atol=1e-7, msg=name)
@@ -153,6 +165,76 @@ def test_grpo_step_matches_the_plain_step(tmp_path, rlvr):
         assert module.ref_model is None and "kl" not in seen["metrics"] and "kl_loss" not in seen["update"]
     else:
         assert seen["metrics"]["kl"] == pytest.approx(plain["kl"], abs=1e-5)
+
+
+def plain_ppo_first_step(cfg, policy, value_model, batch):
+    """The plain PPO update's first optimizer step: π_old and V_old from their own no-grad forwards, then the
+    first minibatch's forward and backward of both models; its gradients, loss sum and rollout metrics."""
+    r, p = cfg.rlvr, cfg.ppo
+    policy, value_model = copy.deepcopy(policy), copy.deepcopy(value_model)
+    reference = frozen_copy(policy)
+    mask = batch["response_mask"]
+    with torch.no_grad():
+        old = token_logprobs(response_logits(policy, batch), batch["responses"], r.temperature) * mask
+        ref = token_logprobs(response_logits(reference, batch), batch["responses"], r.temperature) * mask
+        old_values = head_outputs(value_model, batch)[:, :-1] * mask
+    rewards = kl_penalized_rewards(batch["scores"], old, ref, mask, r.beta)
+    advantages, returns = generalized_advantages(rewards, old_values, mask, p.gamma, p.lam)
+    advantages = masked_whiten(advantages, mask)
+    order = torch.randperm(len(mask), generator=torch.Generator().manual_seed(cfg.trainer.seed))
+    rows = order.chunk(r.num_minibatches)[0]
+    minibatch = {k: batch[k][rows] for k in ("input_ids", "attention_mask", "responses")}
+    logprobs = token_logprobs(response_logits(policy, minibatch), minibatch["responses"], r.temperature)
+    values = head_outputs(value_model, minibatch)[:, :-1]
+    policy_loss, _, _ = clipped_policy_loss(logprobs, old[rows], advantages[rows], r.clip_low, r.clip_high)
+    value_loss, _ = clipped_value_loss(values, old_values[rows], returns[rows], p.value_clip)
+    loss_sum = ((policy_loss + p.value_loss_coef * value_loss) * mask[rows]).sum()
+    (loss_sum / mask[rows].sum()).backward()
+    grads = {
+        f"{index}.{n}": param.grad
+        for index, m in enumerate([policy, value_model])
+        for n, param in m.named_parameters()
+        if param.grad is not None
+    }
+    return {
+        "grads": grads,
+        "loss_sum": float(loss_sum),
+        "kl": float((old - ref).sum(1).mean()),
+        "explained_variance": explained_variance(old_values, returns, mask),
+    }
+
+
+@pytest.mark.parametrize(
+    "rlvr",
+    [
+        {"update_epochs": 1, "num_minibatches": 1},  # one pass: π_old and V_old from the update's forward
+        {"update_epochs": 1, "num_minibatches": 1, "forward_batch_size": 5},  # scored first, in chunks
+        {"update_epochs": 2, "num_minibatches": 2},  # scored first: the update moves the weights
+    ],
+    ids=["one-pass", "chunked", "two-minibatches"],
+)
+def test_ppo_step_matches_the_plain_step(tmp_path, rlvr):
+    steps = rlvr["update_epochs"] * rlvr["num_minibatches"]
+    cfg = rlvr_config(tmp_path, "ppo", trainer={"max_steps": steps}, rlvr={"beta": 0.05, **rlvr})
+    scored = []
+    start, seen, module = first_step(
+        cfg,
+        on_score=lambda batch: scored.append("old_values" in batch),
+        prepare=lambda module: torch.nn.init.normal_(
+            module.value_model.score.weight
+        ),  # V ≠ 0 (head starts 0)
+    )
+    assert scored == [not module.one_pass(seen["batch"])]
+    assert module.one_pass(seen["batch"]) == (rlvr == {"update_epochs": 1, "num_minibatches": 1})
+    plain = plain_ppo_first_step(cfg, *start, seen["batch"])
+    assert seen["grads"].keys() == plain["grads"].keys()
+    assert any(name.startswith("1.") for name in plain["grads"])  # the value model's too
+    for name, grad in plain["grads"].items():  # the same sums in another order: float rounding apart
+        torch.testing.assert_close(seen["grads"][name], grad, rtol=1e-5, atol=1e-6, msg=name)
+    assert float(sum(seen["loss_sums"])) == pytest.approx(plain["loss_sum"], rel=1e-5, abs=1e-5)
+    assert seen["metrics"]["kl"] == pytest.approx(plain["kl"], abs=1e-5)
+    assert seen["metrics"]["explained_variance"] == pytest.approx(plain["explained_variance"], abs=1e-5)
+    assert seen["update"]["optimizer_steps"] == steps
 
 
 def test_ppo_without_reference_at_beta_0_scores_as_with_it(tmp_path):

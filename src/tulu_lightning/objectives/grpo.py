@@ -76,15 +76,15 @@ class GRPOModule(RLVRModule):
             batch["old_logprobs"] = self.logprobs_of(self.model, batch)
         self.reference_logprobs(batch)
 
-    def minibatch_loss(self, chunk: dict) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    def minibatch_loss(self, chunk: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         policy_loss, logprobs, stats = self.policy_terms(chunk)
         mask = chunk["loss_mask"]
         stats["policy_loss"] = (policy_loss.detach() * mask).sum()
         if self.ref_model is None:  # β = 0
-            return (policy_loss * mask).sum(), logprobs.detach(), stats
+            return (policy_loss * mask).sum(), stats
         kl = kl_estimate(logprobs, chunk["ref_logprobs"], self.cfg.grpo.kl_estimator)
         stats["kl_loss"] = (kl.detach() * mask).sum()
-        return ((policy_loss + self.cfg.rlvr.beta * kl) * mask).sum(), logprobs.detach(), stats
+        return ((policy_loss + self.cfg.rlvr.beta * kl) * mask).sum(), stats
 
     def rollout_metrics(self, batch: dict) -> dict[str, float]:
         return {**super().rollout_metrics(batch), "groups_kept_frac": float(batch["kept_frac"].mean())}

@@ -9,6 +9,9 @@ value      initialised from the reward model (`ppo.value_model`, an AutoModelFor
            directory), else from the policy's weights with a fresh zero head; trained as its own optimizer
            group, with its own gradient clip and LR (`ppo.value_lr`, default `optim.lr`), as open-instruct's
            second DeepSpeed engine, so a large value gradient never shrinks the policy's step
+one pass   with one epoch of one minibatch, in one forward chunk, the update's forwards of the policy and the
+           value model are π_old's and V_old's: the rewards and advantages are computed from their detached outputs
+           and no rollout forward of either model runs (same step, float rounding apart: tests/test_rlvr_step.py)
 """
 
 from __future__ import annotations
@@ -102,29 +105,55 @@ class PPOModule(RLVRModule):
             [head_outputs(model, chunk) for _, chunk in self.chunks(batch, *self.trained_rows(batch))]
         )
 
+    def one_pass(self, batch: dict) -> bool:
+        """Whether the update's own forward can serve as the rollout's policy and value forwards: with one epoch
+        of one minibatch the update starts from the rollout's weights, so its forward *is* π_old and V_old; and
+        the advantages are whitened over the whole batch, so the batch must be one forward chunk (every rank has
+        as many rows: all ranks decide alike)."""
+        r = self.cfg.rlvr
+        one_chunk = len(batch["scores"]) <= r.forward_batch_size
+        return r.update_epochs == 1 and r.num_minibatches == 1 and one_chunk
+
     @torch.no_grad()
     def score_rollout(self, batch: dict) -> None:
-        p, mask = self.cfg.ppo, batch["response_mask"]
-        if "old_logprobs" not in batch:  # async_mode: the behaviour policy's, already there
-            batch["old_logprobs"] = self.logprobs_of(self.model, batch)
+        """The reference's log-probs and the sequence scores; then π_old's log-probs (unless async_mode brought
+        the behaviour's), V_old and the advantages — or, in one pass, the update's forward gives those."""
+        mask = batch["response_mask"]
+        batch["loss_mask"] = mask
         self.reference_logprobs(batch)
-        batch["old_values"] = self.values_of(self.value_model, batch)[:, :-1] * mask
         scores = batch["scores"].to(self.device)
         if self.reward_model is not None:
             last = mask.sum(1).long()  # column after the last response token
             rm_scores = self.values_of(self.reward_model, batch)[torch.arange(len(scores)), last]
             scores = scores + rm_scores
-        rewards = kl_penalized_rewards(
-            scores, batch["old_logprobs"], batch.get("ref_logprobs"), mask, self.cfg.rlvr.beta
-        )
-        advantages, returns = generalized_advantages(rewards, batch["old_values"], mask, p.gamma, p.lam)
-        batch["advantages"] = masked_whiten(advantages, mask) if p.whiten_advantages else advantages
-        batch["returns"] = returns
-        batch["loss_mask"] = mask
+        batch["sequence_rewards"] = scores
+        if self.one_pass(batch):
+            return
+        if "old_logprobs" not in batch:  # async_mode: the behaviour policy's, already there
+            batch["old_logprobs"] = self.logprobs_of(self.model, batch)
+        batch["old_values"] = self.values_of(self.value_model, batch)[:, :-1] * mask
+        self.fill_advantages(batch)
 
-    def minibatch_loss(self, chunk: dict) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        policy_loss, logprobs, stats = self.policy_terms(chunk)
+    def fill_advantages(self, rows: dict) -> None:
+        """`advantages` (GAE over the KL-penalised rewards, whitened over `rows`) and `returns` of `rows`: the
+        batch, or the one-pass chunk that holds all of it, from its `old_logprobs` and `old_values`."""
+        p, mask = self.cfg.ppo, rows["response_mask"]
+        rewards = kl_penalized_rewards(
+            rows["sequence_rewards"], rows["old_logprobs"], rows.get("ref_logprobs"), mask, self.cfg.rlvr.beta
+        )
+        advantages, returns = generalized_advantages(rewards, rows["old_values"], mask, p.gamma, p.lam)
+        rows["advantages"] = masked_whiten(advantages, mask) if p.whiten_advantages else advantages
+        rows["returns"] = returns
+
+    def minibatch_loss(self, chunk: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        forward = self.policy_forward(chunk)
         values = head_outputs(self.value_model, chunk)[:, :-1]
+        if "advantages" not in chunk:  # one pass: this forward is the rollout's policy and value
+            mask = chunk["response_mask"]
+            chunk.setdefault("old_logprobs", forward[1].detach() * mask)
+            chunk["old_values"] = values.detach() * mask
+            self.fill_advantages(chunk)
+        policy_loss, _, stats = self.policy_terms(chunk, forward)
         value_loss, value_clipped = clipped_value_loss(
             values, chunk["old_values"], chunk["returns"], self.cfg.ppo.value_clip
         )
@@ -135,7 +164,7 @@ class PPOModule(RLVRModule):
             value_loss=(value_loss.detach() * mask).sum(),
             value_clip_frac=(value_clipped.float() * mask).sum(),
         )
-        return loss, logprobs.detach(), stats
+        return loss, stats
 
     def rollout_metrics(self, batch: dict) -> dict[str, float]:
         mask = batch["response_mask"]

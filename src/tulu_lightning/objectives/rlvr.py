@@ -15,7 +15,8 @@ optimizer steps (a minibatch with nothing to learn from still counts one, which 
 No pass is run whose result would not change the step: rows the algorithm drops (GRPO's groups whose rewards are
 all equal) are neither scored nor back-propagated; with β = 0 there is no reference model; with one epoch of one
 minibatch the old policy *is* the policy being trained, so the update's own forward gives π_old (detached: the
-ratio is 1 and its gradient ∇log π, as with a separate forward) and no scoring forward is needed.
+ratio is 1 and its gradient ∇log π, as with a separate forward) and no scoring forward is needed — for PPO also
+V_old, when the batch is one forward chunk (its advantages are whitened over the whole batch: `PPOModule.one_pass`).
 
 With `async_mode` (objectives/offpolicy.py) the batch a step trains on was sampled, one update earlier, by the
 policy's previous weights while the previous batch trained: its `old_logprobs` are that behaviour policy's.
@@ -578,20 +579,28 @@ class RLVRModule(PostTrainingModule):
         marked False in `trained`."""
         raise NotImplementedError
 
-    def minibatch_loss(self, chunk: dict) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        """(sum over the chunk's `loss_mask` tokens of the per-token loss, the policy's detached log-probs,
-        summed per-token statistics)."""
+    def minibatch_loss(self, chunk: dict) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(sum over the chunk's `loss_mask` tokens of the per-token loss, summed per-token statistics). What the
+        chunk lacked and this forward gives (one pass: `old_logprobs`, ...) it adds to the chunk."""
         raise NotImplementedError
 
-    def policy_terms(self, chunk: dict) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        """Forward the policy: (per-token clipped policy loss, new log-probs, token sums of clip/ratio/entropy).
-        Without `old_logprobs` in the chunk, this forward is the old policy's (one epoch of one minibatch)."""
-        r = self.cfg.rlvr
+    def policy_forward(self, chunk: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """The policy's response logits and its log-probs of the responses at the sampling temperature."""
         logits = response_logits(self.model, chunk)
-        logprobs = token_logprobs(logits, chunk["responses"], r.temperature)
-        old_logprobs = chunk["old_logprobs"] if "old_logprobs" in chunk else logprobs.detach()
+        return logits, token_logprobs(logits, chunk["responses"], self.cfg.rlvr.temperature)
+
+    def policy_terms(
+        self, chunk: dict, forward: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """(per-token clipped policy loss, new log-probs, token sums of clip/ratio/entropy), from `forward`
+        (`policy_forward`'s) or a forward of its own. Without `old_logprobs` in the chunk, this forward is the old
+        policy's (one epoch of one minibatch): its detached log-probs are added to the chunk as such."""
+        r = self.cfg.rlvr
+        logits, logprobs = self.policy_forward(chunk) if forward is None else forward
+        if "old_logprobs" not in chunk:
+            chunk["old_logprobs"] = logprobs.detach() * chunk["response_mask"]
         loss, clipped, ratio = clipped_policy_loss(
-            logprobs, old_logprobs, chunk["advantages"], r.clip_low, r.clip_high
+            logprobs, chunk["old_logprobs"], chunk["advantages"], r.clip_low, r.clip_high
         )
         mask = chunk["loss_mask"]
         with torch.no_grad():
@@ -635,12 +644,7 @@ class RLVRModule(PostTrainingModule):
         loss token on any rank still counts as an optimizer step (it has no gradient, so AdamW changes nothing)."""
         r = self.cfg.rlvr
         total = len(batch["scores"])
-        fill_old = "old_logprobs" not in batch  # this forward is the old policy's: record it (for metrics)
-        if fill_old:
-            batch["old_logprobs"] = torch.zeros_like(batch["response_mask"])
-            tensors = {k: v for k, v in batch.items() if k != "old_logprobs"}
-        else:
-            tensors = batch
+        tensors = dict(batch)  # what scoring gave; a one-pass forward's additions go to `batch` (metrics)
         totals: dict[str, float] = defaultdict(float)
         optimizer_steps = learning_steps = first_ratio_dev = 0
         for _ in range(r.update_epochs):
@@ -650,10 +654,11 @@ class RLVRModule(PostTrainingModule):
                 if tokens > 0:
                     learning_steps += 1
                     for part, chunk in self.chunks(tensors, *self.trained_rows(batch, indices)):
-                        loss_sum, logprobs, stats = self.minibatch_loss(chunk)
+                        loss_sum, stats = self.minibatch_loss(chunk)
                         self.backward_scaled(loss_sum / tokens)
-                        if fill_old:
-                            batch["old_logprobs"][part] = logprobs * chunk["response_mask"]
+                        for key in chunk.keys() - tensors.keys():  # added by this forward (one pass)
+                            value = chunk[key]
+                            batch.setdefault(key, value.new_zeros((total, *value.shape[1:])))[part] = value
                         totals["loss"] += float(loss_sum.detach()) / float(tokens)
                         if optimizer_steps == 0:
                             first_ratio_dev = max(first_ratio_dev, float(stats["ratio_max_dev"]))
