@@ -74,6 +74,20 @@ fit(load_run_config(sys.argv[1]), callbacks=[Record()])
 """
 
 
+def two_rank_grpo(tmp_path, prompts, trainer: dict, **sections) -> dict:
+    """A tiny GRPO run on `prompts`, two ranks under FSDP2, no export, tracking or evaluation."""
+    return tiny_config(
+        tmp_path,
+        "grpo",
+        "rlvr",
+        data={"train_files": [str(prompts)], "val_files": [], "max_seq_length": 96},
+        trainer={"devices": 2, "strategy": "fsdp2", "export": False, **trainer},
+        tracking={"enabled": False},
+        eval={"enabled": False},
+        **sections,
+    )
+
+
 def grpo_loss_sum(cfg, policy, reference, batch) -> tuple[torch.Tensor, torch.Tensor]:
     """(Σ over the loss tokens of GRPO's per-token loss, their number) for one rank's batch, from the formulas
     (one epoch of one minibatch: π_old is the policy itself, detached)."""
@@ -102,14 +116,10 @@ def test_two_ranks_dropping_different_groups_train_the_global_grpo_step(tmp_path
             for i, row in enumerate(rows)
         )
     )
-    cfg = tiny_config(
+    cfg = two_rank_grpo(
         tmp_path,
-        "grpo",
-        "rlvr",
-        data={"train_files": [str(prompts)], "val_files": [], "max_seq_length": 96},
-        trainer={"micro_batch_size": 4, "devices": 2, "strategy": "fsdp2", "max_steps": 2, "export": False},
-        tracking={"enabled": False},
-        eval={"enabled": False},
+        prompts,
+        trainer={"micro_batch_size": 4, "max_steps": 2},
         rlvr={"samples_per_prompt": 4, "max_new_tokens": 8, "forward_batch_size": 2, "beta": 0.05},
     )
     config = write_config(tmp_path, cfg)
@@ -174,14 +184,10 @@ def test_async_mode_on_two_ranks_corrects_with_the_gathered_behaviour_policy(tmp
     prompts.write_text(
         "".join(json.dumps({**row, "ground_truth": MIXED, "dataset": "ifeval"}) + "\n" for row in rows)
     )
-    cfg = tiny_config(
+    cfg = two_rank_grpo(
         tmp_path,
-        "grpo",
-        "rlvr",
-        data={"train_files": [str(prompts)], "val_files": [], "max_seq_length": 96},
-        trainer={"micro_batch_size": 2, "devices": 2, "strategy": "fsdp2", "max_steps": 3, "export": False},
-        tracking={"enabled": False},
-        eval={"enabled": False},
+        prompts,
+        trainer={"micro_batch_size": 2, "max_steps": 3},
         optim={"lr": 0.05},
         rlvr={"samples_per_prompt": 4, "max_new_tokens": 8, "forward_batch_size": 4, "async_mode": True},
     )
