@@ -12,11 +12,13 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from tests.conftest import tiny_preference_config, tiny_sft_config, write_config
+from tests.conftest import REPO, tiny_preference_config, tiny_sft_config, write_config
+from tests.test_distributed import run_python
 from tulu_lightning import tracking
 from tulu_lightning.cli import main
 from tulu_lightning.config import ConfigError
-from tulu_lightning.recipe import STAGE_DONE, load_recipe, run_recipe
+from tulu_lightning.errors import CLIError
+from tulu_lightning.recipe import STAGE_DONE, load_recipe, run_recipe, wait_for_lead
 
 
 def write_recipe(tmp: Path, **extra) -> Path:
@@ -175,3 +177,49 @@ def test_log_model_false_points_at_the_export_without_copying(tmp_path):
     model = client.get_logged_model(model_id)
     assert model.tags["model_dir"] == str(export.resolve()) and model.source_run_id == run.info.run_id
     assert client.list_logged_model_artifacts(model_id) == []
+
+
+@pytest.mark.distributed
+def test_a_recipe_on_two_processes_runs_every_stage(tmp_path):
+    """SFT → eval → DPO with `trainer.devices=2` (Lightning starts the second process in the first fit; both run
+    the recipe from there). Before, the second process reached the DPO stage before the first had written the SFT
+    export, and failed on it ("model directory not found"), taking the first down with it."""
+    two = {"max_steps": 2, "devices": 2, "micro_batch_size": 2}
+    sft = tiny_sft_config(tmp_path, trainer=two, eval={"enabled": False}, tracking={"log_model": False})
+    dpo = tiny_preference_config(tmp_path, "dpo", trainer=two, dpo={"reference": "live"})
+    del dpo["model"]
+    for cfg in (sft, dpo):
+        cfg["data"]["val_files"] = []
+    evaluation = [f"local_data={REPO / 'tests/data/eval'}", "suites=[tulu3_dev]", "tasks=[gsm8k]", "limit=2"]
+    recipe = {
+        "name": "two_processes",
+        "output_dir": str(tmp_path / "recipe"),
+        "stages": [
+            {"name": "sft", "fit": str(write_config(tmp_path, sft, "sft.yaml")), "model_from": None},
+            {"name": "eval", "eval": str(REPO / "configs/eval/demo.yaml"), "overrides": evaluation},
+            {"name": "dpo", "fit": str(write_config(tmp_path, dpo, "dpo.yaml")), "model_from": "sft"},
+        ],
+        "tracking": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}"},
+    }
+    run_python(
+        "-m", "tulu_lightning", "recipe", "--config", str(write_config(tmp_path, recipe, "recipe.yaml"))
+    )
+    for stage in ("sft", "eval", "dpo"):
+        assert (tmp_path / "recipe" / stage / STAGE_DONE).is_file(), stage
+    assert (tmp_path / "recipe" / "dpo" / "hf" / "model.safetensors").is_file()
+
+
+def test_a_later_process_waits_for_the_first_to_finish_a_stage(tmp_path, monkeypatch):
+    import threading
+
+    stage = load_recipe(str(write_recipe(tmp_path)))[1][0]
+    stage.directory.mkdir(parents=True)
+    timer = threading.Timer(0.3, lambda: stage.done_file.write_text("{}"))
+    timer.start()
+    wait_for_lead(stage, poll_s=0.05)  # returns once the first process has written the marker
+    timer.join()
+    stage.done_file.unlink()
+    parents = iter([100, 100, 1])  # the parent (the first process) is gone: reparented to init
+    monkeypatch.setattr("os.getppid", lambda: next(parents))
+    with pytest.raises(CLIError, match="stage sft: the first process stopped before finishing it"):
+        wait_for_lead(stage, poll_s=0.01)

@@ -15,6 +15,11 @@ stage whose resolved config has changed since (a key other than tracking's), or 
 again since, is an error naming the key: the recipe never silently mixes stages trained from different settings. To rerun it, delete its directory (or that
 stage.json, and every later stage's) or choose a new `output_dir`.
 
+On several processes (under torchrun, or a stage with `trainer.devices` > 1, whose first fit starts the others)
+every process runs the recipe: each fit stage trains on all of them and returns only once the first process has
+written its export; the first process alone records the recipe (markers, MLflow) and runs eval stages, while the
+others wait for its marker before the next stage.
+
 Command-line overrides are `key=value` on the recipe (`output_dir=...`) or `STAGE:key=value` on one stage's
 config (`sft:trainer.max_epochs=2`).
 """
@@ -22,6 +27,7 @@ config (`sft:trainer.max_epochs=2`).
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,6 +264,8 @@ def run_stage(
         stage.name, getattr(stage_cfg, "objective", "eval"), config_name
     )
     if stage.kind == "eval" and not lead:  # an eval runs in the first process alone (lm-eval's own batching)
+        if stage is not stages[-1]:
+            wait_for_lead(stage)  # the next fit stage starts on every process together
         return StageResult(stage.name, "eval", "eval", None, {}, None, skipped=True)
     say(f"stage {stage.name}: {stage.kind} {stage.spec.fit or stage.spec.eval} -> {stage.directory}")
     result = run_fit_stage(stage, stage_cfg) if stage.kind == "fit" else run_eval_stage(stage, stage_cfg)
@@ -266,6 +274,22 @@ def run_stage(
         record = {"result": result.__dict__ | {"skipped": False}, "config": now, "finished": finished}
         write_text(stage.done_file, json.dumps(record, indent=2, default=str) + "\n")
     return result
+
+
+def wait_for_lead(stage: Stage, poll_s: float = 2.0) -> None:
+    """In a process other than the first: wait until the first has finished `stage` (its `stage.json`), rather
+    than wait inside the next stage's first collective, which times out (30 min) long before an 8B evaluation
+    ends. If this process's parent goes away meanwhile (Lightning's launcher: the parent *is* the first
+    process) nobody will finish it: stop with an error. Under torchrun the agent stops every process itself."""
+    from tulu_lightning.errors import CLIError
+
+    parent = os.getppid()
+    while not stage.done_file.is_file():
+        if os.getppid() != parent:
+            raise CLIError(
+                f"stage {stage.name}: the first process stopped before finishing it; see its output"
+            )
+        time.sleep(poll_s)
 
 
 def run_fit_stage(stage: Stage, cfg) -> StageResult:

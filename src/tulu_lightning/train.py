@@ -416,6 +416,9 @@ def run_trainer(
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if logger is not None and trainer.is_global_zero:
         _log_outputs(logger, cfg, hf_dir)
+    # the first process writes the export; the others must not return before it is there (a recipe's next stage
+    # loads it on every process)
+    trainer.strategy.barrier("tulu_lightning.export")
     return FitResult(logger.run_id if logger else None, out, hf_dir, metrics, module)
 
 
