@@ -2,7 +2,12 @@
 
 Same interface as `HFRollout`: `generate(prompts, params) -> list[Completion]`. The engine is built once from the
 policy's Hugging Face directory; after every optimizer update, `push_weights(model)` copies the policy's current
-weights into the engine (in place, no reload), so rollouts always come from the policy being trained.
+weights into the engine (in place, no reload), so rollouts always come from the policy being trained; a resumed
+fit pushes the checkpoint's before its first rollout.
+
+The engine reports each sampled token's log-prob after temperature (`logprobs_mode="processed_logprobs"`, vLLM ≥
+0.10.2), as `HFRollout` does; with top-p < 1 vLLM's are renormalised over the nucleus it sampled from. Tested on
+CPU against a stand-in engine (tests/fake_vllm); never run here on a GPU.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ class VLLMRollout:
             gpu_memory_utilization=gpu_memory_utilization,
             enable_sleep_mode=False,
             seed=seed,
+            # the sampled tokens' log-probs under softmax(logits / T), the policy that sampled (async_mode's
+            # behaviour log-probs); vLLM's default, "raw_logprobs", is before temperature (TRL #4163 and
+            # open-instruct #1678 fixed the same)
+            logprobs_mode="processed_logprobs",
             **engine_kwargs,
         )
 
@@ -43,7 +52,7 @@ class VLLMRollout:
             top_p=1.0 if greedy else params.top_p,
             max_tokens=params.max_tokens,
             stop_token_ids=sorted({self.tokenizer.eos_token_id, *params.stop_token_ids} - {None}),
-            logprobs=0,  # the sampled token's log-prob (vLLM: of the processed, temperature-scaled distribution)
+            logprobs=0,  # the sampled token's log-prob (processed: after temperature and top-p)
             seed=params.seed,
         )
         outputs = self.llm.generate(

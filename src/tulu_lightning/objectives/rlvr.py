@@ -446,6 +446,9 @@ class RLVRModule(PostTrainingModule):
 
     def on_train_start(self) -> None:
         super().on_train_start()
+        # resumed (the checkpoint is restored after `on_fit_start`): the vLLM engine loaded the starting weights
+        if hasattr(self.rollout, "push_weights") and self.global_step > 0 and self.overlap is None:
+            self.rollout.push_weights(self.model)
         if self.cfg.eval.enabled and self.cfg.rlvr.eval_at_start and self.global_step == 0:
             rows = self.trainer.datamodule.val_rows
             accuracy = generation_accuracy(self.model, self.tokenizer, rows, self.cfg.eval).accuracy
