@@ -1,7 +1,8 @@
 """The native byte-level BPE encoder against `tokenizers` itself (the reference we did not write): the same ids,
 and the same labels as HF's offsets give, on the tokenizer shapes of the models Tülu 3 trains (GPT-2's
-ByteLevel regex, Llama 3's Split regex, digits split, added special tokens, `trim_offsets` on and off), on
-text drawn from all of Unicode and on every code point."""
+ByteLevel regex, Llama 3's Split regex, digits split, added special tokens, `trim_offsets` on and off) and of
+Qwen 2 / 2.5 (the NFC normalizer: offsets mapped back to the original text through its alignments), on text
+drawn from all of Unicode (much of it not NFC) and on every code point."""
 
 from __future__ import annotations
 
@@ -14,7 +15,17 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from tokenizers import (
+    AddedToken,
+    Regex,
+    Tokenizer,
+    decoders,
+    models,
+    normalizers,
+    pre_tokenizers,
+    processors,
+    trainers,
+)
 from transformers import PreTrainedTokenizerFast
 
 from tulu_lightning import _native, chat
@@ -24,6 +35,8 @@ LLAMA3_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
     r"|\s+(?!\S)|\s+"
 )
+# Qwen 2's: Llama 3's with single digits
+QWEN2_PATTERN = LLAMA3_PATTERN.replace(r"\p{N}{1,3}", r"\p{N}")
 SPECIAL = ["<|endoftext|>", "<|user|>", "<|assistant|>", "<|system|>"]
 
 
@@ -53,8 +66,11 @@ def corpus() -> list[str]:
     return lines
 
 
-def build(pre_tokenizer, post_processor=None, vocab_size: int = 600) -> PreTrainedTokenizerFast:
+def build(
+    pre_tokenizer, post_processor=None, vocab_size: int = 600, normalizer=None
+) -> PreTrainedTokenizerFast:
     tokenizer = Tokenizer(models.BPE())
+    tokenizer.normalizer = normalizer
     tokenizer.pre_tokenizer = pre_tokenizer
     tokenizer.decoder = decoders.ByteLevel()
     if post_processor is not None:
@@ -75,6 +91,12 @@ def ignoring_merges(tokenizer: PreTrainedTokenizerFast) -> PreTrainedTokenizerFa
     return PreTrainedTokenizerFast(
         tokenizer_object=Tokenizer.from_str(json.dumps(spec)), eos_token="<|endoftext|>"
     )
+
+
+def with_normalized_tokens(tokenizer: PreTrainedTokenizerFast) -> PreTrainedTokenizerFast:
+    """Added tokens matched in the normalized text (`normalized=True`), one of them starting with whitespace."""
+    tokenizer.backend_tokenizer.add_tokens([AddedToken(t, normalized=True) for t in ["café", " Paris", "Å"]])
+    return tokenizer
 
 
 TOKENIZERS = {
@@ -105,6 +127,25 @@ TOKENIZERS = {
             processors.ByteLevel(trim_offsets=False),
         )
     ),
+    # Qwen 2 / 2.5's tokenizer.json: NFC, its Split regex, ByteLevel without regex, no trim_offsets
+    "qwen2": lambda: build(
+        pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(pattern=Regex(QWEN2_PATTERN), behavior="isolated"),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+            ]
+        ),
+        processors.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False),
+        normalizer=normalizers.NFC(),
+    ),
+    # NFC's alignments under trim_offsets, and added tokens matched in the normalized text
+    "gpt2_trim_nfc": lambda: with_normalized_tokens(
+        build(
+            pre_tokenizers.ByteLevel(add_prefix_space=False),
+            processors.ByteLevel(trim_offsets=True),
+            normalizer=normalizers.NFC(),
+        )
+    ),
 }
 _BUILT: dict[str, PreTrainedTokenizerFast] = {}
 
@@ -120,7 +161,19 @@ def reference(tokenizer, texts: list[str], spans: list[list[tuple]]) -> list[tup
     return label_spans_by_offsets(tokenizer, texts, spans)
 
 
+# characters `start::step` each a span of its own: a token whose reported start differs by less than six
+# characters from HF's gets another label under one of them
+EVERY = [(0, 2), (1, 3)]
+
+
+def dense_spans(texts: list[str], spans: list[list[tuple]]) -> tuple[list[str], list[list[tuple]]]:
+    """`texts` three times: with `spans`, then with each of `EVERY`'s patterns."""
+    every = [[(i, i + 1) for i in range(start, len(t), step)] for start, step in EVERY for t in texts]
+    return texts * 3, [*spans, *every]
+
+
 def assert_same(tokenizer, texts: list[str], spans: list[list[tuple]]) -> None:
+    texts, spans = dense_spans(texts, spans)
     native = native_encode(tokenizer, texts, spans, threads=1)
     assert native is not None, "the native encoder declined"
     for text, (ids, labels), (want_ids, want_labels) in zip(
@@ -139,11 +192,25 @@ def test_every_shape_is_supported_and_equal_on_the_corpus(name):
     assert_same(tokenizer, texts, spans)
 
 
+# Text NFC changes: singletons (angstrom and ohm signs, U+0344, CJK compatibility ideographs, U+2000),
+# composition exclusions (U+0958), Hangul jamo, marks that reorder (U+0316 class 220 after U+0301 class 230),
+# marks that compose across others (U+1E0B + U+0323), a mark after an added token, lone marks
+NOT_NFC = [
+    "\u212b", "\u2126", "\u0344", "\uf900", "\ufa10", "\u2000", "\u0958", "\u1100\u1161\u11a8", "\u1100\u1161",
+    "\u11a8", "e\u0301", "a\u0301\u0316", "\u1e0b\u0323", "\u0301\u0f73", "\u0f75", "\u00c5\u0301", "<|user|>\u0301",
+    "\u0301", "\u0316", "\u0323", "cafe\u0301", " Parı\u0307s", "A\u030a",
+]  # fmt: skip
+COMBINING = st.characters(categories=["Mn", "Mc", "Me"])
 UNICODE_TEXT = st.lists(
     st.one_of(
         st.text(max_size=40),  # every code point but surrogates
+        st.text(max_size=20).map(lambda t: unicodedata.normalize("NFD", t)),  # decomposed
+        # letters (and anything) followed by runs of combining marks
+        st.tuples(st.characters(exclude_categories=["Cs"]), st.lists(COMBINING, min_size=1, max_size=4)).map(
+            lambda pair: pair[0] + "".join(pair[1])
+        ),
         st.sampled_from(
-            [*SPECIAL, " ", "  ", "\n", "\r\n", "\t", "'s", "'LL", "123456", "٣", "x²", "\u3000"]
+            [*SPECIAL, " ", "  ", "\n", "\r\n", "\t", "'s", "'LL", "123456", "٣", "x²", "\u3000", *NOT_NFC]
         ),
     ),
     max_size=12,
@@ -177,6 +244,37 @@ def test_equal_on_every_code_point(name):
         assert ids.tolist() == want.ids, repr(text[:40])
 
 
+@pytest.mark.parametrize("name", ["qwen2", "gpt2_trim_nfc"])
+def test_equal_on_every_code_point_under_nfc(name):
+    """Every code point of planes 0 and 1 alone, followed by a combining mark (U+0301, which composes with
+    many), preceded by a base letter, and in the regex contexts above; ids and labels (each character's
+    alignment back to the original decides its tokens' reported starts). Each text holds 256 code points, so
+    what NFC changes in one cannot hide another."""
+    tokenizer = tokenizer_named(name)
+    points = [p for p in code_points() if ord(p) < 0x20000]
+    texts = [
+        "".join(f" {c} {c}\u0301 a{c} e{c}\u0301" for c in points[i : i + 256])
+        for i in range(0, len(points), 256)
+    ]
+    halves = [[(0, len(t) // 2)] for t in texts]
+    native = native_encode(tokenizer, *dense_spans(texts, halves), threads=0)
+    reference = tokenizer.backend_tokenizer.encode_batch(texts, add_special_tokens=False)
+    for i, (text, want) in enumerate(zip(texts, reference)):
+        starts = np.array([start for start, _ in want.offsets], dtype=np.int64)
+        for k in range(1 + len(EVERY)):
+            ids, labels = native[k * len(texts) + i]
+            assert ids.tolist() == want.ids, repr(text[:40])
+            # HF's labels under the spans, from its offsets (the rule of `label_spans_by_offsets`)
+            inside = np.zeros(len(text) + 1, dtype=bool)
+            if k == 0:
+                inside[: halves[i][0][1]] = True
+            else:
+                start, step = EVERY[k - 1]
+                inside[start : len(text) : step] = True
+            want_labels = np.where(inside[starts], want.ids, IGNORE_INDEX)
+            assert labels.tolist() == want_labels.tolist(), repr(text[:40])
+
+
 def code_points() -> list[str]:
     points, previous = [], None
     for c in range(sys.maxunicode + 1):
@@ -199,18 +297,29 @@ def test_threads_and_rows_keep_their_order():
     assert all((labels == ids).all() for ids, labels in one)  # every token in its span
 
 
-def test_unsupported_tokenizers_fall_back_to_tokenizers():
-    from tokenizers import normalizers
-
-    tokenizer = build(pre_tokenizers.ByteLevel(add_prefix_space=False))
-    tokenizer.backend_tokenizer.normalizer = normalizers.NFC()  # as Qwen 2's
+@pytest.mark.parametrize(
+    "normalizer", [normalizers.NFKC(), normalizers.Lowercase(), normalizers.Sequence([normalizers.NFC()])]
+)
+def test_unsupported_tokenizers_fall_back_to_tokenizers(normalizer):
+    tokenizer = build(pre_tokenizers.ByteLevel(add_prefix_space=False), normalizer=normalizer)
     assert native_encoder(tokenizer) is None
-    with pytest.raises(ValueError, match="unsupported tokenizer: a normalizer"):
+    with pytest.raises(ValueError, match=r"^unsupported tokenizer: a normalizer$"):
         _native.BpeEncoder(tokenizer.backend_tokenizer.to_str())
-    text = "cafe\u0301 <|user|>"
+    text = "Cafe\u0301 \ufb01 <|user|>"
     ((ids, labels),) = chat.label_spans(tokenizer, [text], [[(0, 4)]])
     assert ids.tolist() == tokenizer(text, add_special_tokens=False)["input_ids"]
     assert (labels[:1] != IGNORE_INDEX).all()
+
+
+def test_a_normalized_added_token_nfc_changes_is_refused():
+    """Which pattern `tokenizers` matches for it (its content, or the content normalized) has changed between
+    its versions: such a tokenizer is left to `tokenizers`."""
+    tokenizer = build(pre_tokenizers.ByteLevel(add_prefix_space=False), normalizer=normalizers.NFC())
+    tokenizer.backend_tokenizer.add_tokens([AddedToken("cafe\u0301", normalized=True)])
+    with pytest.raises(
+        ValueError, match=r"^unsupported tokenizer: a normalized added token that NFC changes"
+    ):
+        _native.BpeEncoder(tokenizer.backend_tokenizer.to_str())
 
 
 def test_an_added_token_invalidates_the_cached_encoder():
