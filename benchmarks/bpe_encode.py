@@ -31,11 +31,6 @@ os.environ.setdefault("RAYON_NUM_THREADS", "1")
 
 from data_prep import conversation, make_words  # this directory (run as a script)
 
-QWEN2_PATTERN = (
-    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
-    r"|\s+(?!\S)|\s+"
-)
-
 
 def conversations(rows: int, decomposed: float, seed: int = 0) -> list[list[dict]]:
     rng = random.Random(seed)
@@ -49,44 +44,6 @@ def conversations(rows: int, decomposed: float, seed: int = 0) -> list[list[dict
                     for w in message["content"].split(" ")
                 )
     return chats
-
-
-def qwen2_tokenizer(texts: list[str]):
-    from tokenizers import (
-        Regex,
-        Tokenizer,
-        decoders,
-        models,
-        normalizers,
-        pre_tokenizers,
-        processors,
-        trainers,
-    )
-    from transformers import PreTrainedTokenizerFast
-
-    from tulu_lightning.chat import TULU_SPECIAL_TOKENS, ensure_chat_template
-    from tulu_lightning.models import BOS, EOS, PAD
-
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.normalizer = normalizers.NFC()
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(pattern=Regex(QWEN2_PATTERN), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=16_000,
-        special_tokens=[PAD, EOS, BOS, *TULU_SPECIAL_TOKENS],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(texts, trainer=trainer)
-    wrapped = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token=PAD, eos_token=EOS, bos_token=BOS)
-    ensure_chat_template(wrapped)
-    return wrapped
 
 
 def timed(f):
@@ -128,7 +85,7 @@ def compare(name: str, tokenizer, texts: list[str], spans: list[list[tuple]]) ->
 
 def main() -> None:
     from tulu_lightning.chat import tulu_spans
-    from tulu_lightning.models import BOS, EOS, train_tiny_tokenizer
+    from tulu_lightning.models import BOS, EOS, qwen2_pipeline, train_tiny_tokenizer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5000)
@@ -143,7 +100,7 @@ def main() -> None:
     if args.shape in ("digits", "both"):
         compare("digits (no normalizer)", train_tiny_tokenizer(sample, vocab_size=16_000), texts, spans)
     if args.shape in ("qwen2", "both"):
-        compare("qwen2 (NFC)", qwen2_tokenizer(sample), texts, spans)
+        compare("qwen2 (NFC)", train_tiny_tokenizer(sample, 16_000, **qwen2_pipeline()), texts, spans)
 
 
 if __name__ == "__main__":

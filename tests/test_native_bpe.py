@@ -30,13 +30,12 @@ from transformers import PreTrainedTokenizerFast
 
 from tulu_lightning import _native, chat
 from tulu_lightning.chat import IGNORE_INDEX, label_spans_by_offsets, native_encode, native_encoder
+from tulu_lightning.models import qwen2_pipeline
 
 LLAMA3_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
     r"|\s+(?!\S)|\s+"
 )
-# Qwen 2's: Llama 3's with single digits
-QWEN2_PATTERN = LLAMA3_PATTERN.replace(r"\p{N}{1,3}", r"\p{N}")
 SPECIAL = ["<|endoftext|>", "<|user|>", "<|assistant|>", "<|system|>"]
 
 
@@ -128,16 +127,7 @@ TOKENIZERS = {
         )
     ),
     # Qwen 2 / 2.5's tokenizer.json: NFC, its Split regex, ByteLevel without regex, no trim_offsets
-    "qwen2": lambda: build(
-        pre_tokenizers.Sequence(
-            [
-                pre_tokenizers.Split(pattern=Regex(QWEN2_PATTERN), behavior="isolated"),
-                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-            ]
-        ),
-        processors.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False),
-        normalizer=normalizers.NFC(),
-    ),
+    "qwen2": lambda: build(**qwen2_pipeline()),
     # NFC's alignments under trim_offsets, and added tokens matched in the normalized text
     "gpt2_trim_nfc": lambda: with_normalized_tokens(
         build(

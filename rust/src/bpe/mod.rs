@@ -126,6 +126,15 @@ impl Token {
             end,
         }
     }
+
+    fn added((start, end): (usize, usize), id: u32) -> Self {
+        Self {
+            id,
+            added: true,
+            start,
+            end,
+        }
+    }
 }
 
 /// (left, right) -> (rank, merged id)
@@ -234,12 +243,7 @@ impl Encoder {
         let mut tokens = Vec::with_capacity(text.len() / 3 + 1);
         for (start, end, added) in split_added(self.added.as_ref(), text, 0, text.len()) {
             match added {
-                Some(id) => tokens.push(Token {
-                    id,
-                    added: true,
-                    start,
-                    end,
-                }),
+                Some(id) => tokens.push(Token::added((start, end), id)),
                 None if self.nfc && !normalize::is_nfc(&text[start..end]) => {
                     self.encode_normalized(text, start, end, &mut tokens)?
                 }
@@ -285,12 +289,7 @@ impl Encoder {
         }
         for (s, e, added) in split_added(self.added_normalized.as_ref(), text, start, end) {
             match added {
-                Some(id) => tokens.push(Token {
-                    id,
-                    added: true,
-                    start: s,
-                    end: e,
-                }),
+                Some(id) => tokens.push(Token::added((s, e), id)),
                 None => self.encode_text(text, s, e, tokens)?,
             }
         }
