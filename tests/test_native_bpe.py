@@ -182,13 +182,16 @@ def test_every_shape_is_supported_and_equal_on_the_corpus(name):
     assert_same(tokenizer, texts, spans)
 
 
+# U+11938 decomposed: its canonical decomposition came in Unicode 13; `tokenizers`' NFC (the tables of
+# unicode-normalization-alignments, Unicode 9) leaves it apart, the only difference from Python's Unicode 14 NFC
+DIVES_AKURU_O = "\U00011935\U00011930"
 # Text NFC changes: singletons (angstrom and ohm signs, U+0344, CJK compatibility ideographs, U+2000),
 # composition exclusions (U+0958), Hangul jamo, marks that reorder (U+0316 class 220 after U+0301 class 230),
 # marks that compose across others (U+1E0B + U+0323), a mark after an added token, lone marks
 NOT_NFC = [
     "\u212b", "\u2126", "\u0344", "\uf900", "\ufa10", "\u2000", "\u0958", "\u1100\u1161\u11a8", "\u1100\u1161",
     "\u11a8", "e\u0301", "a\u0301\u0316", "\u1e0b\u0323", "\u0301\u0f73", "\u0f75", "\u00c5\u0301", "<|user|>\u0301",
-    "\u0301", "\u0316", "\u0323", "cafe\u0301", " Parı\u0307s", "A\u030a",
+    "\u0301", "\u0316", "\u0323", "cafe\u0301", " Parı\u0307s", "A\u030a", DIVES_AKURU_O,
 ]  # fmt: skip
 COMBINING = st.characters(categories=["Mn", "Mc", "Me"])
 UNICODE_TEXT = st.lists(
@@ -299,6 +302,15 @@ def test_unsupported_tokenizers_fall_back_to_tokenizers(normalizer):
     ((ids, labels),) = chat.label_spans(tokenizer, [text], [[(0, 4)]])
     assert ids.tolist() == tokenizer(text, add_special_tokens=False)["input_ids"]
     assert (labels[:1] != IGNORE_INDEX).all()
+
+
+def test_nfc_is_tokenizers_own_unicode_version():
+    """The native NFC has `tokenizers`' Unicode tables, not a newer crate's or Python's."""
+    tokenizer = tokenizer_named("qwen2")
+    assert tokenizer.backend_tokenizer.normalizer.normalize_str(DIVES_AKURU_O) == DIVES_AKURU_O
+    assert unicodedata.normalize("NFC", DIVES_AKURU_O) == "\U00011938"
+    texts = [f"a{DIVES_AKURU_O}", f"{DIVES_AKURU_O}\u0301 x", "\U00011938"]
+    assert_same(tokenizer, texts, [[(1, 2)] for _ in texts])
 
 
 def test_a_normalized_added_token_nfc_changes_is_refused():
