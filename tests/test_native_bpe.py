@@ -304,6 +304,17 @@ def test_unsupported_tokenizers_fall_back_to_tokenizers(normalizer):
     assert (labels[:1] != IGNORE_INDEX).all()
 
 
+@pytest.mark.parametrize("name", ["qwen2", "gpt2_trim_nfc"])
+def test_equal_on_hostile_text_under_nfc(name):
+    """Each text NFC changes, alone, after a letter and a space, before a mark, twice, at the end of a longer
+    text, and all of them together; empty text; long runs of combining marks; spans past the end."""
+    texts = ["", "\u0301" * 300, "a" + "\u0316\u0301" * 100 + "\u0323", " ".join(NOT_NFC), "".join(NOT_NFC)]
+    for t in NOT_NFC:
+        texts += [t, f"x {t}", f"{t}\u0301", t * 2, f"the answer is Paris{t}"]
+    spans = [[(0, 1), (2, 5), (len(t) - 1, len(t) + 3), (len(t) + 5, len(t) + 9)] for t in texts]
+    assert_same(tokenizer_named(name), texts, spans)
+
+
 def test_nfc_is_tokenizers_own_unicode_version():
     """The native NFC has `tokenizers`' Unicode tables, not a newer crate's or Python's."""
     tokenizer = tokenizer_named("qwen2")
