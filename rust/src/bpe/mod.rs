@@ -15,10 +15,11 @@
 //!                  equals, `ignore_merges`), with a per-thread cache of pieces already seen
 //!
 //! Each token carries the byte range of the original text it covers (for a normalized piece: HF's), its start
-//! adjusted as the `ByteLevel` post-processor's `trim_offsets` adjusts HF's offsets, so "the token's first character lies in a span" is decided exactly as on
-//! HF's offsets. Only the configurations this supports are accepted ([`Encoder::from_json`] says which part is
-//! not); the caller falls back to `tokenizers` for any other. Equality with `tokenizers` is tested on every
-//! bundled tokenizer and on text drawn from all of Unicode (tests/test_native_bpe.py).
+//! adjusted as the `ByteLevel` post-processor's `trim_offsets` adjusts HF's offsets, so "the token's first
+//! character lies in a span" is decided exactly as on HF's offsets. Only the configurations this supports are
+//! accepted ([`Encoder::from_json`] says which part is not); the caller falls back to `tokenizers` for any
+//! other. Equality with `tokenizers` is tested on every bundled tokenizer shape (Qwen 2's NFC among them), on
+//! text drawn from all of Unicode and on every code point (tests/test_native_bpe.py).
 
 use std::cell::RefCell;
 use std::cmp::Reverse;

@@ -219,7 +219,10 @@ fn nfc_alignments_are_tokenizers() {
     );
     // Unicode 9's tables, as `tokenizers`': U+11938's decomposition (Unicode 13) is not composed back
     let dives_akuru = "\u{11935}\u{11930}";
-    assert_eq!(nfc(dives_akuru), (dives_akuru.into(), identity(dives_akuru)));
+    assert_eq!(
+        nfc(dives_akuru),
+        (dives_akuru.into(), identity(dives_akuru))
+    );
     // a singleton decomposing into two marks, and a lone mark at the end
     assert_eq!(nfc("\u{344}"), ("\u{308}\u{301}".into(), vec![(0, 2); 4]));
     assert_eq!(nfc("x\u{301}"), ("x\u{301}".into(), identity("x\u{301}")));
