@@ -8,7 +8,8 @@ def pack_lengths(lengths: bytes, capacity: int) -> tuple[bytes, bytes]: ...
 # --- byte-level BPE encoding (rust/src/bpe; used by tulu_lightning.chat) ---
 
 class BpeEncoder:
-    """The encoder of a serialized byte-level BPE `tokenizers` tokenizer (ValueError: what it does not support)."""
+    """The encoder of a serialized byte-level BPE `tokenizers` tokenizer, without a normalizer or with NFC
+    (ValueError: what it does not support)."""
 
     def __init__(self, tokenizer_json: str) -> None: ...
     def encode_labelled(

@@ -246,9 +246,9 @@ _ENCODERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def native_encoder(tokenizer):
-    """`tulu_lightning._native.BpeEncoder` of a fast tokenizer's byte-level BPE pipeline, or None where the
-    tokenizer is not one it reproduces exactly (a normaliser, another model, a pre-tokenizer it does not know;
-    `tokenizers` then encodes)."""
+    """`tulu_lightning._native.BpeEncoder` of a fast tokenizer's byte-level BPE pipeline (no normaliser, or NFC
+    as Qwen 2's), or None where the tokenizer is not one it reproduces exactly (another normaliser, another
+    model, a pre-tokenizer it does not know; `tokenizers` then encodes)."""
     from tulu_lightning import _native
 
     size = len(tokenizer)

@@ -18,15 +18,46 @@ PAD, EOS, BOS = "<|pad|>", "<|endoftext|>", "<|bos|>"
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def train_tiny_tokenizer(texts: Iterable[str], vocab_size: int):
-    """A byte-level BPE `PreTrainedTokenizerFast` trained on `texts`, with pad/eos/bos and the chat markers."""
+# Qwen 2 / 2.5's pre-tokenizer regex (the `Split` pattern of their tokenizer.json)
+QWEN2_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
+    r"|\s+(?!\S)|\s+"
+)
+
+
+def qwen2_pipeline() -> dict:
+    """Qwen 2 / 2.5's tokenizer pipeline, as `train_tiny_tokenizer` keywords: the NFC normalizer, their Split
+    regex, ByteLevel without its own regex, the ByteLevel post-processor without trim_offsets (a tokenizer of
+    that shape for tests and benchmarks, where no hub is reached)."""
+    from tokenizers import Regex, normalizers, pre_tokenizers, processors
+
+    return {
+        "normalizer": normalizers.NFC(),
+        "pre_tokenizer": pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(pattern=Regex(QWEN2_PATTERN), behavior="isolated"),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+            ]
+        ),
+        "post_processor": processors.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False),
+    }
+
+
+def train_tiny_tokenizer(
+    texts: Iterable[str], vocab_size: int, normalizer=None, pre_tokenizer=None, post_processor=None
+):
+    """A byte-level BPE `PreTrainedTokenizerFast` trained on `texts`, with pad/eos/bos and the chat markers. Its
+    pipeline: no normalizer, digits split one per token then ByteLevel, unless given (`qwen2_pipeline()`)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+    tokenizer.normalizer = normalizer
+    tokenizer.pre_tokenizer = pre_tokenizer or pre_tokenizers.Sequence(
         [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
     )
+    if post_processor is not None:
+        tokenizer.post_processor = post_processor
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,

@@ -4,18 +4,22 @@
 //! bookkeeping we do not need (a normalised string with per-byte alignments for every piece, char offsets for
 //! every token). This encoder runs the same pipeline on plain byte ranges of the input:
 //!
-//!   added tokens   split off first, leftmost-longest (`AddedVocabulary`): unnormalised tokens, then the
-//!                  normalised ones in the gaps (there is no normaliser, so both match the text itself)
+//!   added tokens   split off first, leftmost-longest (`AddedVocabulary`): unnormalised tokens on the text
+//!   normalizer     NFC or none, on each piece between them (`normalize`: most text is NFC already and
+//!                  passes as it is; a piece it changes is encoded normalized, its tokens' offsets mapped
+//!                  back to the original through the normalization's alignments, as HF maps them)
+//!   added tokens   the normalised ones, on each normalized piece
 //!   pre-tokenizer  the `Split` (regex, isolated) and `Digits` steps in order, then `ByteLevel` (its GPT-2
 //!                  regex when `use_regex`), each splitting the pieces the previous one left
 //!   model          BPE over the piece's bytes (one symbol a byte, merges lowest rank first, leftmost among
 //!                  equals, `ignore_merges`), with a per-thread cache of pieces already seen
 //!
-//! Each token carries the byte offset where it starts, adjusted as the `ByteLevel` post-processor's
-//! `trim_offsets` adjusts HF's offsets, so "the token's first character lies in a span" is decided exactly as on
-//! HF's offsets. Only the configurations this supports are accepted ([`Encoder::from_json`] says which part is
-//! not); the caller falls back to `tokenizers` for any other. Equality with `tokenizers` is tested on every
-//! bundled tokenizer and on text drawn from all of Unicode (tests/test_native_bpe.py).
+//! Each token carries the byte range of the original text it covers (for a normalized piece: HF's), its start
+//! adjusted as the `ByteLevel` post-processor's `trim_offsets` adjusts HF's offsets, so "the token's first
+//! character lies in a span" is decided exactly as on HF's offsets. Only the configurations this supports are
+//! accepted ([`Encoder::from_json`] says which part is not); the caller falls back to `tokenizers` for any
+//! other. Equality with `tokenizers` is tested on every bundled tokenizer shape (Qwen 2's NFC among them), on
+//! text drawn from all of Unicode and on every code point (tests/test_native_bpe.py).
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -25,6 +29,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use fancy_regex::Regex;
 use serde_json::Value;
+
+use normalize::Normalized;
 
 /// `tokenizers`' ByteLevel pre-tokenizer regex (GPT-2's).
 const GPT2_PATTERN: &str =
@@ -86,6 +92,8 @@ struct Trim {
 
 pub struct Encoder {
     id: u64,
+    /// the NFC normalizer (the only one supported)
+    nfc: bool,
     steps: Vec<Step>,
     /// each byte's own token, or None (a byte with no token is dropped)
     byte_ids: [Option<u32>; 256],
@@ -95,16 +103,39 @@ pub struct Encoder {
     ignore_merges: bool,
     added: Option<AddedTokens>,
     added_normalized: Option<AddedTokens>,
-    added_content: HashMap<u32, String>,
+    /// each added token's leading characters that `trim_offsets` counts (Ġ or whitespace)
+    added_lead: HashMap<u32, usize>,
     trim: Option<Trim>,
 }
 
-/// A token: its id and the bytes of the text it covers.
+/// A token: its id, whether it is an added token matched in the text (else the model's), and the bytes of the
+/// original text it covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Token {
     pub id: u32,
+    pub added: bool,
     pub start: usize,
     pub end: usize,
+}
+
+impl Token {
+    fn model(id: u32, start: usize, end: usize) -> Self {
+        Self {
+            id,
+            added: false,
+            start,
+            end,
+        }
+    }
+
+    fn added((start, end): (usize, usize), id: u32) -> Self {
+        Self {
+            id,
+            added: true,
+            start,
+            end,
+        }
+    }
 }
 
 /// (left, right) -> (rank, merged id)
@@ -139,9 +170,11 @@ impl Encoder {
     pub fn from_json(json: &str) -> Result<Self, Unsupported> {
         let root: Value =
             serde_json::from_str(json).map_err(|e| Unsupported(format!("not JSON: {e}")))?;
-        if !field(&root, "normalizer").is_null() {
-            return unsupported("a normalizer");
-        }
+        let nfc = match field(&root, "normalizer") {
+            Value::Null => false,
+            normalizer if field(normalizer, "type").as_str() == Some("NFC") => true,
+            _ => return unsupported("a normalizer"),
+        };
         let steps = pre_tokenizer_steps(field(&root, "pre_tokenizer"))?;
         let model = field(&root, "model");
         if field(model, "type").as_str() != Some("BPE") {
@@ -189,9 +222,11 @@ impl Encoder {
         if !field(model, "unk_token").is_null() && byte_ids.iter().any(Option::is_none) {
             return unsupported("an unk_token for bytes outside the vocabulary");
         }
-        let (added, added_normalized, added_content) = added_tokens(field(&root, "added_tokens"))?;
+        let (added, added_normalized, added_lead) =
+            added_tokens(field(&root, "added_tokens"), nfc)?;
         Ok(Self {
             id: NEXT_ENCODER.fetch_add(1, Ordering::Relaxed),
+            nfc,
             steps,
             byte_ids,
             vocab,
@@ -199,7 +234,7 @@ impl Encoder {
             ignore_merges: field(model, "ignore_merges").as_bool().unwrap_or(false),
             added,
             added_normalized,
-            added_content,
+            added_lead,
             trim: offset_trim(field(&root, "post_processor"))?,
         })
     }
@@ -207,16 +242,63 @@ impl Encoder {
     /// The tokens of `text`, as `Tokenizer.encode(text, add_special_tokens=False)` gives them.
     pub fn encode(&self, text: &str) -> Result<Vec<Token>, Unsupported> {
         let mut tokens = Vec::with_capacity(text.len() / 3 + 1);
-        for (start, end, added) in self.added_splits(text) {
+        for (start, end, added) in split_added(self.added.as_ref(), text, 0, text.len()) {
             match added {
-                Some(id) => tokens.push(Token { id, start, end }),
-                None => self.encode_text(text, start, end, &mut tokens)?,
+                Some(id) => tokens.push(Token::added((start, end), id)),
+                None if self.nfc && !normalize::is_nfc(&text[start..end]) => {
+                    self.encode_normalized(text, start, end, &mut tokens)?
+                }
+                None => self.encode_piece_text(text, start, end, &mut tokens)?,
             }
         }
         Ok(tokens)
     }
 
-    /// The start HF reports for each token (byte offset) once the post-processor has trimmed its offsets.
+    /// The tokens of `text[start..end]`, which NFC changes: those of its NFC, each mapped to the original range
+    /// HF reports for it (from its first byte's alignment to its last byte's: a token made of part of a
+    /// character's bytes covers the whole character).
+    fn encode_normalized(
+        &self,
+        text: &str,
+        start: usize,
+        end: usize,
+        tokens: &mut Vec<Token>,
+    ) -> Result<(), Unsupported> {
+        let Some(normalized) = Normalized::nfc(&text[start..end]) else {
+            return unsupported("an NFC alignment past the text's end");
+        };
+        let first = tokens.len();
+        self.encode_piece_text(&normalized.text, 0, normalized.text.len(), tokens)?;
+        for token in &mut tokens[first..] {
+            let (s, e) = normalized.original_range(token.start, token.end);
+            (token.start, token.end) = (start + s, start + e);
+        }
+        Ok(())
+    }
+
+    /// The tokens of a (normalized) piece between unnormalised added tokens: its normalised added tokens, and
+    /// the model's tokens of the text between them.
+    fn encode_piece_text(
+        &self,
+        text: &str,
+        start: usize,
+        end: usize,
+        tokens: &mut Vec<Token>,
+    ) -> Result<(), Unsupported> {
+        if self.added_normalized.is_none() {
+            return self.encode_text(text, start, end, tokens);
+        }
+        for (s, e, added) in split_added(self.added_normalized.as_ref(), text, start, end) {
+            match added {
+                Some(id) => tokens.push(Token::added((s, e), id)),
+                None => self.encode_text(text, s, e, tokens)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// The start HF reports for each token (byte offset) once the post-processor has trimmed its offsets: by
+    /// as many characters as the token's string begins with Ġ or whitespace.
     pub fn reported_starts(&self, text: &str, tokens: &[Token]) -> Vec<usize> {
         let Some(trim) = self.trim else {
             return tokens.iter().map(|t| t.start).collect();
@@ -225,54 +307,27 @@ impl Encoder {
             .iter()
             .enumerate()
             .map(|(i, token)| {
-                let Some(content) = self
-                    .added_content
-                    .get(&token.id)
-                    .filter(|content| text.get(token.start..token.end) == Some(content.as_str()))
-                else {
-                    // a byte-level token: its characters are the text's bytes, mapped; only a space maps to
-                    // a character `trim_offsets` counts (Ġ)
+                if !token.added {
+                    // a byte-level token: its characters are the (normalized) text's bytes, mapped; only a
+                    // space maps to a character `trim_offsets` counts (Ġ). NFC keeps every space as it is,
+                    // aligned with itself (a starter that composes with nothing), so the spaces a token begins
+                    // with are the original's at its start.
                     let spaces = text.as_bytes()[token.start..token.end]
                         .iter()
                         .take_while(|&&b| b == b' ')
                         .count();
                     return trimmed(token, spaces, spaces, i, trim);
-                };
-                let leading: Vec<char> = content
-                    .chars()
-                    .take_while(|c| *c == 'Ġ' || c.is_whitespace())
-                    .collect();
-                let bytes = leading.iter().map(|c| c.len_utf8()).sum();
-                trimmed(token, leading.len(), bytes, i, trim)
+                }
+                // an added token: its content's leading characters, counted in the original text (HF adds
+                // them to its char offsets)
+                let lead = self.added_lead.get(&token.id).copied().unwrap_or(0);
+                let bytes = text[token.start..token.end]
+                    .char_indices()
+                    .nth(lead)
+                    .map_or(token.end - token.start, |(i, _)| i);
+                trimmed(token, lead, bytes, i, trim)
             })
             .collect()
-    }
-
-    fn added_splits(&self, text: &str) -> Vec<(usize, usize, Option<u32>)> {
-        let mut splits = vec![(0, text.len(), None)];
-        for tokens in [&self.added, &self.added_normalized].into_iter().flatten() {
-            let mut next = Vec::with_capacity(splits.len());
-            for (start, end, id) in splits {
-                if id.is_some() {
-                    next.push((start, end, id));
-                    continue;
-                }
-                let mut position = start;
-                for found in tokens.matcher.find_iter(&text[start..end]) {
-                    if start + found.start() > position {
-                        next.push((position, start + found.start(), None));
-                    }
-                    let id = tokens.ids[found.pattern().as_usize()];
-                    next.push((start + found.start(), start + found.end(), Some(id)));
-                    position = start + found.end();
-                }
-                if position < end {
-                    next.push((position, end, None));
-                }
-            }
-            splits = next;
-        }
-        splits
     }
 
     fn encode_text(
@@ -299,21 +354,13 @@ impl Encoder {
     fn encode_piece(&self, piece: &[u8], offset: usize, tokens: &mut Vec<Token>) {
         if self.ignore_merges {
             if let Some(&id) = self.vocab.get(piece) {
-                tokens.push(Token {
-                    id,
-                    start: offset,
-                    end: offset + piece.len(),
-                });
+                tokens.push(Token::model(id, offset, offset + piece.len()));
                 return;
             }
         }
         if piece.len() > CACHED_PIECE_BYTES {
             for (id, s, e) in self.merge_piece(piece) {
-                tokens.push(Token {
-                    id,
-                    start: offset + s,
-                    end: offset + e,
-                });
+                tokens.push(Token::model(id, offset + s, offset + e));
             }
             return;
         }
@@ -323,13 +370,12 @@ impl Encoder {
                 caches.clear();
             }
             let cache = caches.entry(self.id).or_default();
-            let push = |found: &[(u32, u16, u16)], tokens: &mut Vec<Token>| {
-                tokens.extend(found.iter().map(|&(id, s, e)| Token {
-                    id,
-                    start: offset + s as usize,
-                    end: offset + e as usize,
-                }));
-            };
+            let push =
+                |found: &[(u32, u16, u16)], tokens: &mut Vec<Token>| {
+                    tokens.extend(found.iter().map(|&(id, s, e)| {
+                        Token::model(id, offset + s as usize, offset + e as usize)
+                    }));
+                };
             if let Some(found) = cache.get(piece) {
                 push(found, tokens);
                 return;
@@ -423,6 +469,32 @@ impl Encoder {
             .map(|s| (s.id, s.start, s.end))
             .collect()
     }
+}
+
+/// `text[start..end]` split at the leftmost-longest matches of `tokens`: (start, end, the token's id or None).
+fn split_added(
+    tokens: Option<&AddedTokens>,
+    text: &str,
+    start: usize,
+    end: usize,
+) -> Vec<(usize, usize, Option<u32>)> {
+    let Some(tokens) = tokens else {
+        return vec![(start, end, None)];
+    };
+    let mut splits = Vec::new();
+    let mut position = start;
+    for found in tokens.matcher.find_iter(&text[start..end]) {
+        if start + found.start() > position {
+            splits.push((position, start + found.start(), None));
+        }
+        let id = tokens.ids[found.pattern().as_usize()];
+        splits.push((start + found.start(), start + found.end(), Some(id)));
+        position = start + found.end();
+    }
+    if position < end {
+        splits.push((position, end, None));
+    }
+    splits
 }
 
 fn trimmed(
@@ -577,16 +649,17 @@ fn parse_merges(value: &Value, ids: &HashMap<&str, u32>) -> Result<Merges, Unsup
     Ok(merges)
 }
 
+/// (unnormalised added tokens, normalised ones, each one's leading characters `trim_offsets` counts)
 type Added = (
     Option<AddedTokens>,
     Option<AddedTokens>,
-    HashMap<u32, String>,
+    HashMap<u32, usize>,
 );
 
-fn added_tokens(value: &Value) -> Result<Added, Unsupported> {
+fn added_tokens(value: &Value, nfc: bool) -> Result<Added, Unsupported> {
     let mut plain: (Vec<String>, Vec<u32>) = Default::default();
     let mut normalized: (Vec<String>, Vec<u32>) = Default::default();
-    let mut contents = HashMap::new();
+    let mut leads = HashMap::new();
     for token in value.as_array().map(Vec::as_slice).unwrap_or_default() {
         for key in ["single_word", "lstrip", "rstrip"] {
             if field(token, key).as_bool().unwrap_or(false) {
@@ -605,13 +678,24 @@ fn added_tokens(value: &Value) -> Result<Added, Unsupported> {
             continue;
         }
         let target = if field(token, "normalized").as_bool().unwrap_or(false) {
+            // matched in the normalized text by its normalized content; which content that is depends on
+            // `tokenizers`' version (the normalizer's, or the content as written where it was not applied)
+            if nfc && !matches!(Normalized::nfc(content), Some(n) if n.text == content) {
+                return unsupported(format!(
+                    "a normalized added token that NFC changes ({content:?})"
+                ));
+            }
             &mut normalized
         } else {
             &mut plain
         };
         target.0.push(content.to_owned());
         target.1.push(id);
-        contents.insert(id, content.to_owned());
+        let lead = content
+            .chars()
+            .take_while(|c| *c == 'Ġ' || c.is_whitespace())
+            .count();
+        leads.insert(id, lead);
     }
     let build =
         |(patterns, ids): (Vec<String>, Vec<u32>)| -> Result<Option<AddedTokens>, Unsupported> {
@@ -624,7 +708,7 @@ fn added_tokens(value: &Value) -> Result<Added, Unsupported> {
                 .map_err(|e| Unsupported(format!("added tokens: {e}")))?;
             Ok(Some(AddedTokens { matcher, ids }))
         };
-    Ok((build(plain)?, build(normalized)?, contents))
+    Ok((build(plain)?, build(normalized)?, leads))
 }
 
 fn offset_trim(value: &Value) -> Result<Option<Trim>, Unsupported> {
@@ -674,13 +758,15 @@ pub fn encode_labelled(
 ) -> Result<(Vec<u32>, Vec<i32>), Unsupported> {
     let tokens = encoder.encode(text)?;
     let starts = encoder.reported_starts(text, &tokens);
-    let spans = byte_spans(text, spans);
+    let spans = disjoint(byte_spans(text, spans));
     let ids: Vec<u32> = tokens.iter().map(|t| t.id).collect();
     let labels = ids
         .iter()
         .zip(starts)
         .map(|(&id, start)| {
-            if spans.iter().any(|&(s, e)| s <= start && start < e) {
+            // the one span that can hold `start`: the last one starting at or before it
+            let i = spans.partition_point(|&(s, _)| s <= start);
+            if i > 0 && start < spans[i - 1].1 {
                 id as i32
             } else {
                 -100
@@ -690,6 +776,22 @@ pub fn encode_labelled(
     Ok((ids, labels))
 }
 
+/// The union of `spans` as disjoint spans in order (a token is looked up in them by bisection: any number of
+/// spans costs a row little).
+fn disjoint(mut spans: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+    spans.retain(|(s, e)| s < e);
+    spans.sort_unstable();
+    let mut union: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for (s, e) in spans {
+        match union.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => union.push((s, e)),
+        }
+    }
+    union
+}
+
+pub mod normalize;
 pub mod python;
 
 #[cfg(test)]
