@@ -73,3 +73,37 @@ def test_fit_shows_the_bar_and_ends_with_the_summary(tmp_path, capsys):
         "mlflow ui --backend-store-uri sqlite:///" in paragraph
         and "http://127.0.0.1:5000/#/experiments/" in paragraph
     )
+
+
+def test_lightnings_chatter_is_dropped_and_its_useful_lines_kept(caplog):
+    import logging
+    import warnings
+
+    from lightning.pytorch.utilities.rank_zero import rank_zero_info
+
+    from tulu_lightning.train import quiet_lightning_chatter
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        quiet_lightning_chatter()
+        quiet_lightning_chatter()  # idempotent: one filter each
+        with caplog.at_level(logging.INFO):
+            rank_zero_info("GPU available: False, used: False")
+            rank_zero_info("💡 Tip: For seamless cloud logging ... try installing [litlogger]")
+            rank_zero_info("data: over_long_examples 0, dropped_examples 0")
+            rank_zero_info("`Trainer.fit` stopped: `max_steps=2` reached.")
+        for message in (
+            "Found 66 module(s) in eval mode at the start of training. This may lead to ...",
+            "You're resuming from a checkpoint that ended before the epoch ended and your ...",
+            "GPU available but not used. You can set it by doing `Trainer(accelerator='gpu')`.",
+        ):
+            warnings.warn(message, stacklevel=1)
+    assert [r.getMessage() for r in caplog.records] == [
+        "data: over_long_examples 0, dropped_examples 0",
+        "`Trainer.fit` stopped: `max_steps=2` reached.",
+    ]
+    assert [str(w.message) for w in seen] == [
+        "GPU available but not used. You can set it by doing `Trainer(accelerator='gpu')`."
+    ]
+    logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    assert sum(type(f).__name__ == "_DropLines" for f in logger.filters) == 1

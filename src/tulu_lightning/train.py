@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import copy
 import importlib
+import logging
 import shutil
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -384,6 +386,7 @@ def run_trainer(
         from tulu_lightning.evaluation.callback import SuiteEvalCallback
 
         callbacks.append(SuiteEvalCallback(cfg.suite_eval))
+    quiet_lightning_chatter()
     trainer = L.Trainer(
         accelerator=cfg.trainer.accelerator,
         devices=cfg.trainer.devices,
@@ -420,6 +423,42 @@ def run_trainer(
     # loads it on every process)
     trainer.strategy.barrier("tulu_lightning.export")
     return FitResult(logger.run_id if logger else None, out, hf_dir, metrics, module)
+
+
+# Lightning's lines and warnings that say nothing about a tulu_lightning run, or something untrue of it, dropped
+# from the console: hardware banners and an advertisement; its own internal deprecations; "dataloader is not
+# resumable" (StepSampler resumes mid-epoch exactly, tests/test_resume.py); modules in eval mode (our frozen
+# reference and reward models, on purpose); an empty validation list (a run without validation data).
+LIGHTNING_LINES = (
+    "GPU available:",
+    "TPU available:",
+    "HPU available:",
+    "💡 Tip:",
+    "`Trainer(val_check_interval=",
+)
+LIGHTNING_WARNINGS = (
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+    r"torch\.distributed\.nn\.functional\.all_gather is deprecated",
+    r"You're resuming from a checkpoint that ended before the epoch ended",
+    r"Found \d+ module\(s\) in eval mode at the start of training",
+    r"Total length of `\w+` across ranks is zero",
+)
+
+
+class _DropLines(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(LIGHTNING_LINES)
+
+
+def quiet_lightning_chatter() -> None:
+    """Drop `LIGHTNING_LINES` from Lightning's rank-zero log and ignore `LIGHTNING_WARNINGS` (once a process)."""
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropLines) for f in logger.filters):
+            logger.addFilter(_DropLines())
+    if not any(getattr(f[1], "pattern", None) == LIGHTNING_WARNINGS[0] for f in warnings.filters):
+        for pattern in LIGHTNING_WARNINGS:
+            warnings.filterwarnings("ignore", message=pattern)
 
 
 def _log_outputs(logger, cfg: RunConfig, hf_dir: Path | None) -> None:
