@@ -124,3 +124,55 @@ def test_sweep_recovers_target_with_large_gamma_and_drifts_without(tmp_path):
         names[f"waywardness:target0_gamma{g}_seed0"].data.tags["mlflow.parentRunId"] for g in (0, 100)
     } == {sweep_run}
     assert large.data.tags["waywardness.projected_text"] == "a story about a cat"
+
+
+def test_an_interrupted_sweep_resumes_with_its_finished_fits_kept(tmp_path, monkeypatch, capsys):
+    """Killed during its second fit (that fit's result.json and the summary never written), a sweep continues with
+    `--resume`: the first fit is kept, not run again; the second runs again; the summary is the uninterrupted
+    sweep's, under the same MLflow run. Without --resume the directory is refused, and so is a changed setting."""
+    from mlflow import MlflowClient
+
+    from tulu_lightning import train
+    from tulu_lightning.cli import main
+
+    cfg = tiny_prompt_config(tmp_path)
+    cfg["trainer"].update({"max_steps": 2, "gradient_accumulation_steps": 1})
+    out = tmp_path / "sweep"
+    cfg["sweep"] = {
+        "target_texts": ["a cat"],
+        "gammas": [0.0, 1.0],
+        "out_dir": str(out),
+        "pretrain": {"steps": 2},
+    }
+    config = str(write_config(tmp_path, cfg))
+    assert main(["waywardness", "--config", config]) == 0
+    uninterrupted = json.loads((out / "summary.json").read_text())
+    for name in ("runs/target0_gamma1_seed0/result.json", "summary.json", "summary.md"):
+        (out / name).unlink()
+    capsys.readouterr()
+
+    assert main(["waywardness", "--config", config]) == 2
+    assert "holds a sweep (sweep.json); pass --resume to continue it" in capsys.readouterr().err
+    assert main(["waywardness", "--config", config, "--resume", "sweep.gammas=[0,2]"]) == 2
+    assert "sweep.gammas: the sweep in" in capsys.readouterr().err
+    fits, real_fit = [], train.fit
+    monkeypatch.setattr(
+        train,
+        "fit",
+        lambda run_cfg, **kw: fits.append(run_cfg.prompt_tuning.gamma) or real_fit(run_cfg, **kw),
+    )
+    assert main(["waywardness", "--config", config, "--resume"]) == 0
+    assert fits == [1.0]  # the finished fit (γ = 0) was kept
+    resumed = json.loads((out / "summary.json").read_text())
+
+    def without_run_ids(summary):
+        return [{k: v for k, v in run.items() if k != "run_id"} for run in summary["runs"]]
+
+    assert without_run_ids(resumed) == without_run_ids(uninterrupted)  # the same seeds, the same results
+    assert resumed["selected"] == uninterrupted["selected"]
+    client = MlflowClient(cfg["tracking"]["uri"])
+    experiment = client.get_experiment_by_name("tulu_lightning")
+    summaries = client.search_runs([experiment.experiment_id], "attributes.run_name = 'waywardness:summary'")
+    assert len(summaries) == 1  # continued, not a second one
+    parents = {client.get_run(run["run_id"]).data.tags["mlflow.parentRunId"] for run in resumed["runs"]}
+    assert parents == {summaries[0].info.run_id}

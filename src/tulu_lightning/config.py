@@ -189,6 +189,23 @@ def to_yaml(cfg: Any) -> str:
     return OmegaConf.to_yaml(OmegaConf.structured(cfg))
 
 
+# What may differ between a finished job's config and its rerun's without invalidating it: where it is tracked.
+UNTRACKED_CHANGES = ("tracking.", "trainer.resume_from", "trainer.overwrite", "output_dir")
+
+
+def fingerprint(cfg: Any) -> dict[str, Any]:
+    """What a job's outcome depends on: its resolved config, flattened, except where it is tracked."""
+    return {k: v for k, v in flatten(cfg).items() if not k.startswith(UNTRACKED_CHANGES)}
+
+
+def first_change(before: dict[str, Any], now: dict[str, Any]) -> tuple[str, Any, Any] | None:
+    """The first key (in sorted order) whose value differs between two fingerprints: (key, before, now)."""
+    for key in sorted(before.keys() | now.keys()):
+        if before.get(key) != now.get(key):
+            return key, before.get(key), now.get(key)
+    return None
+
+
 def flatten(cfg: Any, prefix: str = "") -> dict[str, Any]:
     """Dotted-key view of a config, for MLflow params."""
     container = OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)

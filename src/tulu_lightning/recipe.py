@@ -37,7 +37,8 @@ from tulu_lightning.config import (
     MISSING,
     ConfigError,
     TrackingConfig,
-    flatten,
+    fingerprint,
+    first_change,
     load_yaml,
     merge_config,
     require_files,
@@ -47,8 +48,6 @@ from tulu_lightning.tracking import readable_run_name
 
 STAGE_DONE = "stage.json"  # in a stage's directory: written once the stage has finished (and exported)
 RECIPE_STATE = "recipe.json"  # in the recipe's directory: its MLflow parent run
-# What may differ between a finished stage's config and the recipe's now without rerunning it: where it is tracked.
-UNTRACKED_CHANGES = ("tracking.", "trainer.resume_from", "trainer.overwrite", "output_dir")
 
 
 @dataclass
@@ -188,20 +187,15 @@ def stage_config(cfg: RecipeConfig, stage: Stage, stages: list[Stage], placehold
     return load_eval_config(spec.eval, [*spec.overrides, *wired, *tracking, f"output_dir={stage.directory}"])
 
 
-def fingerprint(stage_cfg: Any) -> dict[str, Any]:
-    """What a stage's outcome depends on: its resolved config except where it is tracked."""
-    return {k: v for k, v in flatten(stage_cfg).items() if not k.startswith(UNTRACKED_CHANGES)}
-
-
 def check_unchanged(stage: Stage, done: dict[str, Any], now: dict[str, Any]) -> None:
-    before = done.get("config", {})
-    for key in sorted(before.keys() | now.keys()):
-        if before.get(key) != now.get(key):
-            raise ConfigError(
-                f"stage {stage.name}: finished with {key}={before.get(key)!r} ({stage.done_file}) but the recipe now "
-                f"says {now.get(key)!r}; to rerun it, delete {stage.directory} (and the later stages' directories) "
-                "or choose a new output_dir"
-            )
+    change = first_change(done.get("config", {}), now)
+    if change is not None:
+        key, before, after = change
+        raise ConfigError(
+            f"stage {stage.name}: finished with {key}={before!r} ({stage.done_file}) but the recipe now says "
+            f"{after!r}; to rerun it, delete {stage.directory} (and the later stages' directories) or choose a new "
+            "output_dir"
+        )
 
 
 # --- running ----------------------------------------------------------------------------------------------

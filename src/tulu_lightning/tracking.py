@@ -79,9 +79,14 @@ def log_config(client: Any, run_id: str, cfg: Any) -> None:
 
 @contextmanager
 def mlflow_run(
-    tracking: TrackingConfig, cfg: Any = None, run_name: str | None = None, tags: dict[str, str] | None = None
+    tracking: TrackingConfig,
+    cfg: Any = None,
+    run_name: str | None = None,
+    tags: dict[str, str] | None = None,
+    run_id: str | None = None,
 ) -> Iterator[Any]:
-    """An MLflow run for jobs that are not Lightning fits (decontamination, sweeps, evaluation).
+    """An MLflow run for jobs that are not Lightning fits (decontamination, sweeps, evaluation); `run_id`
+    continues an earlier one (an interrupted sweep's).
 
     Yields the `mlflow` module bound to the active run (or None when tracking is disabled).
     """
@@ -95,7 +100,9 @@ def mlflow_run(
     mlflow.set_experiment(tracking.experiment)
     tags = run_tags(tags, tracking.parent_run_id)
     with (
-        mlflow.start_run(run_name=tracking.run_name or run_name, tags=tags) as run,
+        mlflow.start_run(
+            run_id=run_id, run_name=None if run_id else tracking.run_name or run_name, tags=tags
+        ) as run,
         system_metrics(tracking, run.info.run_id),
     ):
         if cfg is not None:

@@ -5,6 +5,9 @@ discretize and faithfulness (`projection.py`): each prompt vector -> its nearest
 sweep: target texts × γ × seeds, one prompt-tuning fit each (MLflow: accuracy, F1, distance, projected text),
        then a summary run with the table, an accuracy-vs-F1 plot (`plots.py`) and the paper's selection rule:
        per target text, the γ with the best accuracy among those whose F1 > 0.98.
+       Resumable (`--resume`): each finished fit leaves `runs/<name>/result.json`, and the sweep's `sweep.json`
+       holds its config and MLflow run; an interrupted sweep continues with its finished fits kept, its unfinished
+       ones run again, under the same MLflow run; a config that has changed since is an error naming the key.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from tulu_lightning.config import ConfigError, load_yaml, merge_config
+from tulu_lightning.config import ConfigError, fingerprint, first_change, load_yaml, merge_config
 from tulu_lightning.files import write_text
 from tulu_lightning.objectives.prompt_tuning import PromptTuningConfig, load_task_rows, prefix_and_choices
 from tulu_lightning.objectives.prompt_tuning import validate as validate_prompt_tuning
@@ -135,17 +138,28 @@ class RunResult:
     run_id: str | None
 
 
-def run_one(cfg: WaywardnessConfig, target_index: int, gamma: float, seed: int) -> RunResult:
-    """One prompt-tuning fit; its accuracy, projection F1, distance and projected text logged to its run."""
+SWEEP_STATE = "sweep.json"  # in sweep.out_dir: the sweep's config fingerprint and MLflow run
+RUN_RESULT = "result.json"  # in each fit's directory runs/<name>: written once it has finished
+
+
+def run_one(
+    cfg: WaywardnessConfig, target_index: int, gamma: float, seed: int, resume: bool = False
+) -> RunResult:
+    """One prompt-tuning fit; its accuracy, projection F1, distance and projected text logged to its run. With
+    `resume`, a fit that finished earlier (its result.json) is not run again, and an unfinished one is replaced."""
     from tulu_lightning.train import fit
 
     run_cfg = copy.deepcopy(cfg)
     target = cfg.sweep.target_texts[target_index]
     name = f"target{target_index}_gamma{gamma:g}_seed{seed}"
+    run_dir = Path(cfg.sweep.out_dir) / "runs" / name
+    if resume and (run_dir / RUN_RESULT).is_file():
+        return RunResult(**json.loads((run_dir / RUN_RESULT).read_text()))
     run_cfg.prompt_tuning.target_text = target
     run_cfg.prompt_tuning.gamma = gamma
     run_cfg.trainer.seed = seed
-    run_cfg.trainer.output_dir = str(Path(cfg.sweep.out_dir) / "runs" / name)
+    run_cfg.trainer.output_dir = str(run_dir)
+    run_cfg.trainer.overwrite = cfg.trainer.overwrite or resume  # resume: what an interrupted fit left
     run_cfg.trainer.export = False
     run_cfg.tracking.run_name = f"waywardness:{name}"
     result = fit(run_cfg, progress_bar=False)  # the sweep shows one bar over all its runs
@@ -165,6 +179,7 @@ def run_one(cfg: WaywardnessConfig, target_index: int, gamma: float, seed: int) 
     )
     if result.run_id is not None:
         _log_run(cfg, outcome)
+    write_text(run_dir / RUN_RESULT, json.dumps(asdict(outcome), indent=2) + "\n")
     return outcome
 
 
@@ -235,21 +250,33 @@ def format_table(results: list[RunResult], threshold: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-SWEEP_OUTPUTS = ("summary.md", "summary.json", "accuracy_vs_f1.png", "base_lm", "runs")  # under sweep.out_dir
+SWEEP_OUTPUTS = (
+    "summary.md",
+    "summary.json",
+    "accuracy_vs_f1.png",
+    "base_lm",
+    "runs",
+    SWEEP_STATE,
+)  # in out_dir
 
 
-def sweep(cfg: WaywardnessConfig) -> tuple[list[RunResult], str | None]:
+def sweep(cfg: WaywardnessConfig, resume: bool = False) -> tuple[list[RunResult], str | None]:
     """Every target text × γ × seed, under one progress bar; writes summary.md, summary.json and
     accuracy_vs_f1.png to sweep.out_dir and logs them to the sweep's MLflow run, the parent of every fit's run.
-    Returns the results and the sweep run's id."""
+    With `resume`, continues the sweep that sweep.out_dir holds (see the module docstring). Returns the results and
+    the sweep run's id."""
     from tulu_lightning.plots import accuracy_vs_f1
     from tulu_lightning.tracking import mlflow_run, save_figure
 
     out = Path(cfg.sweep.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    state = earlier_sweep(cfg) if resume else None
+    now = fingerprint(cfg)
     if cfg.sweep.pretrain.steps:
         cfg = copy.deepcopy(cfg)
-        cfg.model.name_or_path = str(pretrain_task_lm(cfg, out / "base_lm"))
+        base = out / "base_lm"  # written whole or not at all (save_hf), so an earlier one is complete
+        reuse = state is not None and (base / "config.json").is_file()
+        cfg.model.name_or_path = str(base if reuse else pretrain_task_lm(cfg, base))
     grid = [
         (target_index, gamma, seed)
         for target_index in range(len(cfg.sweep.target_texts))
@@ -258,10 +285,14 @@ def sweep(cfg: WaywardnessConfig) -> tuple[list[RunResult], str | None]:
     ]
     # the sweep is one MLflow parent run (its table, plot and selected γ) with each fit of the grid nested under it
     with mlflow_run(
-        cfg.tracking, run_name="waywardness:summary", tags={"objective": "waywardness"}
+        cfg.tracking,
+        run_name="waywardness:summary",
+        tags={"objective": "waywardness"},
+        run_id=(state or {}).get("run_id"),
     ) as mlflow:
         run_id = mlflow.active_run().info.run_id if mlflow is not None else None
-        results = run_grid(cfg, grid, parent_run_id=run_id)
+        write_text(out / SWEEP_STATE, json.dumps({"config": now, "run_id": run_id}, indent=2) + "\n")
+        results = run_grid(cfg, grid, parent_run_id=run_id, resume=resume)
         table = format_table(results, cfg.sweep.f1_threshold)
         write_text(out / "summary.md", table)
         selected = select_gammas(results, cfg.sweep.f1_threshold)
@@ -279,8 +310,43 @@ def sweep(cfg: WaywardnessConfig) -> tuple[list[RunResult], str | None]:
     return results, run_id
 
 
+def earlier_sweep(cfg: WaywardnessConfig) -> dict | None:
+    """The state of the sweep sweep.out_dir holds (None: none started there), checked against `cfg`: a changed
+    setting is an error naming it; an MLflow run the tracking store does not hold is forgotten."""
+    path = Path(cfg.sweep.out_dir) / SWEEP_STATE
+    if not path.is_file():
+        return None
+    state = json.loads(path.read_text())
+    change = first_change(state["config"], fingerprint(cfg))
+    if change is not None:
+        key, before, now = change
+        raise ConfigError(
+            f"{key}: the sweep in {cfg.sweep.out_dir} was started with {before!r}, the config now says {now!r}; to "
+            "start it again pass --overwrite, or choose a new sweep.out_dir"
+        )
+    if state.get("run_id") and not _run_exists(cfg, state["run_id"]):
+        state["run_id"] = None
+    return state
+
+
+def _run_exists(cfg: WaywardnessConfig, run_id: str) -> bool:
+    if not cfg.tracking.enabled:
+        return False
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        MlflowClient(tracking_uri=cfg.tracking.uri).get_run(run_id)
+    except MlflowException:
+        return False
+    return True
+
+
 def run_grid(
-    cfg: WaywardnessConfig, grid: list[tuple[int, float, int]], parent_run_id: str | None
+    cfg: WaywardnessConfig,
+    grid: list[tuple[int, float, int]],
+    parent_run_id: str | None,
+    resume: bool = False,
 ) -> list[RunResult]:
     """Every (target, γ, seed) of `grid`, in order, under one progress bar; each fit's MLflow run nested under
     `parent_run_id`."""
@@ -294,7 +360,7 @@ def run_grid(
     with _quiet_lightning():
         for target_index, gamma, seed in bar:
             bar.set_postfix_str(f"now: target {target_index}, γ={gamma:g}, seed {seed}")
-            results.append(run_one(cfg, target_index, gamma, seed))
+            results.append(run_one(cfg, target_index, gamma, seed, resume))
             last = results[-1]
             bar.set_postfix_str(f"last: γ={gamma:g} accuracy {last.accuracy:.3f} F1 {last.f1:.3f}")
     bar.close()

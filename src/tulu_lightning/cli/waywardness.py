@@ -16,6 +16,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--overwrite", action="store_true", help="replace an earlier sweep's outputs in out_dir"
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted sweep in out_dir: its finished fits are kept, the others run again",
+    )
     parser.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. sweep.gammas=[0,1]")
 
 
@@ -28,19 +33,29 @@ def describe_config(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
 
     from tulu_lightning.config import to_yaml
+    from tulu_lightning.errors import CLIError, OutputError
     from tulu_lightning.files import check_outputs, prepare_output_dir
     from tulu_lightning.train import config_inputs
-    from tulu_lightning.waywardness import SWEEP_OUTPUTS, format_table, load_config, sweep
+    from tulu_lightning.waywardness import SWEEP_OUTPUTS, SWEEP_STATE, format_table, load_config, sweep
 
     cfg = load_config(args.config, args.overrides)
     if args.print_config:
         print(to_yaml(cfg))
         return 0
+    if args.resume and args.overwrite:
+        raise CLIError(
+            "--resume keeps an interrupted sweep's finished fits, --overwrite replaces them: pass one"
+        )
     out = Path(cfg.sweep.out_dir)
+    if (out / SWEEP_STATE).is_file() and not (args.resume or args.overwrite):
+        raise OutputError(
+            f"sweep.out_dir {out}: holds a sweep ({SWEEP_STATE}); pass --resume to continue it, or --overwrite to "
+            "replace it"
+        )
     check_outputs([out / name for name in SWEEP_OUTPUTS], config_inputs(cfg, args.config))
-    prepare_output_dir(out, overwrite=args.overwrite, option="sweep.out_dir")
+    prepare_output_dir(out, overwrite=args.overwrite or args.resume, option="sweep.out_dir")
     cfg.trainer.overwrite = args.overwrite  # each run's own directory under runs/
-    results, run_id = sweep(cfg)
+    results, run_id = sweep(cfg, resume=args.resume)
     print(format_table(results, cfg.sweep.f1_threshold))
     print(sweep_summary(cfg, results, run_id))
     return 0
